@@ -1,0 +1,141 @@
+"""The domain vocabulary (see ../shared/domain.md): stages, call statuses, dispositions.
+
+Pure data, no I/O. Every other module speaks these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Stage(StrEnum):
+    """Where a client stands in the seed's lifecycle."""
+
+    PROSPECT = "prospect"  # cold: no (or no longer a) need
+    HOT = "hot"  # showed interest, has not decided
+    CUSTOMER = "customer"  # under contract, called for check-ins
+    DNC = "dnc"  # asked never to be called again: terminal
+
+
+class CallStatus(StrEnum):
+    """The technical outcome of one dial attempt."""
+
+    DIALING = "dialing"  # started, no final result yet (in flight or lost in a crash)
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    MACHINE = "machine"
+    INVALID_NUMBER = "invalid_number"
+    CANCELED = "canceled"
+
+    @property
+    def final(self) -> bool:
+        return self is not CallStatus.DIALING
+
+
+class Disposition(StrEnum):
+    """What the conversation decided, recorded by the agent after an answered call."""
+
+    NO_NEED = "no_need"
+    INTERESTED = "interested"
+    CALLBACK = "callback"
+    MEETING_SET = "meeting_set"
+    CONTRACT_SIGNED = "contract_signed"
+    REFUSED = "refused"
+    COMPLAINT = "complaint"
+    COMPLAINT_RESOLVED = "complaint_resolved"
+    CONTRACT_TERMINATED = "contract_terminated"
+    DO_NOT_CALL = "do_not_call"
+    WRONG_NUMBER = "wrong_number"
+
+    @property
+    def needs_time(self) -> bool:
+        """Dispositions that carry an agreed moment (`--at`)."""
+        return self in (Disposition.CALLBACK, Disposition.MEETING_SET)
+
+
+class Priority(IntEnum):
+    """Call order within a campaign: lower first (the seed: keep contracts before new sales)."""
+
+    COMPLAINT = 0
+    CALLBACK = 1
+    HOT = 2
+    CUSTOMER = 3
+    PROSPECT = 4
+
+
+class Guideline(StrEnum):
+    """Talk time against the 3-5 minute rule."""
+
+    SHORT = "short"
+    WITHIN = "within"
+    LONG = "long"
+
+
+@dataclass(frozen=True)
+class ClientState:
+    """The part of a client row the lifecycle rules read and write.
+
+    `hot_calls` counts conversations held while hot (the deciding call comes after
+    `hot_calls_before_decision` of them). `attempts_today`/`attempts_total` count
+    unanswered technical attempts since the last conversation (for the retry policy);
+    `attempts_day` is the client-local date `attempts_today` belongs to.
+    """
+
+    stage: Stage = Stage.PROSPECT
+    complaint: bool = False
+    hot_calls: int = 0
+    attempts_today: int = 0
+    attempts_total: int = 0
+    attempts_day: date | None = None
+    callback_at: datetime | None = None
+    awaiting_disposition: bool = False
+    invalid_number: bool = False
+
+    def evolve(self, **changes: Any) -> ClientState:
+        return replace(self, **changes)
+
+    @property
+    def dialable(self) -> bool:
+        return self.stage is not Stage.DNC and not self.invalid_number
+
+
+def priority_of(state: ClientState) -> Priority:
+    """Class used to order the daily plan and claims."""
+    if state.complaint:
+        return Priority.COMPLAINT
+    if state.callback_at is not None:
+        return Priority.CALLBACK
+    if state.stage is Stage.HOT:
+        return Priority.HOT
+    if state.stage is Stage.CUSTOMER:
+        return Priority.CUSTOMER
+    return Priority.PROSPECT
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """One client as imported (a CSV row after validation), ready for the store.
+
+    ``None`` in stage/next_contact/complaint/do_not_call means "the cell was empty":
+    a new client gets the default, an existing one keeps what the store has (so
+    re-importing the original list does not undo the lifecycle's progress).
+    Do-not-call is sticky: no import ever clears it.
+    """
+
+    id: str
+    name: str
+    phone: str  # E.164
+    timezone: str  # IANA
+    country: str  # ISO 3166 alpha-2
+    schedule: str | None = None  # named schedule from config; None = campaign default
+    stage: Stage | None = None
+    next_contact: datetime | None = None  # aware UTC
+    complaint: bool | None = None
+    do_not_call: bool | None = None
+    campaign: str | None = None  # pinned campaign; None = chosen by stage
+    attributes: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,752 @@
+"""The embedded default store: one SQLite file on disk through aiosqlite, WAL mode.
+
+Instants are stored as ISO 8601 UTC text with a fixed width ("2026-12-01T06:00:00Z")
+so that string comparison is time comparison and the file reads well in the
+sqlite3 shell. Transactions are explicit (`BEGIN IMMEDIATE`) because the claim and
+the outcome must each be atomic and a second process (`dialer dispose`, `dialer
+import`) may write at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Guideline, Stage, priority_of
+from dialer.store.base import (
+    CallRecord,
+    CallStart,
+    CallUpdate,
+    Claim,
+    ClientUpdate,
+    Event,
+    EventRecord,
+    LeaseLost,
+    Plan,
+    PlanEntry,
+    QueuedClient,
+    Schedule,
+    Store,
+)
+
+_FMT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def ts(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime reached the store")
+    return value.astimezone(UTC).strftime(_FMT)
+
+
+def from_ts(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, _FMT).replace(tzinfo=UTC)
+
+
+MIGRATIONS: list[str] = [
+    # 1: the whole first schema
+    """
+    CREATE TABLE clients (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        country TEXT NOT NULL,
+        schedule TEXT,
+        campaign TEXT,
+        campaign_pinned INTEGER NOT NULL DEFAULT 0,
+        stage TEXT NOT NULL DEFAULT 'prospect',
+        complaint INTEGER NOT NULL DEFAULT 0,
+        hot_calls INTEGER NOT NULL DEFAULT 0,
+        attempts_today INTEGER NOT NULL DEFAULT 0,
+        attempts_total INTEGER NOT NULL DEFAULT 0,
+        attempts_day TEXT,
+        callback_at TEXT,
+        awaiting_disposition INTEGER NOT NULL DEFAULT 0,
+        invalid_number INTEGER NOT NULL DEFAULT 0,
+        due_at TEXT,
+        next_dial_at TEXT,
+        window_closes_at TEXT,
+        cap_until TEXT,
+        priority INTEGER NOT NULL DEFAULT 4,
+        schedule_reason TEXT,
+        needs_schedule INTEGER NOT NULL DEFAULT 1,
+        lease_owner TEXT,
+        lease_token TEXT,
+        lease_until TEXT,
+        open_call_id TEXT,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    -- Claim: equality on campaign, then walk in call order; rows not yet due are skipped.
+    CREATE INDEX clients_claim ON clients(campaign, priority, window_closes_at)
+        WHERE next_dial_at IS NOT NULL;
+    CREATE INDEX clients_next ON clients(next_dial_at) WHERE next_dial_at IS NOT NULL;
+    CREATE INDEX clients_stale ON clients(window_closes_at) WHERE next_dial_at IS NOT NULL;
+    CREATE INDEX clients_needs ON clients(needs_schedule) WHERE needs_schedule = 1;
+    CREATE INDEX clients_lease ON clients(lease_owner) WHERE lease_owner IS NOT NULL;
+
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        client_id TEXT NOT NULL REFERENCES clients(id),
+        campaign TEXT NOT NULL,
+        agent TEXT,
+        phone TEXT NOT NULL,
+        client_tz TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        local_day TEXT NOT NULL,
+        status TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        provider_call_id TEXT,
+        answered_at TEXT,
+        ended_at TEXT,
+        ring_s REAL NOT NULL DEFAULT 0,
+        talk_s REAL NOT NULL DEFAULT 0,
+        guideline TEXT,
+        disposition TEXT,
+        disposition_at TEXT,
+        note TEXT,
+        error TEXT,
+        allowed_by TEXT NOT NULL,
+        lease_token TEXT
+    );
+    CREATE INDEX calls_started ON calls(started_at);
+    CREATE INDEX calls_client ON calls(client_id, started_at);
+    CREATE INDEX calls_open ON calls(status) WHERE status = 'dialing';
+    CREATE INDEX calls_provider ON calls(provider_call_id) WHERE provider_call_id IS NOT NULL;
+
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        call_id TEXT,
+        kind TEXT NOT NULL,
+        from_stage TEXT,
+        to_stage TEXT,
+        reason TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX events_client ON events(client_id, id);
+    CREATE INDEX events_at ON events(at);
+    -- Append-only: the audit trail cannot be edited through SQL by accident.
+    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+    CREATE TABLE plans (
+        campaign TEXT NOT NULL,
+        day TEXT NOT NULL,
+        capacity INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (campaign, day)
+    );
+    CREATE TABLE plan_entries (
+        campaign TEXT NOT NULL,
+        day TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        client_id TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        next_dial_at TEXT NOT NULL,
+        window_closes_at TEXT,
+        fits INTEGER NOT NULL,
+        PRIMARY KEY (campaign, day, position)
+    );
+    CREATE TABLE job_runs (
+        job TEXT NOT NULL,
+        campaign TEXT NOT NULL,
+        day TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        PRIMARY KEY (job, campaign, day)
+    );
+    """,
+]
+
+_CLIENT_COLS = (
+    "id, name, phone, timezone, country, schedule, campaign, campaign_pinned, stage, complaint, hot_calls, "
+    "attempts_today, attempts_total, attempts_day, callback_at, awaiting_disposition, invalid_number, due_at, "
+    "next_dial_at, window_closes_at, cap_until, priority, schedule_reason, needs_schedule, lease_owner, "
+    "lease_token, lease_until, open_call_id, attributes"
+)
+_CALL_COLS = (
+    "call_id, client_id, campaign, agent, phone, client_tz, attempt, started_at, local_day, status, provider, "
+    "provider_call_id, answered_at, ended_at, ring_s, talk_s, guideline, disposition, disposition_at, note, "
+    "error, allowed_by"
+)
+
+
+def _client(row: Sequence[Any]) -> QueuedClient:
+    (
+        id_, name, phone, tz, country, schedule, campaign, pinned, stage, complaint, hot_calls,
+        a_today, a_total, a_day, callback_at, awaiting, invalid, due_at, next_dial_at, closes, cap_until,
+        priority, reason, needs, l_owner, l_token, l_until, open_call, attributes,
+    ) = row  # fmt: skip
+    state = ClientState(
+        stage=Stage(stage),
+        complaint=bool(complaint),
+        hot_calls=hot_calls,
+        attempts_today=a_today,
+        attempts_total=a_total,
+        attempts_day=date.fromisoformat(a_day) if a_day else None,
+        callback_at=from_ts(callback_at),
+        awaiting_disposition=bool(awaiting),
+        invalid_number=bool(invalid),
+    )
+    return QueuedClient(
+        id=id_, name=name, phone=phone, timezone=tz, country=country, schedule=schedule, campaign=campaign,
+        campaign_pinned=bool(pinned), state=state, due_at=from_ts(due_at), next_dial_at=from_ts(next_dial_at),
+        window_closes_at=from_ts(closes), cap_until=from_ts(cap_until), priority=priority,
+        schedule_reason=reason, needs_schedule=bool(needs), lease_owner=l_owner, lease_token=l_token,
+        lease_until=from_ts(l_until), open_call_id=open_call, attributes=json.loads(attributes or "{}"),
+    )  # fmt: skip
+
+
+def _call(row: Sequence[Any]) -> CallRecord:
+    (
+        call_id, client_id, campaign, agent, phone, tz, attempt, started, local_day, status, provider,
+        pcid, answered, ended, ring_s, talk_s, guideline, disposition, disp_at, note, error, allowed_by,
+    ) = row  # fmt: skip
+    return CallRecord(
+        call_id=call_id, client_id=client_id, campaign=campaign, agent=agent, phone=phone, client_tz=tz,
+        attempt=attempt, started_at=from_ts(started), local_day=date.fromisoformat(local_day),  # type: ignore[arg-type]
+        status=CallStatus(status), provider=provider, provider_call_id=pcid, answered_at=from_ts(answered),
+        ended_at=from_ts(ended), ring_s=ring_s, talk_s=talk_s,
+        guideline=Guideline(guideline) if guideline else None,
+        disposition=Disposition(disposition) if disposition else None,
+        disposition_at=from_ts(disp_at), note=note, error=error, allowed_by=allowed_by,
+    )  # fmt: skip
+
+
+def _state_params(state: ClientState) -> dict[str, Any]:
+    return {
+        "stage": state.stage.value,
+        "complaint": int(state.complaint),
+        "hot_calls": state.hot_calls,
+        "attempts_today": state.attempts_today,
+        "attempts_total": state.attempts_total,
+        "attempts_day": state.attempts_day.isoformat() if state.attempts_day else None,
+        "callback_at": ts(state.callback_at),
+        "awaiting_disposition": int(state.awaiting_disposition),
+        "invalid_number": int(state.invalid_number),
+    }
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000):
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._db: aiosqlite.Connection | None = None
+
+    # ------------------------------------------------------------ life cycle
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; we BEGIN IMMEDIATE ourselves.
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA foreign_keys=ON")
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("store is not open")
+        return self._db
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        else:
+            await db.execute("COMMIT")
+
+    async def migrate(self) -> int:
+        async with self._tx() as db:
+            await db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            async with db.execute("SELECT value FROM meta WHERE key='schema_version'") as cur:
+                row = await cur.fetchone()
+            version = int(row[0]) if row else 0
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                # executescript would COMMIT our transaction; run statements one by one.
+                for statement in _split_sql(script):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(number),),
+                )
+                version = number
+        return version
+
+    async def ping(self) -> None:
+        await self.db.execute("SELECT 1")
+
+    # ------------------------------------------------------------ import and scheduling
+
+    async def upsert_clients(self, records: Sequence[ClientRecord]) -> tuple[int, int]:
+        if not records:
+            return 0, 0
+        now = ts(datetime.now(UTC))
+        ids = [r.id for r in records]
+        async with self._tx() as db:
+            existing: set[str] = set()
+            for chunk in _chunks(ids, 900):
+                q = f"SELECT id FROM clients WHERE id IN ({','.join('?' * len(chunk))})"
+                async with db.execute(q, chunk) as cur:
+                    existing.update(r[0] for r in await cur.fetchall())
+            new_rows = []
+            upd_rows = []
+            for r in records:
+                if r.id in existing:
+                    upd_rows.append(r)
+                else:
+                    stage = Stage.DNC if r.do_not_call else (r.stage or Stage.PROSPECT)
+                    state = ClientState(stage=stage, complaint=bool(r.complaint))
+                    new_rows.append(
+                        (
+                            r.id, r.name, r.phone, r.timezone, r.country, r.schedule, r.campaign,
+                            int(r.campaign is not None), stage.value, int(bool(r.complaint)),
+                            ts(r.next_contact), int(priority_of(state)), json.dumps(r.attributes, ensure_ascii=False),
+                            now, now,
+                        )
+                    )  # fmt: skip
+            await db.executemany(
+                "INSERT INTO clients(id, name, phone, timezone, country, schedule, campaign, campaign_pinned, "
+                "stage, complaint, due_at, priority, attributes, created_at, updated_at, needs_schedule) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+                new_rows,
+            )
+            # Empty cells (None) keep the stored value; do-not-call is sticky.
+            await db.executemany(
+                """
+                UPDATE clients SET
+                    name=?, phone=?, timezone=?, country=?,
+                    schedule=?,
+                    campaign=COALESCE(?, CASE WHEN campaign_pinned=1 THEN NULL ELSE campaign END),
+                    campaign_pinned=CASE WHEN ? IS NOT NULL THEN 1 ELSE 0 END,
+                    stage=CASE WHEN stage='dnc' OR ?=1 THEN 'dnc' ELSE COALESCE(?, stage) END,
+                    complaint=COALESCE(?, complaint),
+                    due_at=CASE WHEN ? IS NOT NULL THEN ? ELSE due_at END,
+                    invalid_number=CASE WHEN phone<>? THEN 0 ELSE invalid_number END,
+                    attributes=?, updated_at=?, needs_schedule=1
+                WHERE id=?
+                """,
+                [
+                    (
+                        r.name, r.phone, r.timezone, r.country, r.schedule, r.campaign, r.campaign,
+                        int(bool(r.do_not_call)), r.stage.value if r.stage else None,
+                        None if r.complaint is None else int(r.complaint),
+                        ts(r.next_contact), ts(r.next_contact), r.phone,
+                        json.dumps(r.attributes, ensure_ascii=False), now, r.id,
+                    )
+                    for r in upd_rows
+                ],
+            )  # fmt: skip
+        return len(new_rows), len(upd_rows)
+
+    async def clients_to_schedule(self, now: datetime, limit: int) -> list[QueuedClient]:
+        n = ts(now)
+        async with self.db.execute(
+            f"SELECT {_CLIENT_COLS} FROM clients WHERE needs_schedule=1 AND lease_owner IS NULL LIMIT ?", (limit,)
+        ) as cur:
+            rows = await cur.fetchall()
+        if len(rows) < limit:
+            # Window passed without a claim (worker down, lines busy): find the next one.
+            async with self.db.execute(
+                f"SELECT {_CLIENT_COLS} FROM clients WHERE next_dial_at IS NOT NULL AND window_closes_at <= ? "
+                "AND needs_schedule=0 AND lease_owner IS NULL AND open_call_id IS NULL LIMIT ?",
+                (n, limit - len(rows)),
+            ) as cur:
+                rows += await cur.fetchall()
+        return [_client(r) for r in rows]
+
+    async def set_schedules(self, items: Sequence[Schedule]) -> None:
+        if not items:
+            return
+        async with self._tx() as db:
+            await db.executemany(
+                "UPDATE clients SET next_dial_at=?, window_closes_at=?, schedule_reason=?, "
+                "campaign=COALESCE(?, campaign), needs_schedule=0 WHERE id=?",
+                [(ts(s.next_dial_at), ts(s.window_closes_at), s.reason, s.campaign, s.client_id) for s in items],
+            )
+
+    # ------------------------------------------------------------ the queue
+
+    async def claim(self, campaign: str, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[Claim]:
+        if limit <= 0:
+            return []
+        n = ts(now)
+        async with self._tx() as db:
+            async with db.execute(
+                f"""
+                UPDATE clients SET lease_owner=?, lease_token=lower(hex(randomblob(12))), lease_until=?
+                WHERE id IN (
+                    SELECT id FROM clients
+                    WHERE campaign=? AND next_dial_at IS NOT NULL AND window_closes_at > ?
+                      AND next_dial_at <= ? AND needs_schedule=0 AND open_call_id IS NULL
+                      AND (lease_until IS NULL OR lease_until <= ?)
+                      AND (cap_until IS NULL OR cap_until <= ?)
+                    ORDER BY priority, window_closes_at
+                    LIMIT ?)
+                RETURNING {_CLIENT_COLS}
+                """,
+                (owner, ts(lease_until), campaign, n, n, n, n, limit),
+            ) as cur:
+                rows = await cur.fetchall()
+        clients = sorted((_client(r) for r in rows), key=lambda c: (c.priority, c.window_closes_at))
+        return [Claim(client=c, lease_token=c.lease_token or "", lease_until=lease_until) for c in clients]
+
+    async def release(self, claim: Claim, schedule: Schedule | None) -> None:
+        async with self._tx() as db:
+            if schedule is None:
+                await db.execute(
+                    "UPDATE clients SET lease_owner=NULL, lease_token=NULL, lease_until=NULL "
+                    "WHERE id=? AND lease_token=?",
+                    (claim.client.id, claim.lease_token),
+                )
+            else:
+                await db.execute(
+                    "UPDATE clients SET lease_owner=NULL, lease_token=NULL, lease_until=NULL, next_dial_at=?, "
+                    "window_closes_at=?, schedule_reason=? WHERE id=? AND lease_token=?",
+                    (
+                        ts(schedule.next_dial_at), ts(schedule.window_closes_at), schedule.reason,
+                        claim.client.id, claim.lease_token,
+                    ),
+                )  # fmt: skip
+
+    async def start_call(self, start: CallStart) -> None:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "UPDATE clients SET open_call_id=? WHERE id=? AND lease_token=?",
+                (start.call_id, start.client_id, start.lease_token),
+            )
+            if cur.rowcount != 1:
+                raise LeaseLost(start.client_id)
+            await db.execute(
+                f"INSERT INTO calls({_CALL_COLS}, lease_token) VALUES ({','.join('?' * 23)})",
+                (
+                    start.call_id, start.client_id, start.campaign, start.agent, start.phone, start.client_tz,
+                    start.attempt, ts(start.started_at), start.local_day.isoformat(), CallStatus.DIALING.value,
+                    start.provider, None, None, None, 0.0, 0.0, None, None, None, None, None, start.allowed_by,
+                    start.lease_token,
+                ),
+            )  # fmt: skip
+
+    async def set_provider_call_id(self, call_id: str, provider_call_id: str) -> None:
+        await self.db.execute("UPDATE calls SET provider_call_id=? WHERE call_id=?", (provider_call_id, call_id))
+
+    async def _write_outcome(
+        self,
+        db: aiosqlite.Connection,
+        call_id: str,
+        client_id: str,
+        lease_clause: str,
+        lease_args: tuple[Any, ...],
+        call: CallUpdate,
+        client: ClientUpdate,
+        event: Event,
+        now: datetime,
+    ) -> None:
+        sp = _state_params(client.state)
+        cur = await db.execute(
+            f"""
+            UPDATE clients SET stage=:stage, complaint=:complaint, hot_calls=:hot_calls,
+                attempts_today=:attempts_today, attempts_total=:attempts_total, attempts_day=:attempts_day,
+                callback_at=:callback_at, awaiting_disposition=:awaiting_disposition,
+                invalid_number=:invalid_number, due_at=:due_at, next_dial_at=:next_dial_at,
+                window_closes_at=:window_closes_at, cap_until=:cap_until, priority=:priority,
+                campaign=CASE WHEN campaign_pinned=1 THEN campaign ELSE COALESCE(:campaign, campaign) END,
+                schedule_reason=:reason, needs_schedule=0,
+                lease_owner=NULL, lease_token=NULL, lease_until=NULL,
+                open_call_id=CASE WHEN open_call_id=:call_id THEN NULL ELSE open_call_id END,
+                updated_at=:now
+            WHERE id=:id AND {lease_clause}
+            """,
+            {
+                **sp,
+                "due_at": ts(client.due_at),
+                "next_dial_at": ts(client.next_dial_at),
+                "window_closes_at": ts(client.window_closes_at),
+                "cap_until": ts(client.cap_until),
+                "priority": client.priority,
+                "campaign": client.campaign,
+                "reason": client.reason,
+                "call_id": call_id,
+                "now": ts(now),
+                "id": client_id,
+                **dict(zip(("l1", "l2"), lease_args)),
+            },
+        )
+        if cur.rowcount != 1:
+            raise LeaseLost(client_id)
+        await db.execute(
+            """
+            UPDATE calls SET status=?, provider_call_id=COALESCE(?, provider_call_id), answered_at=?, ended_at=?,
+                ring_s=?, talk_s=?, guideline=?, disposition=?, disposition_at=?, note=COALESCE(?, note), error=?
+            WHERE call_id=?
+            """,
+            (
+                call.status.value, call.provider_call_id, ts(call.answered_at), ts(call.ended_at), call.ring_s,
+                call.talk_s, call.guideline.value if call.guideline else None,
+                call.disposition.value if call.disposition else None, ts(call.disposition_at), call.note,
+                call.error, call_id,
+            ),
+        )  # fmt: skip
+        await db.execute(
+            "INSERT INTO events(at, client_id, call_id, kind, from_stage, to_stage, reason, data) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (
+                ts(now), client_id, call_id, event.kind,
+                event.from_stage.value if event.from_stage else None,
+                event.to_stage.value if event.to_stage else None,
+                event.reason, json.dumps(event.data, ensure_ascii=False, default=str),
+            ),
+        )  # fmt: skip
+
+    async def record_outcome(
+        self, call_id: str, lease_token: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime
+    ) -> None:
+        async with self._tx() as db:
+            async with db.execute("SELECT client_id FROM calls WHERE call_id=?", (call_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise KeyError(call_id)
+            await self._write_outcome(db, call_id, row[0], "lease_token=:l1", (lease_token,), call, client, event, now)
+
+    async def record_disposition(
+        self, call_id: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime
+    ) -> None:
+        async with self._tx() as db:
+            async with db.execute("SELECT client_id FROM calls WHERE call_id=?", (call_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                raise KeyError(call_id)
+            await self._write_outcome(
+                db, call_id, row[0], "(lease_until IS NULL OR lease_until <= :l1)", (ts(now),), call, client, event, now
+            )
+
+    async def heartbeat(self, owner: str, lease_until: datetime) -> int:
+        cur = await self.db.execute(
+            "UPDATE clients SET lease_until=? WHERE lease_owner=? AND lease_until < ?",
+            (ts(lease_until), owner, ts(lease_until)),
+        )
+        return cur.rowcount
+
+    async def orphaned_calls(self, now: datetime, limit: int) -> list[CallRecord]:
+        cols = ", ".join(f"calls.{c.strip()}" for c in _CALL_COLS.split(","))
+        async with self.db.execute(
+            f"SELECT {cols} FROM calls JOIN clients ON clients.open_call_id = calls.call_id "
+            "WHERE calls.status='dialing' AND (clients.lease_until IS NULL OR clients.lease_until <= ?) LIMIT ?",
+            (ts(now), limit),
+        ) as cur:
+            return [_call(r) for r in await cur.fetchall()]
+
+    async def rescue(self, call_id: str, owner: str, now: datetime, lease_until: datetime) -> Claim | None:
+        async with self._tx() as db:
+            async with db.execute(
+                f"UPDATE clients SET lease_owner=?, lease_token=lower(hex(randomblob(12))), lease_until=? "
+                f"WHERE open_call_id=? AND (lease_until IS NULL OR lease_until <= ?) RETURNING {_CLIENT_COLS}",
+                (owner, ts(lease_until), call_id, ts(now)),
+            ) as cur:
+                row = await cur.fetchone()
+        if row is None:
+            return None
+        client = _client(row)
+        return Claim(client=client, lease_token=client.lease_token or "", lease_until=lease_until)
+
+    # ------------------------------------------------------------ reading
+
+    async def get_client(self, client_id: str) -> QueuedClient | None:
+        async with self.db.execute(f"SELECT {_CLIENT_COLS} FROM clients WHERE id=?", (client_id,)) as cur:
+            row = await cur.fetchone()
+        return _client(row) if row else None
+
+    async def get_call(self, call_id: str) -> CallRecord | None:
+        async with self.db.execute(f"SELECT {_CALL_COLS} FROM calls WHERE call_id=?", (call_id,)) as cur:
+            row = await cur.fetchone()
+        return _call(row) if row else None
+
+    async def calls_between(self, start: datetime, end: datetime) -> list[CallRecord]:
+        async with self.db.execute(
+            f"SELECT {_CALL_COLS} FROM calls WHERE started_at >= ? AND started_at < ? ORDER BY started_at, call_id",
+            (ts(start), ts(end)),
+        ) as cur:
+            return [_call(r) for r in await cur.fetchall()]
+
+    async def client_calls(self, client_id: str, limit: int = 20) -> list[CallRecord]:
+        async with self.db.execute(
+            f"SELECT {_CALL_COLS} FROM calls WHERE client_id=? ORDER BY started_at DESC LIMIT ?", (client_id, limit)
+        ) as cur:
+            return [_call(r) for r in await cur.fetchall()]
+
+    async def contact_times(self, client_id: str, since: datetime, conversations_only: bool) -> list[datetime]:
+        q = "SELECT started_at FROM calls WHERE client_id=? AND started_at >= ?"
+        if conversations_only:
+            q += " AND status='answered'"
+        async with self.db.execute(q + " ORDER BY started_at", (client_id, ts(since))) as cur:
+            return [from_ts(r[0]) for r in await cur.fetchall()]  # type: ignore[misc]
+
+    async def events_for(self, client_id: str, limit: int = 50) -> list[EventRecord]:
+        async with self.db.execute(
+            "SELECT id, at, client_id, call_id, kind, from_stage, to_stage, reason, data FROM events "
+            "WHERE client_id=? ORDER BY id DESC LIMIT ?",
+            (client_id, limit),
+        ) as cur:
+            return [_event(r) for r in await cur.fetchall()]
+
+    async def events_between(self, start: datetime, end: datetime) -> list[EventRecord]:
+        async with self.db.execute(
+            "SELECT id, at, client_id, call_id, kind, from_stage, to_stage, reason, data FROM events "
+            "WHERE at >= ? AND at < ? ORDER BY id",
+            (ts(start), ts(end)),
+        ) as cur:
+            return [_event(r) for r in await cur.fetchall()]
+
+    async def due_clients(self, campaign: str, until: datetime, limit: int | None = None) -> list[QueuedClient]:
+        q = (
+            f"SELECT {_CLIENT_COLS} FROM clients WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ? "
+            "ORDER BY priority, window_closes_at, next_dial_at"
+        )
+        args: tuple[Any, ...] = (campaign, ts(until))
+        if limit is not None:
+            q += " LIMIT ?"
+            args += (limit,)
+        async with self.db.execute(q, args) as cur:
+            return [_client(r) for r in await cur.fetchall()]
+
+    async def next_dial_after(self, now: datetime) -> datetime | None:
+        async with self.db.execute(
+            "SELECT MIN(next_dial_at) FROM clients WHERE next_dial_at > ?", (ts(now),)
+        ) as cur:
+            row = await cur.fetchone()
+        return from_ts(row[0]) if row and row[0] else None
+
+    async def queue_stats(self, campaign: str, now: datetime) -> dict[str, int]:
+        n = ts(now)
+        async with self.db.execute(
+            """
+            SELECT
+              SUM(CASE WHEN lease_until > :n THEN 1 ELSE 0 END),
+              SUM(CASE WHEN next_dial_at <= :n AND window_closes_at > :n AND open_call_id IS NULL
+                        AND (lease_until IS NULL OR lease_until <= :n) THEN 1 ELSE 0 END),
+              COUNT(*)
+            FROM clients WHERE campaign=:c AND next_dial_at IS NOT NULL
+            """,
+            {"n": n, "c": campaign},
+        ) as cur:
+            row = await cur.fetchone()
+        lines, due, queued = row or (0, 0, 0)
+        return {"lines_in_use": lines or 0, "due_now": due or 0, "queued": queued or 0}
+
+    # ------------------------------------------------------------ plans and daily jobs
+
+    async def save_plan(self, plan: Plan) -> None:
+        day = plan.day.isoformat()
+        async with self._tx() as db:
+            await db.execute("DELETE FROM plan_entries WHERE campaign=? AND day=?", (plan.campaign, day))
+            await db.execute(
+                "INSERT INTO plans(campaign, day, capacity, created_at) VALUES (?,?,?,?) "
+                "ON CONFLICT(campaign, day) DO UPDATE SET capacity=excluded.capacity, created_at=excluded.created_at",
+                (plan.campaign, day, plan.capacity, ts(plan.created_at)),
+            )
+            await db.executemany(
+                "INSERT INTO plan_entries VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (plan.campaign, day, i, e.client_id, e.priority, ts(e.next_dial_at), ts(e.window_closes_at), int(e.fits))
+                    for i, e in enumerate(plan.entries)
+                ],
+            )
+
+    async def get_plan(self, campaign: str, day: date) -> Plan | None:
+        d = day.isoformat()
+        async with self.db.execute(
+            "SELECT capacity, created_at FROM plans WHERE campaign=? AND day=?", (campaign, d)
+        ) as cur:
+            head = await cur.fetchone()
+        if head is None:
+            return None
+        async with self.db.execute(
+            "SELECT client_id, priority, next_dial_at, window_closes_at, fits FROM plan_entries "
+            "WHERE campaign=? AND day=? ORDER BY position",
+            (campaign, d),
+        ) as cur:
+            entries = [
+                PlanEntry(r[0], r[1], from_ts(r[2]), from_ts(r[3]), bool(r[4]))  # type: ignore[arg-type]
+                for r in await cur.fetchall()
+            ]
+        return Plan(campaign=campaign, day=day, capacity=head[0], entries=entries, created_at=from_ts(head[1]))  # type: ignore[arg-type]
+
+    async def try_start_job(self, job: str, campaign: str, day: date, owner: str, now: datetime) -> bool:
+        async with self._tx() as db:
+            cur = await db.execute(
+                "INSERT INTO job_runs(job, campaign, day, owner, started_at) VALUES (?,?,?,?,?) "
+                "ON CONFLICT DO NOTHING",
+                (job, campaign, day.isoformat(), owner, ts(now)),
+            )
+            return cur.rowcount == 1
+
+    async def finish_job(self, job: str, campaign: str, day: date, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE job_runs SET finished_at=? WHERE job=? AND campaign=? AND day=?",
+            (ts(now), job, campaign, day.isoformat()),
+        )
+
+
+def _event(r: Sequence[Any]) -> EventRecord:
+    return EventRecord(
+        id=r[0], at=from_ts(r[1]), client_id=r[2], call_id=r[3], kind=r[4], from_stage=r[5],  # type: ignore[arg-type]
+        to_stage=r[6], reason=r[7], data=json.loads(r[8] or "{}"),
+    )  # fmt: skip
+
+
+def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies (BEGIN ... END;) whole."""
+    statements: list[str] = []
+    current: list[str] = []
+    in_trigger = False
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        current.append(line)
+        if stripped.upper().startswith("CREATE TRIGGER"):
+            in_trigger = True
+        if stripped.endswith(";") and (not in_trigger or stripped.upper().endswith("END;")):
+            statements.append("\n".join(current))
+            current = []
+            in_trigger = False
+    if current:
+        statements.append("\n".join(current))
+    return statements
+
+
+__all__ = ["SqliteStore", "ts", "from_ts", "asdict"]

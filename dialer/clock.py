@@ -42,7 +42,7 @@ class VirtualClock:
         self._now = start.astimezone(UTC)
         self._heap: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
-        self._changed = asyncio.Event()
+        self._sleeping: dict[asyncio.Future[None], asyncio.Task[object] | None] = {}
 
     def now(self) -> datetime:
         return self._now
@@ -53,16 +53,17 @@ class VirtualClock:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._heap, (self._now + timedelta(seconds=seconds), next(self._seq), fut))
-        self._changed.set()
+        self._sleeping[fut] = asyncio.current_task()
         try:
             await fut
         finally:
+            self._sleeping.pop(fut, None)
             if not fut.done():
                 fut.cancel()
 
-    @property
-    def sleepers(self) -> int:
-        return sum(1 for _, _, f in self._heap if not f.done())
+    def sleeping_tasks(self) -> set[asyncio.Task[object]]:
+        """Tasks parked in `sleep` that the next `advance_to` has not woken yet."""
+        return {t for f, t in self._sleeping.items() if t is not None and not f.done()}
 
     def next_wake(self) -> datetime | None:
         while self._heap and self._heap[0][2].done():
@@ -77,8 +78,3 @@ class VirtualClock:
             _, _, fut = heapq.heappop(self._heap)
             if not fut.done():
                 fut.set_result(None)
-
-    async def wait_change(self) -> None:
-        """Wait until somebody new goes to sleep (used by the simulation driver)."""
-        self._changed.clear()
-        await self._changed.wait()

@@ -360,12 +360,7 @@ class ProviderConfig(_Model):
 class Storage(_Model):
     path: Path | None = Field(Path("var/dialer.db"), description="SQLite file, relative to the config file")
     url: str | None = Field(None, description="postgresql://... DSN; overrides path")
-
-
-class Simulation(_Model):
-    """Simulated provider defaults for `dialer simulate` (also a provider type)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
+    reports_dir: Path = Field(Path("var/reports"), description="evening reports are written here")
 
 
 class DialerConfig(_Model):
@@ -513,9 +508,14 @@ def load_config(path: str | Path) -> DialerConfig:
         raise ConfigError([ConfigIssue(str(p), 0, "(file)", exc.strerror or str(exc))]) from None
     config = parse_config(text, str(p))
     # The SQLite path is relative to the config file, so `--config` works from any directory.
+    base = p.parent
+    updates: dict[str, Path] = {}
     if config.storage.path is not None and not config.storage.path.is_absolute():
-        storage = config.storage.model_copy(update={"path": (p.parent / config.storage.path).resolve()})
-        config = config.model_copy(update={"storage": storage})
+        updates["path"] = (base / config.storage.path).resolve()
+    if not config.storage.reports_dir.is_absolute():
+        updates["reports_dir"] = (base / config.storage.reports_dir).resolve()
+    if updates:
+        config = config.model_copy(update={"storage": config.storage.model_copy(update=updates)})
     return config
 
 

@@ -159,7 +159,6 @@ def apply_disposition(
             return at, f"call at the agreed {at.isoformat()}"
         return now + period, f"{what} in {human_duration(period)}"
 
-    new: ClientState
     due: datetime
     event: str
     note: str

@@ -1,0 +1,501 @@
+"""One dispatcher step: claim what is due and open now, dial, record.
+
+The dispatcher is a function of (store, providers, config, clock); the APScheduler
+daemon and the simulation are two drivers of this same code. `step()` only *starts*
+calls, as tasks in the dispatcher's own task set, and never waits for one: the
+drain on shutdown is ours (`drain()`), not APScheduler's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from dialer import calendar
+from dialer.clock import Clock
+from dialer.config import Campaign, DialerConfig
+from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_of
+from dialer.lifecycle import Transition, apply_disposition
+from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
+from dialer.scheduling import Scheduler, local_midnight_after
+from dialer.store.base import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event, LeaseLost, Store
+from providers.base import CallResult, DialRequest, Provider, ProviderError, ProviderEvent
+
+log = structlog.get_logger("dialer.dispatcher")
+
+LEASE = timedelta(seconds=90)  # renewed by the heartbeat while the call lasts
+HEARTBEAT_EVERY = timedelta(seconds=20)
+
+
+@dataclass
+class StepResult:
+    started: int = 0
+    scheduled: int = 0
+    rescued: int = 0
+    skipped_closed: int = 0
+
+
+@dataclass
+class Metrics:
+    """Counters the daemon exports (/metrics) and tests read."""
+
+    started: Counter[str] = field(default_factory=Counter)
+    ended: Counter[tuple[str, str]] = field(default_factory=Counter)
+    provider_errors: Counter[str] = field(default_factory=Counter)
+    rescues: int = 0
+    lease_lost: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        providers: Mapping[str, Provider],
+        config: DialerConfig,
+        clock: Clock,
+        owner: str | None = None,
+    ):
+        self.store = store
+        self.providers = dict(providers)
+        self.clock = clock
+        self.owner = owner or f"worker-{uuid.uuid4().hex[:8]}"
+        self.metrics = Metrics()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._lines: Counter[str] = Counter()
+        self._agents_busy: dict[str, set[str]] = {}
+        self._last_start: dict[str, datetime] = {}
+        self._last_heartbeat: datetime | None = None
+        self._claiming = True
+        self.set_config(config)
+
+    # ------------------------------------------------------------ config
+
+    def set_config(self, config: DialerConfig) -> None:
+        """Swap the config (SIGHUP). Calls in flight keep the campaign they started with."""
+        self.config = config
+        self.scheduler = Scheduler(config)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def lines_in_use(self, campaign: str) -> int:
+        return self._lines[campaign]
+
+    def stop_claiming(self) -> None:
+        self._claiming = False
+
+    # ------------------------------------------------------------ the step
+
+    async def step(self) -> StepResult:
+        now = self.clock.now()
+        result = StepResult()
+        await self._heartbeat(now)
+        result.scheduled = await self.schedule_pending(now)
+        result.rescued = await self.reconcile_orphans(now)
+        if not self._claiming:
+            return result
+        for campaign in self.config.campaigns:
+            result.started += await self._start_campaign(campaign, now, result)
+        return result
+
+    async def schedule_pending(self, now: datetime, limit: int = 2000) -> int:
+        """(Re)compute next_dial_at for new, changed and stale clients, in bounded batches."""
+        clients = await self.store.clients_to_schedule(now, limit)
+        if not clients:
+            return 0
+        await self.store.set_schedules([self.scheduler.place_client(c, now) for c in clients])
+        return len(clients)
+
+    def _free_lines(self, campaign: Campaign) -> int:
+        free = campaign.lines - self._lines[campaign.name]
+        if campaign.agents:
+            free = min(free, len(campaign.agents) - len(self._agents_busy.get(campaign.name, set())))
+        return max(0, free)
+
+    async def _start_campaign(self, campaign: Campaign, now: datetime, result: StepResult) -> int:
+        free = self._free_lines(campaign)
+        if free <= 0:
+            return 0
+        provider = self.providers.get(campaign.provider)
+        if provider is None:
+            log.error("provider_missing", campaign=campaign.name, provider=campaign.provider)
+            return 0
+        claims = await self.store.claim(campaign.name, now, free, self.owner, now + LEASE)
+        started = 0
+        for claim in claims:
+            if await self._start_call(campaign, provider, claim, now, result):
+                started += 1
+        return started
+
+    async def _start_call(
+        self, campaign: Campaign, provider: Provider, claim: Claim, now: datetime, result: StepResult
+    ) -> bool:
+        client = claim.client
+        # The stored next_dial_at was computed earlier (maybe under another config):
+        # check the window again right before dialing. The guarantee lives here.
+        if client.state.stage is Stage.DNC or client.state.invalid_number:
+            await self.store.release(claim, self.scheduler.place_client(client, now))
+            return False
+        rules = self.scheduler.rules(campaign, client.timezone, client.schedule)
+        status = calendar.status(rules, now)
+        if not status.open:
+            result.skipped_closed += 1
+            await self.store.release(claim, self.scheduler.place_client(client, now))
+            return False
+        await self._pace(campaign)
+        now = self.clock.now()
+        agent = self._take_agent(campaign)
+        attempt = await self._next_attempt(client.id)
+        call_id = uuid.uuid4().hex
+        zone = ZoneInfo(client.timezone)
+        start = CallStart(
+            call_id=call_id,
+            client_id=client.id,
+            campaign=campaign.name,
+            agent=agent.name if agent else campaign.connect_to,
+            phone=client.phone,
+            client_tz=client.timezone,
+            attempt=attempt,
+            started_at=now,
+            local_day=now.astimezone(zone).date(),
+            allowed_by=status.allowed_by,
+            provider=campaign.provider,
+            lease_token=claim.lease_token,
+        )
+        try:
+            await self.store.start_call(start)
+        except LeaseLost:
+            self._free_agent(campaign, agent.name if agent else None)
+            self.metrics.lease_lost += 1
+            return False
+        request = DialRequest(
+            call_id=call_id,
+            number=client.phone,
+            caller_id=campaign.caller_id,
+            connect_to=agent.target if agent else (campaign.connect_to or ""),
+            ring_timeout=campaign.ring_timeout,
+            hard_limit=campaign.talk.hard_limit,
+            nudge_at=campaign.talk.target_max,
+            connect_mode=campaign.connect_mode,
+            campaign=campaign.name,
+            agent=start.agent,
+            context={"client_id": client.id, "attempt": str(attempt), "stage": client.state.stage.value},
+        )
+        self._lines[campaign.name] += 1
+        self.metrics.started[campaign.name] += 1
+        task = asyncio.create_task(self._run_call(campaign, provider, claim, start, request), name=f"call-{call_id}")
+        self._tasks[call_id] = task
+        task.add_done_callback(lambda _t, cid=call_id: self._tasks.pop(cid, None))
+        log.info(
+            "call_started", call_id=call_id, client_id=client.id, campaign=campaign.name, agent=start.agent,
+            attempt=attempt, client_tz=client.timezone, allowed_by=status.allowed_by,
+        )  # fmt: skip
+        return True
+
+    async def _pace(self, campaign: Campaign) -> None:
+        """Calls-per-second limit per campaign (Twilio queues above its CPS rather than refusing)."""
+        if not campaign.cps:
+            return
+        gap = 1.0 / campaign.cps
+        last = self._last_start.get(campaign.name)
+        now = self.clock.now()
+        if last is not None:
+            wait = (last + timedelta(seconds=gap) - now).total_seconds()
+            if wait > 0:
+                await self.clock.sleep(wait)
+        self._last_start[campaign.name] = self.clock.now()
+
+    def _take_agent(self, campaign: Campaign):  # type: ignore[no-untyped-def]
+        if not campaign.agents:
+            return None
+        busy = self._agents_busy.setdefault(campaign.name, set())
+        for agent in campaign.agents:
+            if agent.name not in busy:
+                busy.add(agent.name)
+                return agent
+        return None
+
+    def _free_agent(self, campaign: Campaign, agent: str | None) -> None:
+        if agent is not None:
+            self._agents_busy.get(campaign.name, set()).discard(agent)
+
+    async def _next_attempt(self, client_id: str) -> int:
+        calls = await self.store.client_calls(client_id, limit=1)
+        return calls[0].attempt + 1 if calls else 1
+
+    # ------------------------------------------------------------ one call
+
+    async def _run_call(
+        self, campaign: Campaign, provider: Provider, claim: Claim, start: CallStart, request: DialRequest
+    ) -> None:
+        def on_event(event: ProviderEvent) -> None:
+            if event.kind == "created" and event.provider_call_id:
+                # Persist at once: after a crash, reconciliation looks the call up by it.
+                asyncio.ensure_future(self.store.set_provider_call_id(start.call_id, event.provider_call_id))
+
+        try:
+            try:
+                result = await provider.dial(request, on_event)
+            except ProviderError as exc:
+                self.metrics.provider_errors[campaign.provider] += 1
+                result = self._failed(start, f"provider error: {exc}")
+            except asyncio.CancelledError:
+                # Drain timed out: the call is abandoned; record it so nothing is lost.
+                await asyncio.shield(self.record(claim, start, self._failed(start, "canceled at shutdown", CallStatus.CANCELED)))
+                raise
+            except Exception as exc:  # a provider bug must not lose the client
+                self.metrics.provider_errors[campaign.provider] += 1
+                log.exception("provider_crashed", call_id=start.call_id)
+                result = self._failed(start, f"provider crashed: {type(exc).__name__}: {exc}")
+            await self.record(claim, start, result)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("record_failed", call_id=start.call_id, client_id=start.client_id)
+        finally:
+            self._lines[campaign.name] -= 1
+            agent = request.agent if campaign.agents else None
+            self._free_agent(campaign, agent)
+
+    def _failed(self, start: CallStart, error: str, status: CallStatus = CallStatus.FAILED) -> CallResult:
+        now = self.clock.now()
+        return CallResult(status=status, dialed_at=start.started_at, ended_at=now, error=error)
+
+    # ------------------------------------------------------------ recording
+
+    async def record(self, claim: Claim, start: CallStart, result: CallResult) -> None:
+        """Apply the rules to a call's result and write call + client + event at once."""
+        campaign = self._campaign(start.campaign)
+        client = claim.client
+        now = self.clock.now()
+        disposition = _parse_disposition(result.disposition)
+        facts = CallFacts(
+            status=result.status, talk_s=result.talk_s, disposition=disposition, disposition_at=result.disposition_at
+        )
+        zone = ZoneInfo(client.timezone)
+        transition = apply_call(
+            client.state,
+            facts,
+            campaign,
+            now,
+            now.astimezone(zone).date(),
+            next_local_day_start=local_midnight_after(now, zone),
+        )
+        guideline = classify_talk(result.talk_s, campaign.talk) if result.status is CallStatus.ANSWERED else None
+        counted = start.started_at if result.status is CallStatus.ANSWERED else None
+        update = await self._client_update(
+            client.id, client.timezone, client.schedule, client, transition, campaign, now, counted
+        )
+        call = CallUpdate(
+            status=result.status,
+            provider_call_id=result.provider_call_id,
+            answered_at=result.answered_at,
+            ended_at=result.ended_at,
+            ring_s=result.ring_s,
+            talk_s=result.talk_s,
+            guideline=guideline,
+            disposition=disposition,
+            disposition_at=result.disposition_at,
+            error=result.error,
+        )
+        event = _event(client.state, transition, {"status": result.status.value, "talk_s": result.talk_s})
+        try:
+            await self.store.record_outcome(start.call_id, claim.lease_token, call, update, event, now)
+        except LeaseLost:
+            self.metrics.lease_lost += 1
+            log.warning("lease_lost", call_id=start.call_id, client_id=client.id)
+            return
+        self.metrics.ended[(start.campaign, result.status.value)] += 1
+        log.info(
+            "call_ended", call_id=start.call_id, client_id=client.id, campaign=start.campaign, status=result.status.value,
+            ring_s=result.ring_s, talk_s=result.talk_s, guideline=guideline.value if guideline else None,
+            disposition=disposition.value if disposition else None, next_dial_at=update.next_dial_at,
+            reason=transition.reason,
+        )  # fmt: skip
+
+    async def _client_update(
+        self,
+        client_id: str,
+        zone_name: str,
+        schedule_name: str | None,
+        client,  # type: ignore[no-untyped-def]
+        transition: Transition,
+        campaign: Campaign,
+        now: datetime,
+        answered_now: datetime | None,
+    ) -> ClientUpdate:
+        state = transition.state
+        cap_until = await self._cap_until(client_id, zone_name, campaign, now, answered_now)
+        pinned = client.campaign if client.campaign_pinned else None
+        never = None if transition.due_at is not None else transition.reason
+        schedule = self.scheduler.place(
+            client_id, zone_name, schedule_name, state, pinned, transition.due_at, now, cap_until, never_reason=never
+        )
+        return ClientUpdate(
+            state=state,
+            due_at=transition.due_at,
+            next_dial_at=schedule.next_dial_at,
+            window_closes_at=schedule.window_closes_at,
+            cap_until=cap_until,
+            priority=int(priority_of(state)),
+            campaign=schedule.campaign,
+            reason=f"{transition.reason}; {schedule.reason}",
+        )
+
+    async def _cap_until(
+        self, client_id: str, zone_name: str, campaign: Campaign, now: datetime, answered_now: datetime | None
+    ) -> datetime | None:
+        caps = campaign.caps
+        if not (caps.per_day or caps.per_week or caps.per_month):
+            return None
+        conversations = caps.count == "conversations"
+        contacts = await self.store.contact_times(client_id, now - timedelta(days=32), conversations)
+        # The call being recorded is still 'dialing' in the store, so a conversation
+        # count misses it: add it. (An attempt count already includes it.)
+        if conversations and answered_now is not None and answered_now not in contacts:
+            contacts.append(answered_now)
+        return caps_reopen_at(contacts, caps, ZoneInfo(zone_name), now)
+
+    def _campaign(self, name: str) -> Campaign:
+        try:
+            return self.config.campaign(name)
+        except KeyError:
+            # Campaign removed by a reload while its call was in flight: keep its rules
+            # from the first campaign working the stage rather than lose the outcome.
+            return self.config.campaigns[0]
+
+    # ------------------------------------------------------------ dispositions recorded later
+
+    async def dispose(
+        self, call_id: str, disposition: Disposition, at: datetime | None = None, note: str | None = None
+    ) -> tuple[CallRecord, Transition]:
+        """An agent's disposition for an answered call (`dialer dispose`, HTTP)."""
+        call = await self.store.get_call(call_id)
+        if call is None:
+            raise LookupError(f"no call {call_id!r}")
+        if call.status is not CallStatus.ANSWERED:
+            raise ValueError(f"call {call_id} was {call.status.value}, not answered: nothing to dispose")
+        client = await self.store.get_client(call.client_id)
+        if client is None:
+            raise LookupError(f"client {call.client_id!r} of call {call_id} is gone")
+        now = self.clock.now()
+        campaign = self._campaign(call.campaign)
+        transition = apply_disposition(client.state, disposition, campaign.lifecycle, now, at)
+        update = await self._client_update(
+            client.id, client.timezone, client.schedule, client, transition, campaign, now, None
+        )
+        event = _event(client.state, transition, {"disposition": disposition.value, "by": "agent", "note": note})
+        await self.store.record_disposition(
+            call_id,
+            CallUpdate(
+                status=call.status,
+                answered_at=call.answered_at,
+                ended_at=call.ended_at,
+                ring_s=call.ring_s,
+                talk_s=call.talk_s,
+                guideline=call.guideline,
+                disposition=disposition,
+                disposition_at=at,
+                note=note,
+                error=call.error,
+            ),
+            update,
+            event,
+            now,
+        )
+        return call, transition
+
+    # ------------------------------------------------------------ leases and crashes
+
+    async def _heartbeat(self, now: datetime) -> None:
+        if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
+            self._last_heartbeat = now
+            if self._tasks:
+                await self.store.heartbeat(self.owner, now + LEASE)
+
+    async def reconcile_orphans(self, now: datetime, limit: int = 100) -> int:
+        """Calls left `dialing` by a dead worker: ask the provider for the final status
+        (by its call id) and record it; if the provider does not know, record a failure
+        so the client returns to the queue. Never redial before this is settled."""
+        rescued = 0
+        for call in await self.store.orphaned_calls(now, limit):
+            if call.call_id in self._tasks:
+                continue  # ours and still running (heartbeat lagged)
+            claim = await self.store.rescue(call.call_id, self.owner, now, now + LEASE)
+            if claim is None:
+                continue
+            result: CallResult | None = None
+            provider = self.providers.get(call.provider)
+            if provider is not None and call.provider_call_id:
+                try:
+                    result = await provider.fetch(call.provider_call_id)
+                except Exception as exc:
+                    log.warning("reconcile_fetch_failed", call_id=call.call_id, error=str(exc))
+            if result is None:
+                result = CallResult(
+                    status=CallStatus.FAILED,
+                    dialed_at=call.started_at,
+                    ended_at=now,
+                    provider_call_id=call.provider_call_id,
+                    error="worker died during the call; provider has no final status",
+                )
+            start = CallStart(
+                call_id=call.call_id, client_id=call.client_id, campaign=call.campaign, agent=call.agent,
+                phone=call.phone, client_tz=call.client_tz, attempt=call.attempt, started_at=call.started_at,
+                local_day=call.local_day, allowed_by=call.allowed_by, provider=call.provider,
+                lease_token=claim.lease_token,
+            )  # fmt: skip
+            await self.record(claim, start, result)
+            self.metrics.rescues += 1
+            rescued += 1
+            log.warning("call_rescued", call_id=call.call_id, client_id=call.client_id, status=result.status.value)
+        return rescued
+
+    # ------------------------------------------------------------ shutdown
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop claiming, let calls in flight finish (bounded), then cancel the rest
+        (each canceled call is still recorded). True if all finished in time."""
+        self._claiming = False
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return True
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        return not pending
+
+    async def wait_idle(self) -> None:
+        """Wait for every call in flight (simulation end of day)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+
+
+def _parse_disposition(value: str | None) -> Disposition | None:
+    if value is None:
+        return None
+    try:
+        return Disposition(value)
+    except ValueError:
+        log.warning("unknown_disposition", value=value)
+        return None
+
+
+def _event(before: ClientState, transition: Transition, data: dict[str, object]) -> Event:
+    return Event(
+        kind=transition.event,
+        reason=transition.reason,
+        from_stage=before.stage,
+        to_stage=transition.state.stage,
+        data=data,
+    )

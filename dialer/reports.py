@@ -1,0 +1,202 @@
+"""The day report and the call log.
+
+The report is computed from the call log and the events of the center's local day,
+so its counts always match `dialer calls` for the same date. Rows are per campaign
+and agent, plus one campaign total row (agent ``*``) that also carries the plan
+figures (planned, rolled_over), which belong to the campaign, not to an agent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, date, datetime
+from typing import Any
+
+from dialer.config import DialerConfig
+from dialer.domain import CallStatus, Disposition, Guideline
+from dialer.planning import day_bounds
+from dialer.store.base import CallRecord, EventRecord, Store
+
+CALL_LOG_FIELDS = (
+    "call_id", "client_id", "campaign", "agent", "phone", "started_at", "client_tz", "status", "ring_s", "talk_s",
+    "guideline", "disposition", "attempt", "allowed_by",
+)  # fmt: skip
+
+TOTAL = "*"
+
+
+@dataclass
+class ReportRow:
+    date: str
+    campaign: str
+    agent: str
+    planned: int | None = None
+    dialed: int = 0
+    clients_dialed: int = 0
+    reached: int = 0
+    busy: int = 0
+    no_answer: int = 0
+    failed: int = 0
+    machine: int = 0
+    invalid_number: int = 0
+    canceled: int = 0
+    meetings_set: int = 0
+    contracts_signed: int = 0
+    became_hot: int = 0
+    refused: int = 0
+    do_not_call: int = 0
+    complaints: int = 0
+    rolled_over: int | None = None
+    talk_median_s: float | None = None
+    talk_within_share: float | None = None
+    talk_short: int = 0
+    talk_within: int = 0
+    talk_long: int = 0
+
+
+REPORT_FIELDS = tuple(f.name for f in fields(ReportRow))
+
+_STATUS_FIELD = {
+    CallStatus.ANSWERED: "reached",
+    CallStatus.BUSY: "busy",
+    CallStatus.NO_ANSWER: "no_answer",
+    CallStatus.FAILED: "failed",
+    CallStatus.MACHINE: "machine",
+    CallStatus.INVALID_NUMBER: "invalid_number",
+    CallStatus.CANCELED: "canceled",
+}
+_DISPOSITION_FIELD = {
+    Disposition.MEETING_SET: "meetings_set",
+    Disposition.CONTRACT_SIGNED: "contracts_signed",
+    Disposition.REFUSED: "refused",
+    Disposition.DO_NOT_CALL: "do_not_call",
+    Disposition.COMPLAINT: "complaints",
+}
+
+
+def build_rows(
+    day: date,
+    calls: Iterable[CallRecord],
+    events: Iterable[EventRecord],
+    plans: dict[str, tuple[int, set[str]]],
+) -> list[ReportRow]:
+    """Pure: the report rows from a day's calls, events and plans.
+
+    `plans` maps campaign -> (planned count, ids of planned clients)."""
+    calls = list(calls)
+    became_hot_calls = {
+        e.call_id for e in events if e.call_id and e.from_stage != "hot" and e.to_stage == "hot"
+    }
+    groups: dict[tuple[str, str], list[CallRecord]] = defaultdict(list)
+    for c in calls:
+        groups[(c.campaign, c.agent or "-")].append(c)
+        groups[(c.campaign, TOTAL)].append(c)
+    for campaign in plans:
+        groups.setdefault((campaign, TOTAL), [])
+    rows: list[ReportRow] = []
+    for (campaign, agent), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != TOTAL, kv[0][1])):
+        row = ReportRow(date=day.isoformat(), campaign=campaign, agent=agent)
+        row.dialed = len(group)
+        row.clients_dialed = len({c.client_id for c in group})
+        talks: list[float] = []
+        for c in group:
+            if c.status in _STATUS_FIELD:
+                setattr(row, _STATUS_FIELD[c.status], getattr(row, _STATUS_FIELD[c.status]) + 1)
+            if c.disposition in _DISPOSITION_FIELD:
+                name = _DISPOSITION_FIELD[c.disposition]  # type: ignore[index]
+                setattr(row, name, getattr(row, name) + 1)
+            if c.call_id in became_hot_calls:
+                row.became_hot += 1
+            if c.status is CallStatus.ANSWERED:
+                talks.append(c.talk_s)
+                if c.guideline is Guideline.SHORT:
+                    row.talk_short += 1
+                elif c.guideline is Guideline.WITHIN:
+                    row.talk_within += 1
+                elif c.guideline is Guideline.LONG:
+                    row.talk_long += 1
+        if talks:
+            row.talk_median_s = round(statistics.median(talks), 1)
+            row.talk_within_share = round(row.talk_within / len(talks), 3)
+        if agent == TOTAL and campaign in plans:
+            planned, planned_ids = plans[campaign]
+            dialed_ids = {c.client_id for c in group}
+            row.planned = planned
+            row.rolled_over = len(planned_ids - dialed_ids)
+        rows.append(row)
+    return rows
+
+
+async def day_report(store: Store, config: DialerConfig, day: date) -> list[ReportRow]:
+    start, end = day_bounds(config, day)
+    calls = await store.calls_between(start, end)
+    events = await store.events_between(start, end)
+    plans: dict[str, tuple[int, set[str]]] = {}
+    for campaign in config.campaigns:
+        plan = await store.get_plan(campaign.name, day)
+        if plan is not None:
+            plans[campaign.name] = (len(plan.entries), {e.client_id for e in plan.entries})
+    return build_rows(day, calls, events, plans)
+
+
+def call_log_row(c: CallRecord) -> dict[str, Any]:
+    return {
+        "call_id": c.call_id,
+        "client_id": c.client_id,
+        "campaign": c.campaign,
+        "agent": c.agent,
+        "phone": c.phone,
+        "started_at": c.started_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "client_tz": c.client_tz,
+        "status": c.status.value,
+        "ring_s": round(c.ring_s, 3),
+        "talk_s": round(c.talk_s, 3),
+        "guideline": c.guideline.value if c.guideline else None,
+        "disposition": c.disposition.value if c.disposition else None,
+        "attempt": c.attempt,
+        "allowed_by": c.allowed_by,
+    }
+
+
+def to_csv(rows: Iterable[dict[str, Any]], columns: Iterable[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+def to_jsonl(rows: Iterable[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def report_dicts(rows: Iterable[ReportRow]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in rows]
+
+
+def report_table(rows: list[ReportRow]) -> str:
+    """A compact fixed-width table for the terminal."""
+    cols = (
+        ("campaign", "campaign"), ("agent", "agent"), ("planned", "plan"), ("dialed", "dialed"),
+        ("clients_dialed", "clients"), ("reached", "reached"), ("busy", "busy"), ("no_answer", "no_ans"),
+        ("failed", "failed"), ("machine", "machine"), ("meetings_set", "meet"), ("contracts_signed", "contr"),
+        ("became_hot", "hot+"), ("refused", "refused"), ("do_not_call", "dnc"), ("rolled_over", "rolled"),
+        ("talk_median_s", "talk_med"), ("talk_within_share", "in_3-5"), ("talk_short", "short"),
+        ("talk_long", "long"),
+    )  # fmt: skip
+    table = [[h for _, h in cols]]
+    for r in rows:
+        table.append(["" if getattr(r, k) is None else str(getattr(r, k)) for k, _ in cols])
+    widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

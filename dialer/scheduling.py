@@ -1,0 +1,116 @@
+"""Where a client goes in the queue: due moment + calendar -> next_dial_at.
+
+Pure (no I/O): the store keeps the answer on the client row so that claiming is an
+index range scan, not a calendar computation over the table. Answers are cached per
+(config, campaign, zone, schedule, start instant): at import a million clients share
+a few hundred distinct keys.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from dialer import calendar
+from dialer.config import Campaign, DialerConfig
+from dialer.domain import ClientState, Stage
+from dialer.store.base import QueuedClient, Schedule
+
+
+class Scheduler:
+    """Computes schedules for one config (build a new one on reload)."""
+
+    def __init__(self, config: DialerConfig):
+        self.config = config
+        self._rules = lru_cache(maxsize=4096)(self._build_rules)
+        self._next_open = lru_cache(maxsize=65536)(self._compute_next_open)
+
+    def _build_rules(self, campaign_name: str, zone: str, schedule_name: str | None) -> calendar.DialRules:
+        campaign = self.config.campaign(campaign_name)
+        sched_key, schedule = self.config.schedule_for(schedule_name, campaign)
+        return calendar.rules_for(
+            self.config, campaign, zone, schedule, schedule_name=sched_key, campaign_name=campaign.name
+        )
+
+    def rules(self, campaign: Campaign, zone: str, schedule_name: str | None) -> calendar.DialRules:
+        return self._rules(campaign.name, zone, schedule_name)
+
+    def _compute_next_open(
+        self, campaign_name: str, zone: str, schedule_name: str | None, start: datetime
+    ) -> tuple[datetime, datetime] | None:
+        return calendar.next_open(self._rules(campaign_name, zone, schedule_name), start)
+
+    def campaign_of(self, stage: Stage, pinned: str | None) -> Campaign | None:
+        return self.config.campaign_for(stage, pinned)
+
+    def place(
+        self,
+        client_id: str,
+        zone: str,
+        schedule_name: str | None,
+        state: ClientState,
+        pinned_campaign: str | None,
+        due_at: datetime | None,
+        now: datetime,
+        cap_until: datetime | None = None,
+        never_reason: str | None = None,
+    ) -> Schedule:
+        """The client's next dial moment, or None with the reason it will not be dialed."""
+        if state.stage is Stage.DNC:
+            return Schedule(client_id, None, None, "do-not-call: never dialed")
+        if state.invalid_number:
+            return Schedule(client_id, None, None, "invalid/wrong number: fix the phone and re-import")
+        if never_reason is not None:
+            return Schedule(client_id, None, None, never_reason)
+        campaign = self.campaign_of(state.stage, pinned_campaign)
+        if campaign is None:
+            why = (
+                f"pinned campaign {pinned_campaign!r} is not configured"
+                if pinned_campaign
+                else f"no campaign works stage {state.stage.value}"
+            )
+            return Schedule(client_id, None, None, why)
+        if schedule_name is not None and schedule_name not in self.config.schedules:
+            return Schedule(client_id, None, None, f"unknown schedule {schedule_name!r}", campaign.name)
+        try:
+            ZoneInfo(zone)
+        except Exception:
+            return Schedule(client_id, None, None, f"unknown time zone {zone!r}", campaign.name)
+        start = max(now, due_at or now, cap_until or now)
+        # Seconds are enough; dropping microseconds makes equal starts share a cache entry.
+        start = start.replace(microsecond=0)
+        found = self._next_open(campaign.name, zone, schedule_name, start)
+        if found is None:
+            return Schedule(client_id, None, None, "no open window within 400 days", campaign.name)
+        opens, last_start = found
+        if cap_until is not None and cap_until > now and cap_until >= (due_at or now):
+            why = f"contact cap reached until {cap_until:%Y-%m-%d %H:%M}Z"
+        elif state.callback_at is not None and due_at is not None and due_at > now:
+            why = f"agreed callback at {due_at:%Y-%m-%d %H:%M}Z"
+        elif due_at is not None and due_at > now:
+            why = f"due {due_at:%Y-%m-%d %H:%M}Z"
+        else:
+            why = "due now"
+        if opens > start:
+            why += f"; window opens {opens:%Y-%m-%d %H:%M}Z"
+        return Schedule(client_id, opens, last_start, why, campaign.name)
+
+    def place_client(self, client: QueuedClient, now: datetime) -> Schedule:
+        return self.place(
+            client.id,
+            client.timezone,
+            client.schedule,
+            client.state,
+            client.campaign if client.campaign_pinned else None,
+            client.due_at,
+            now,
+            client.cap_until,
+        )
+
+
+def local_midnight_after(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The next local midnight (as an aware instant) after `instant` in `zone`."""
+    local = instant.astimezone(zone)
+    next_day = (local + timedelta(days=1)).date()
+    return datetime(next_day.year, next_day.month, next_day.day, tzinfo=zone)

@@ -363,6 +363,14 @@ class Storage(_Model):
     reports_dir: Path = Field(Path("var/reports"), description="evening reports are written here")
 
 
+class Service(_Model):
+    worker_id: str | None = Field(None, description="stable id of this worker (default: host name)")
+    tick: Duration = Field(timedelta(seconds=1), description="how often the dispatcher step runs")
+    drain_timeout: Duration = Field(
+        timedelta(minutes=6), description="on stop, how long calls in flight may take to finish"
+    )
+
+
 class DialerConfig(_Model):
     center: Center
     legal_window: Hours = Hours(start=time(8), end=time(21))
@@ -371,6 +379,7 @@ class DialerConfig(_Model):
     default_schedule: str | None = None
     campaigns: list[Campaign] = Field(min_length=1)
     providers: dict[str, ProviderConfig] = Field(default_factory=lambda: {"simulated": ProviderConfig(type="simulated")})
+    service: Service = Service()
     http: dict[str, Any] = Field(default_factory=dict, description="webhook / metrics endpoint settings")
 
     def campaign(self, name: str) -> Campaign:

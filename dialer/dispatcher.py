@@ -72,6 +72,7 @@ class Dispatcher:
         self._agents_busy: dict[str, set[str]] = {}
         self._last_start: dict[str, datetime] = {}
         self._last_heartbeat: datetime | None = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
         self._claiming = True
         self.set_config(config)
 
@@ -85,6 +86,9 @@ class Dispatcher:
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [*self._tasks.values(), *self._side_tasks]
 
     def lines_in_use(self, campaign: str) -> int:
         return self._lines[campaign]
@@ -239,7 +243,9 @@ class Dispatcher:
         def on_event(event: ProviderEvent) -> None:
             if event.kind == "created" and event.provider_call_id:
                 # Persist at once: after a crash, reconciliation looks the call up by it.
-                asyncio.ensure_future(self.store.set_provider_call_id(start.call_id, event.provider_call_id))
+                side = asyncio.ensure_future(self.store.set_provider_call_id(start.call_id, event.provider_call_id))
+                self._side_tasks.add(side)
+                side.add_done_callback(self._side_tasks.discard)
 
         try:
             try:
@@ -477,8 +483,8 @@ class Dispatcher:
 
     async def wait_idle(self) -> None:
         """Wait for every call in flight (simulation end of day)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while self._tasks or self._side_tasks:
+            await asyncio.gather(*self.tasks(), return_exceptions=True)
 
 
 def _parse_disposition(value: str | None) -> Disposition | None:

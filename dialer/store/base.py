@@ -253,6 +253,16 @@ class Store(abc.ABC):
         one-transaction rule; raises LeaseLost if the client is in a call right now."""
 
     @abc.abstractmethod
+    async def mark_all_for_schedule(self) -> int:
+        """After a config reload: every dialable client's window is recomputed (they stay
+        claimable meanwhile; the claim-time window check guards the guarantee)."""
+
+    @abc.abstractmethod
+    async def expire_leases(self, owner: str, now: datetime) -> int:
+        """At start-up: leases this worker id held in a previous life expire now, so
+        its calls are reconciled at once instead of after the lease runs out."""
+
+    @abc.abstractmethod
     async def heartbeat(self, owner: str, lease_until: datetime) -> int:
         """Extend every lease the owner holds; return how many."""
 

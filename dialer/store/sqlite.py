@@ -408,7 +408,7 @@ class SqliteStore(Store):
                 WHERE id IN (
                     SELECT id FROM clients
                     WHERE campaign=? AND next_dial_at IS NOT NULL AND window_closes_at > ?
-                      AND next_dial_at <= ? AND needs_schedule=0 AND open_call_id IS NULL
+                      AND next_dial_at <= ? AND open_call_id IS NULL
                       AND (lease_until IS NULL OR lease_until <= ?)
                       AND (cap_until IS NULL OR cap_until <= ?)
                     ORDER BY priority, window_closes_at
@@ -549,6 +549,16 @@ class SqliteStore(Store):
             await self._write_outcome(
                 db, call_id, row[0], "(lease_until IS NULL OR lease_until <= :l1)", (ts(now),), call, client, event, now
             )
+
+    async def mark_all_for_schedule(self) -> int:
+        cur = await self.db.execute("UPDATE clients SET needs_schedule=1 WHERE stage <> 'dnc' AND needs_schedule=0")
+        return cur.rowcount
+
+    async def expire_leases(self, owner: str, now: datetime) -> int:
+        cur = await self.db.execute(
+            "UPDATE clients SET lease_until=? WHERE lease_owner=? AND lease_until > ?", (ts(now), owner, ts(now))
+        )
+        return cur.rowcount
 
     async def heartbeat(self, owner: str, lease_until: datetime) -> int:
         cur = await self.db.execute(

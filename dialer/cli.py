@@ -1,0 +1,474 @@
+"""The `dialer` command.
+
+Every command that reads the queue takes `--config FILE` (default: $DIALER_CONFIG or
+config/dialer.yaml) and `--db PATH` to override the store the config names.
+Exit codes: 0 ok, 1 the command ran but found a problem (bad config, rejected rows
+with --strict, guarantee violated in a simulation), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+
+from dialer import logging as dlog
+from dialer.config import ConfigError, DialerConfig, json_schema, load_config
+from dialer.domain import Disposition, Priority
+from dialer.planning import build_plan, center_today, day_bounds
+from dialer.reports import (
+    CALL_LOG_FIELDS,
+    REPORT_FIELDS,
+    call_log_row,
+    day_report,
+    report_dicts,
+    report_table,
+    to_csv,
+    to_jsonl,
+)
+from dialer.scheduling import Scheduler
+from dialer.store import store_for
+from dialer.store.base import Store
+
+T = TypeVar("T")
+DEFAULT_CONFIG = "config/dialer.yaml"
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("DIALER_CONFIG", DEFAULT_CONFIG),
+    show_default="$DIALER_CONFIG or config/dialer.yaml",
+    help="the YAML config",
+)
+db_option = click.option("--db", "db", default=None, help="SQLite file or postgresql:// DSN (overrides the config)")
+
+
+def _load(config_path: Path) -> DialerConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        raise SystemExit(1) from None
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def _with_store(config: DialerConfig, db: str | None, fn: Callable[[Store], Awaitable[T]]) -> T:
+    store = store_for(config, db)
+    await store.open()
+    try:
+        await store.migrate()
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+def _parse_instant(value: str | None, zone: str) -> datetime:
+    """ISO date-time; without an offset it is read in `zone` (the center's)."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date-time like 2026-12-01T10:30 or 2026-12-01T10:30+03:00") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=ZoneInfo(zone))
+    return dt.astimezone(UTC)
+
+
+def _parse_day(value: str | None, config: DialerConfig) -> date:
+    if value is None:
+        return center_today(config, datetime.now(UTC))
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-12-01", param_hint="--date") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="log debug details to stderr")
+def main(verbose: bool) -> None:
+    """dialer: outbound telemarketing dialer worker."""
+    dlog.configure(json=False, level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr)
+
+
+# ---------------------------------------------------------------- config
+
+
+@main.command("check-config")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def check_config(file: Path) -> None:
+    """Validate FILE; print every error as FILE:LINE: field.path: message."""
+    config = _load(file)
+    click.echo(
+        f"{file}: ok ({len(config.campaigns)} campaigns, {len(config.schedules)} schedules, "
+        f"{len(config.providers)} providers)"
+    )
+
+
+@main.command("config-schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the config (for editor autocompletion)."""
+    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- import
+
+
+@main.command("import")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+@click.option("--progress/--no-progress", default=None, help="progress bar (default: when stderr is a terminal)")
+def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool | None) -> None:
+    """Load clients from CSV_FILE into the queue (re-import updates, never duplicates)."""
+    from dialer.importer import ImportError_, import_clients
+
+    config = _load(config_file)
+    show = sys.stderr.isatty() if progress is None else progress
+
+    async def go(store: Store) -> Any:
+        summary = await import_clients(config, csv_file, store, progress=show)
+        scheduled = await schedule_all(store, config)
+        return summary, scheduled
+
+    try:
+        summary, scheduled = _run(_with_store(config, db, go))
+    except ImportError_ as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"scheduled: {scheduled} clients placed in the queue")
+
+
+async def schedule_all(store: Store, config: DialerConfig, now: datetime | None = None, batch: int = 5000) -> int:
+    """Place every new/changed client in the queue (bounded batches)."""
+    scheduler = Scheduler(config)
+    now = now or datetime.now(UTC)
+    total = 0
+    while True:
+        clients = await store.clients_to_schedule(now, batch)
+        if not clients:
+            return total
+        await store.set_schedules([scheduler.place_client(c, now) for c in clients])
+        total += len(clients)
+
+
+# ---------------------------------------------------------------- the daemon and the simulation
+
+
+@main.command("run")
+@config_option
+@db_option
+def run_cmd(config_path: Path, db: str | None) -> None:
+    """Run the dialer service (SIGTERM drains and stops, SIGHUP reloads the config)."""
+    from dialer.service import Service
+
+    dlog.configure(json=True, level=logging.INFO)
+    _load(config_path)
+    raise SystemExit(asyncio.run(Service(config_path, db).run()))
+
+
+@main.command("simulate")
+@config_option
+@click.option("--clients", "clients_csv", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "first", required=True, help="first day, YYYY-MM-DD (center's local date)")
+@click.option("--days", default=1, show_default=True, type=click.IntRange(1, 366))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--db", "db", default=None, help="keep the simulated queue in this SQLite file (default: a temp file)")
+@click.option("--json", "as_json", is_flag=True, help="print the day reports as JSON")
+def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, seed: int, db: str | None, as_json: bool) -> None:
+    """Run whole working days on a virtual clock with the simulated provider."""
+    from dialer.importer import ImportError_, import_clients
+    from dialer.simulate import run_simulation
+
+    config = _load(config_path)
+    first_day = _parse_day(first, config)
+    tmp = None
+    if db is None:
+        tmp = tempfile.TemporaryDirectory(prefix="dialer-sim-")
+        db = str(Path(tmp.name) / "simulation.db")
+    # Reports of a simulation never land in the production reports folder.
+    reports = Path(db).parent / "reports" if tmp is None else Path(tmp.name) / "reports"
+    config = config.model_copy(update={"storage": config.storage.model_copy(update={"reports_dir": reports})})
+    start, _ = day_bounds(config, first_day)
+
+    async def go(store: Store) -> Any:
+        summary = await import_clients(config, clients_csv, store, progress=False, now=start)
+        await schedule_all(store, config, start)
+        return summary, await run_simulation(store, config, first_day, days, seed)
+
+    try:
+        summary, results = _run(_with_store(config, db, go))
+    except ImportError_ as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    violations = sum(len(r.audit.outside_window) + len(r.audit.dnc_dialed) + r.audit.open_calls for r in results)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "import": summary.as_dict(),
+                    "days": [
+                        {
+                            "date": r.day.isoformat(),
+                            "report": report_dicts(r.rows),
+                            "audit": {
+                                "calls": r.audit.calls,
+                                "outside_window": len(r.audit.outside_window),
+                                "dnc_dialed": len(r.audit.dnc_dialed),
+                                "open_calls": r.audit.open_calls,
+                            },
+                        }
+                        for r in results
+                    ],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+    else:
+        for line in summary.lines():
+            click.echo(line)
+        for r in results:
+            click.echo("")
+            click.echo(f"== {r.day.isoformat()} ({r.day:%A}) ==")
+            click.echo(report_table(r.rows) if r.rows else "no calls")
+            click.echo(
+                f"audit: {r.audit.calls} calls, {len(r.audit.outside_window)} outside any window, "
+                f"{len(r.audit.dnc_dialed)} do-not-call dialed, {r.audit.open_calls} without a final result"
+            )
+    if violations:
+        raise SystemExit(1)
+
+
+# ---------------------------------------------------------------- plan, report, calls
+
+
+@main.command("plan")
+@config_option
+@db_option
+@click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today, center time)")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=50, show_default=True, help="rows per campaign in the table (JSON has all)")
+def plan_cmd(config_path: Path, db: str | None, day: str | None, as_json: bool, limit: int) -> None:
+    """The day's plan per campaign: due clients in call order, capacity, roll-over."""
+    config = _load(config_path)
+    d = _parse_day(day, config)
+
+    async def go(store: Store) -> list[dict[str, Any]]:
+        out = []
+        for campaign in config.campaigns:
+            plan = await store.get_plan(campaign.name, d)
+            source = "stored"
+            if plan is None:
+                # Not formed yet (the morning job runs at plan_at): preview it now.
+                plan = await build_plan(store, config, campaign, d, datetime.now(UTC))
+                source = "preview"
+            entries = []
+            for i, e in enumerate(plan.entries):
+                client = await store.get_client(e.client_id) if (as_json or i < limit) else None
+                entries.append(
+                    {
+                        "position": i + 1,
+                        "client_id": e.client_id,
+                        "name": client.name if client else None,
+                        "client_tz": client.timezone if client else None,
+                        "class": Priority(e.priority).name.lower(),
+                        "next_dial_at": _iso(e.next_dial_at),
+                        "window_closes_at": _iso(e.window_closes_at),
+                        "fits": e.fits,
+                    }
+                )
+            fits = sum(1 for e in plan.entries if e.fits)
+            out.append(
+                {
+                    "campaign": campaign.name,
+                    "date": d.isoformat(),
+                    "source": source,
+                    "due": len(plan.entries),
+                    "capacity": plan.capacity,
+                    "fits": fits,
+                    "rolled_over": len(plan.entries) - fits,
+                    "clients": entries,
+                }
+            )
+        return out
+
+    plans = _run(_with_store(config, db, go))
+    if as_json:
+        click.echo(json.dumps(plans, ensure_ascii=False, indent=1))
+        return
+    for p in plans:
+        click.echo(
+            f"== {p['campaign']} {p['date']} ({p['source']}): {p['due']} due, capacity {p['capacity']}, "
+            f"{p['fits']} fit, {p['rolled_over']} roll over =="
+        )
+        for e in p["clients"][:limit]:
+            mark = "" if e["fits"] else "  (rolls over)"
+            click.echo(
+                f"{e['position']:>5}  {e['class']:<9} {e['client_id']:<12} {(e['name'] or '')[:28]:<28} "
+                f"{e['client_tz'] or '':<20} opens {e['next_dial_at']}{mark}"
+            )
+        if p["due"] > limit:
+            click.echo(f"  ... {p['due'] - limit} more (--limit N or --json)")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+@main.command("report")
+@config_option
+@db_option
+@click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today, center time)")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--csv", "as_csv", is_flag=True)
+def report_cmd(config_path: Path, db: str | None, day: str | None, as_json: bool, as_csv: bool) -> None:
+    """The day report per campaign and agent (agent * = campaign total)."""
+    config = _load(config_path)
+    d = _parse_day(day, config)
+    rows = _run(_with_store(config, db, lambda s: day_report(s, config, d)))
+    if as_json:
+        click.echo(json.dumps(report_dicts(rows), ensure_ascii=False, indent=1))
+    elif as_csv:
+        click.echo(to_csv(report_dicts(rows), REPORT_FIELDS), nl=False)
+    else:
+        click.echo(report_table(rows) if rows else f"no calls and no plan on {d.isoformat()}")
+
+
+@main.command("calls")
+@config_option
+@db_option
+@click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today, center time)")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+def calls_cmd(config_path: Path, db: str | None, day: str | None, fmt: str) -> None:
+    """The call log of a day, one row a call."""
+    config = _load(config_path)
+    d = _parse_day(day, config)
+    start, end = day_bounds(config, d)
+    calls = _run(_with_store(config, db, lambda s: s.calls_between(start, end)))
+    rows = [call_log_row(c) for c in calls]
+    click.echo(to_csv(rows, CALL_LOG_FIELDS) if fmt == "csv" else to_jsonl(rows), nl=False)
+
+
+# ---------------------------------------------------------------- why, dispose, status
+
+
+@main.command("why")
+@config_option
+@db_option
+@click.argument("client_id")
+@click.option("--at", "at", default=None, help="instant to explain (ISO; default now; no offset = center time)")
+def why_cmd(config_path: Path, db: str | None, client_id: str, at: str | None) -> None:
+    """Why is this client (not) being dialed?"""
+    from dialer.why import explain
+
+    config = _load(config_path)
+    instant = _parse_instant(at, config.center.timezone)
+    text = _run(_with_store(config, db, lambda s: explain(s, config, client_id, instant)))
+    if text is None:
+        click.echo(f"no client {client_id!r}", err=True)
+        raise SystemExit(1)
+    click.echo(text)
+
+
+@main.command("dispose")
+@config_option
+@db_option
+@click.argument("call_id")
+@click.argument("disposition", type=click.Choice([d.value for d in Disposition]))
+@click.option("--at", "at", default=None, help="agreed time for callback / meeting_set (ISO; no offset = client's time)")
+@click.option("--note", default=None)
+def dispose_cmd(config_path: Path, db: str | None, call_id: str, disposition: str, at: str | None, note: str | None) -> None:
+    """Record an agent's disposition for an answered call."""
+    from dialer.clock import SystemClock
+    from dialer.dispatcher import Dispatcher
+    from dialer.store.base import LeaseLost
+
+    config = _load(config_path)
+    disp = Disposition(disposition)
+    if disp.needs_time and at is None:
+        raise click.UsageError(f"{disposition} needs --at (the agreed time)")
+
+    async def go(store: Store) -> str:
+        call = await store.get_call(call_id)
+        if call is None:
+            raise click.ClickException(f"no call {call_id!r}")
+        when = _parse_instant(at, call.client_tz) if at else None
+        dispatcher = Dispatcher(store, {}, config, SystemClock(), owner="cli")
+        try:
+            _, transition = await dispatcher.dispose(call_id, disp, when, note)
+        except (ValueError, LookupError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except LeaseLost:
+            raise click.ClickException("the client is in a call right now; record it when that call ends") from None
+        client = await store.get_client(call.client_id)
+        nxt = _iso(client.next_dial_at) if client else None
+        return f"{call_id}: {disposition} recorded; {transition.reason}; next dial {nxt or 'never'}"
+
+    click.echo(_run(_with_store(config, db, go)))
+
+
+@main.command("status")
+@config_option
+@db_option
+@click.option("--json", "as_json", is_flag=True)
+def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
+    """Per campaign: lines in use, due now, done today, next opening."""
+    config = _load(config_path)
+    now = datetime.now(UTC)
+    today = center_today(config, now)
+    start, end = day_bounds(config, today)
+
+    async def go(store: Store) -> list[dict[str, Any]]:
+        calls = await store.calls_between(start, end)
+        out = []
+        for c in config.campaigns:
+            stats = await store.queue_stats(c.name, now)
+            nxt = await store.due_clients(c.name, now + timedelta(days=400), limit=1)
+            future = [x.next_dial_at for x in nxt if x.next_dial_at]
+            out.append(
+                {
+                    "campaign": c.name,
+                    "lines": c.lines,
+                    "lines_in_use": stats["lines_in_use"],
+                    "due_now": stats["due_now"],
+                    "queued": stats["queued"],
+                    "done_today": sum(1 for x in calls if x.campaign == c.name and x.status.final),
+                    "next_opening": _iso(min(future)) if future else None,
+                }
+            )
+        return out
+
+    rows = _run(_with_store(config, db, go))
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for r in rows:
+        click.echo(
+            f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}  due now {r['due_now']}  "
+            f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

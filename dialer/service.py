@@ -1,0 +1,157 @@
+"""`dialer run`: the daemon. Signals, drain, reload, sd_notify.
+
+- SIGTERM / SIGINT: stop claiming, let calls in flight finish (bounded by
+  service.drain_timeout), record their results, exit 0.
+- SIGHUP: reload the config; an invalid one is reported and the old one kept.
+- systemd Type=notify: READY=1 once ticking, WATCHDOG=1 from the tick (so a
+  stuck loop is restarted), STOPPING=1 when the drain starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import structlog
+
+from dialer.clock import SystemClock
+from dialer.config import ConfigError, DialerConfig, load_config
+from dialer.daily import run_due
+from dialer.dispatcher import Dispatcher
+from dialer.scheduler import DialerScheduler
+from dialer.store import store_for
+from dialer.store.base import Store
+from providers.base import Provider, create_provider
+
+log = structlog.get_logger("dialer.service")
+
+
+def sd_notify(message: str) -> bool:
+    """Send one sd_notify datagram; a no-op outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+        return True
+    except OSError:
+        return False
+
+
+def worker_id(config: DialerConfig) -> str:
+    return config.service.worker_id or socket.gethostname()
+
+
+def build_providers(config: DialerConfig, clock: SystemClock, existing: dict[str, Provider] | None = None) -> dict[str, Provider]:
+    providers = dict(existing or {})
+    for name, p in config.providers.items():
+        if name not in providers:
+            providers[name] = create_provider(name, p.type, p.settings, clock)
+    return providers
+
+
+class Service:
+    def __init__(self, config_path: str | Path, db: str | None = None):
+        self.config_path = Path(config_path)
+        self.db = db
+        self.config = load_config(self.config_path)
+        self.clock = SystemClock()
+        self._stop = asyncio.Event()
+        self._reload_requested = False
+        self._watchdog_every = _watchdog_interval()
+        self._last_watchdog = 0.0
+        self.store: Store | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.scheduler: DialerScheduler | None = None
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload_requested = True
+
+    async def _tick(self) -> None:
+        assert self.dispatcher is not None
+        if self._reload_requested:
+            self._reload_requested = False
+            await self.reload()
+        await self.dispatcher.step()
+        now = time.monotonic()
+        if self._watchdog_every and now - self._last_watchdog >= self._watchdog_every:
+            sd_notify("WATCHDOG=1")
+            self._last_watchdog = now
+
+    async def _daily(self) -> None:
+        assert self.store is not None
+        await run_due(self.store, self.config, self.clock.now(), worker_id(self.config))
+
+    async def reload(self) -> None:
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload_rejected", file=str(self.config_path), errors=[str(i) for i in exc.issues])
+            return
+        assert self.dispatcher is not None and self.scheduler is not None and self.store is not None
+        providers = build_providers(new, self.clock, self.dispatcher.providers)
+        for name, provider in providers.items():
+            if name not in self.dispatcher.providers:
+                await provider.start()
+        self.dispatcher.providers = providers
+        self.dispatcher.set_config(new)
+        self.scheduler.reload(new)
+        self.config = new
+        marked = await self.store.mark_all_for_schedule()
+        log.info("config_reloaded", file=str(self.config_path), rescheduling=marked)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        owner = worker_id(self.config)
+        self.store = store_for(self.config, self.db)
+        await self.store.open()
+        try:
+            await self.store.migrate()
+            providers = build_providers(self.config, self.clock)
+            for provider in providers.values():
+                await provider.start()
+            self.dispatcher = Dispatcher(self.store, providers, self.config, self.clock, owner=owner)
+            # Our previous life's leases: expire them so its calls are reconciled now.
+            expired = await self.store.expire_leases(owner, self.clock.now())
+            rescued = await self.dispatcher.reconcile_orphans(self.clock.now())
+            await self._daily()
+            self.scheduler = DialerScheduler(self.config, self._tick, self._daily)
+            self.scheduler.start()
+            sd_notify("READY=1")
+            log.info(
+                "started", worker=owner, config=str(self.config_path), campaigns=[c.name for c in self.config.campaigns],
+                expired_leases=expired, rescued_calls=rescued,
+            )  # fmt: skip
+            await self._stop.wait()
+            sd_notify("STOPPING=1")
+            log.info("stopping", in_flight=self.dispatcher.in_flight)
+            self.scheduler.shutdown()
+            drained = await self.dispatcher.drain(self.config.service.drain_timeout.total_seconds())
+            await self.dispatcher.wait_idle()
+            for provider in self.dispatcher.providers.values():
+                await provider.close()
+            log.info("stopped", drained=drained)
+            return 0
+        finally:
+            await self.store.close()
+
+
+def _watchdog_interval() -> float:
+    usec = os.environ.get("WATCHDOG_USEC")
+    if not usec or not usec.isdigit():
+        return 0.0
+    return int(usec) / 1_000_000 / 2

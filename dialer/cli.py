@@ -136,7 +136,7 @@ def config_schema() -> None:
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: when stderr is a terminal)")
 def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool | None) -> None:
     """Load clients from CSV_FILE into the queue (re-import updates, never duplicates)."""
-    from dialer.importer import ImportError_, import_clients
+    from dialer.importer import ImportFileError, import_clients
 
     config = _load(config_file)
     show = sys.stderr.isatty() if progress is None else progress
@@ -148,7 +148,7 @@ def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool
 
     try:
         summary, scheduled = _run(_with_store(config, db, go))
-    except ImportError_ as exc:
+    except ImportFileError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     for line in summary.lines():
@@ -194,7 +194,7 @@ def run_cmd(config_path: Path, db: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the day reports as JSON")
 def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, seed: int, db: str | None, as_json: bool) -> None:
     """Run whole working days on a virtual clock with the simulated provider."""
-    from dialer.importer import ImportError_, import_clients
+    from dialer.importer import ImportFileError, import_clients
     from dialer.simulate import run_simulation
 
     config = _load(config_path)
@@ -215,7 +215,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
 
     try:
         summary, results = _run(_with_store(config, db, go))
-    except ImportError_ as exc:
+    except ImportFileError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     finally:

@@ -30,8 +30,15 @@ from providers.base import CallResult, DialRequest, Provider, ProviderError, Pro
 
 log = structlog.get_logger("dialer.dispatcher")
 
-LEASE = timedelta(seconds=90)  # renewed by the heartbeat while the call lasts
 HEARTBEAT_EVERY = timedelta(seconds=20)
+LEASE_SLACK = timedelta(seconds=60)
+
+
+def lease_for(campaign: Campaign) -> timedelta:
+    """Long enough for a normal call even if heartbeats lag; the heartbeat extends it
+    while the call lasts, so a dead worker's clients come back after at most this."""
+    talk = max(campaign.talk.hard_limit or timedelta(0), 2 * campaign.talk.target_max)
+    return campaign.ring_timeout + talk + LEASE_SLACK
 
 
 @dataclass
@@ -132,7 +139,7 @@ class Dispatcher:
         if provider is None:
             log.error("provider_missing", campaign=campaign.name, provider=campaign.provider)
             return 0
-        claims = await self.store.claim(campaign.name, now, free, self.owner, now + LEASE)
+        claims = await self.store.claim(campaign.name, now, free, self.owner, now + lease_for(campaign))
         started = 0
         for claim in claims:
             if await self._start_call(campaign, provider, claim, now, result):
@@ -425,7 +432,8 @@ class Dispatcher:
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             self._last_heartbeat = now
             if self._tasks:
-                await self.store.heartbeat(self.owner, now + LEASE)
+                longest = max((lease_for(c) for c in self.config.campaigns), default=timedelta(minutes=10))
+                await self.store.heartbeat(self.owner, now + longest)
 
     async def reconcile_orphans(self, now: datetime, limit: int = 100) -> int:
         """Calls left `dialing` by a dead worker: ask the provider for the final status
@@ -435,7 +443,7 @@ class Dispatcher:
         for call in await self.store.orphaned_calls(now, limit):
             if call.call_id in self._tasks:
                 continue  # ours and still running (heartbeat lagged)
-            claim = await self.store.rescue(call.call_id, self.owner, now, now + LEASE)
+            claim = await self.store.rescue(call.call_id, self.owner, now, now + timedelta(minutes=5))
             if claim is None:
                 continue
             result: CallResult | None = None

@@ -30,7 +30,7 @@ class Scheduler:
         campaign = self.config.campaign(campaign_name)
         sched_key, schedule = self.config.schedule_for(schedule_name, campaign)
         return calendar.rules_for(
-            self.config, campaign, zone, schedule, schedule_name=sched_key, campaign_name=campaign.name
+            self.config, campaign, zone, schedule, schedule_name=sched_key
         )
 
     def rules(self, campaign: Campaign, zone: str, schedule_name: str | None) -> calendar.DialRules:

@@ -9,6 +9,7 @@ import`) may write at the same time.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -250,6 +251,9 @@ class SqliteStore(Store):
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._db: aiosqlite.Connection | None = None
+        # One connection is shared by all tasks of the worker: a transaction spans
+        # several awaits, so writers take turns (readers need not).
+        self._write_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ life cycle
 
@@ -276,14 +280,21 @@ class SqliteStore(Store):
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
         db = self.db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        else:
-            await db.execute("COMMIT")
+        async with self._write_lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            else:
+                await db.execute("COMMIT")
+
+    async def _write(self, sql: str, args: Any = ()) -> int:
+        """A single-statement write, outside any other task's transaction."""
+        async with self._write_lock:
+            cur = await self.db.execute(sql, args)
+            return cur.rowcount
 
     async def migrate(self) -> int:
         async with self._tx() as db:
@@ -458,7 +469,7 @@ class SqliteStore(Store):
             )  # fmt: skip
 
     async def set_provider_call_id(self, call_id: str, provider_call_id: str) -> None:
-        await self.db.execute("UPDATE calls SET provider_call_id=? WHERE call_id=?", (provider_call_id, call_id))
+        await self._write("UPDATE calls SET provider_call_id=? WHERE call_id=?", (provider_call_id, call_id))
 
     async def _write_outcome(
         self,
@@ -551,21 +562,18 @@ class SqliteStore(Store):
             )
 
     async def mark_all_for_schedule(self) -> int:
-        cur = await self.db.execute("UPDATE clients SET needs_schedule=1 WHERE stage <> 'dnc' AND needs_schedule=0")
-        return cur.rowcount
+        return await self._write("UPDATE clients SET needs_schedule=1 WHERE stage <> 'dnc' AND needs_schedule=0")
 
     async def expire_leases(self, owner: str, now: datetime) -> int:
-        cur = await self.db.execute(
+        return await self._write(
             "UPDATE clients SET lease_until=? WHERE lease_owner=? AND lease_until > ?", (ts(now), owner, ts(now))
         )
-        return cur.rowcount
 
     async def heartbeat(self, owner: str, lease_until: datetime) -> int:
-        cur = await self.db.execute(
+        return await self._write(
             "UPDATE clients SET lease_until=? WHERE lease_owner=? AND lease_until < ?",
             (ts(lease_until), owner, ts(lease_until)),
         )
-        return cur.rowcount
 
     async def orphaned_calls(self, now: datetime, limit: int) -> list[CallRecord]:
         cols = ", ".join(f"calls.{c.strip()}" for c in _CALL_COLS.split(","))
@@ -721,7 +729,7 @@ class SqliteStore(Store):
             return cur.rowcount == 1
 
     async def finish_job(self, job: str, campaign: str, day: date, now: datetime) -> None:
-        await self.db.execute(
+        await self._write(
             "UPDATE job_runs SET finished_at=? WHERE job=? AND campaign=? AND day=?",
             (ts(now), job, campaign, day.isoformat()),
         )

@@ -1,0 +1,258 @@
+"""The dispatcher against a real SQLite file and a scripted provider."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dialer import calendar
+from dialer.config import DialerConfig
+from dialer.dispatcher import Dispatcher
+from dialer.domain import CallStatus, ClientRecord, Disposition, Stage
+from dialer.scheduling import Scheduler
+from dialer.store.base import Store
+from dialer.store.sqlite import SqliteStore
+from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent
+from tests.conftest import FixedClock
+
+# Tue 2026-12-01 10:00 Moscow: inside the office schedule and every window.
+MORNING = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+
+
+class ScriptedProvider:
+    """Answers every call with the status scripted for its number (default answered)."""
+
+    name = "simulated"
+
+    def __init__(self, clock: FixedClock, script: Mapping[str, Any] | None = None):
+        self.clock = clock
+        self.script = dict(script or {})
+        self.requests: list[tuple[datetime, DialRequest]] = []
+        self.hold: asyncio.Event | None = None
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def check(self) -> None: ...
+
+    async def fetch(self, provider_call_id: str) -> CallResult | None:
+        return None
+
+    async def dial(self, request: DialRequest, on_event: EventSink | None = None) -> CallResult:
+        now = self.clock.now()
+        self.requests.append((now, request))
+        if on_event:
+            on_event(ProviderEvent("created", request.call_id, now, f"P-{request.call_id}"))
+        if self.hold is not None:
+            await self.hold.wait()
+        outcome = self.script.get(request.number, CallStatus.ANSWERED)
+        if isinstance(outcome, Exception):
+            raise outcome
+        talk = 240.0 if outcome is CallStatus.ANSWERED else 0.0
+        return CallResult(
+            status=outcome, dialed_at=now, ended_at=now, provider_call_id=f"P-{request.call_id}",
+            answered_at=now if outcome is CallStatus.ANSWERED else None, ring_s=5, talk_s=talk,
+        )  # fmt: skip
+
+
+async def load(store: Store, config: DialerConfig, records: list[ClientRecord], now: datetime) -> None:
+    await store.upsert_clients(records)
+    scheduler = Scheduler(config)
+    clients = await store.clients_to_schedule(now, 10_000)
+    await store.set_schedules([scheduler.place_client(c, now) for c in clients])
+
+
+def client(i: int, **kw: Any) -> ClientRecord:
+    base: dict[str, Any] = dict(
+        id=f"c{i}", name=f"Client {i}", phone=f"+7912000{i:04d}", timezone="Europe/Moscow", country="RU"
+    )
+    base.update(kw)
+    return ClientRecord(**base)
+
+
+async def run_step(dispatcher: Dispatcher) -> None:
+    await dispatcher.step()
+    await dispatcher.wait_idle()
+
+
+async def test_complaints_and_hot_go_first(store: SqliteStore, config: DialerConfig) -> None:
+    clock = FixedClock(MORNING)
+    provider = ScriptedProvider(clock)
+    # One line per campaign makes the order visible.
+    one_line = config.model_copy(
+        update={"campaigns": [c.model_copy(update={"lines": 1, "agents": c.agents[:1]}) for c in config.campaigns]}
+    )
+    await load(
+        store, one_line,
+        [client(1), client(2, stage=Stage.CUSTOMER), client(3, stage=Stage.CUSTOMER, complaint=True),
+         client(4, stage=Stage.HOT)],
+        MORNING,
+    )  # fmt: skip
+    d = Dispatcher(store, {"simulated": provider}, one_line, clock)
+    await run_step(d)
+    dialed = [r.context["client_id"] for _, r in provider.requests]
+    assert set(dialed) == {"c1", "c3", "c4"}  # one per campaign; the complaint beats the check-in
+    assert "c2" not in dialed
+
+
+async def test_dnc_and_closed_windows_are_never_dialed(store: SqliteStore, config: DialerConfig) -> None:
+    clock = FixedClock(MORNING)
+    provider = ScriptedProvider(clock)
+    await load(
+        store, config,
+        [client(1, do_not_call=True), client(2, timezone="Asia/Kamchatka"),  # 19:00 there: office closed
+         client(3, timezone="Europe/Kaliningrad")],  # 09:00 there: open
+        MORNING,
+    )  # fmt: skip
+    d = Dispatcher(store, {"simulated": provider}, config, clock)
+    await run_step(d)
+    assert [r.context["client_id"] for _, r in provider.requests] == ["c3"]
+    why = await store.get_client("c1")
+    assert why is not None and why.next_dial_at is None and "do-not-call" in (why.schedule_reason or "")
+
+
+async def test_busy_retries_after_delay_inside_window(store: SqliteStore, config: DialerConfig) -> None:
+    clock = FixedClock(MORNING)
+    provider = ScriptedProvider(clock, {"+79120000001": CallStatus.BUSY})
+    await load(store, config, [client(1)], MORNING)
+    d = Dispatcher(store, {"simulated": provider}, config, clock)
+    await run_step(d)
+    c = await store.get_client("c1")
+    assert c is not None and c.state.attempts_today == 1
+    assert c.next_dial_at == MORNING + config.campaign("cold").retry.busy.delay
+    calls = await store.client_calls("c1")
+    assert calls[0].status is CallStatus.BUSY and calls[0].provider_call_id == f"P-{calls[0].call_id}"
+    assert calls[0].allowed_by  # the audit trail names the windows
+
+
+async def test_provider_error_is_recorded_and_client_kept(store: SqliteStore, config: DialerConfig) -> None:
+    clock = FixedClock(MORNING)
+    provider = ScriptedProvider(clock, {"+79120000001": ProviderError("trunk down"), "+79120000002": RuntimeError("bug")})
+    await load(store, config, [client(1), client(2)], MORNING)
+    d = Dispatcher(store, {"simulated": provider}, config, clock)
+    await run_step(d)
+    for cid in ("c1", "c2"):
+        [call] = await store.client_calls(cid)
+        assert call.status is CallStatus.FAILED and call.error
+        c = await store.get_client(cid)
+        assert c is not None and c.next_dial_at is not None and c.lease_owner is None
+
+
+async def test_answered_without_disposition_then_dispose(store: SqliteStore, config: DialerConfig) -> None:
+    clock = FixedClock(MORNING)
+    provider = ScriptedProvider(clock)
+    await load(store, config, [client(1)], MORNING)
+    d = Dispatcher(store, {"simulated": provider}, config, clock)
+    await run_step(d)
+    [call] = await store.client_calls("c1")
+    c = await store.get_client("c1")
+    assert c is not None and c.state.awaiting_disposition
+    agreed = MORNING + timedelta(days=2)
+    _, transition = await d.dispose(call.call_id, Disposition.INTERESTED, agreed, "wants a price list")
+    c = await store.get_client("c1")
+    assert c is not None and c.state.stage is Stage.HOT and c.campaign == "warm"
+    assert c.next_dial_at is not None and c.next_dial_at >= agreed
+    call2 = await store.get_call(call.call_id)
+    assert call2 is not None and call2.disposition is Disposition.INTERESTED and call2.note == "wants a price list"
+    with pytest.raises(ValueError):
+        busy = await store.client_calls("c1")
+        await d.dispose(busy[0].call_id, Disposition.CALLBACK)  # callback needs a time
+
+
+async def test_drain_records_calls_still_running(store: SqliteStore, config: DialerConfig) -> None:
+    clock = FixedClock(MORNING)
+    provider = ScriptedProvider(clock)
+    provider.hold = asyncio.Event()  # calls never end by themselves
+    await load(store, config, [client(1), client(2)], MORNING)
+    d = Dispatcher(store, {"simulated": provider}, config, clock)
+    await d.step()
+    assert d.in_flight == 2
+    assert await d.drain(timeout=0.2) is False
+    await d.wait_idle()
+    for cid in ("c1", "c2"):
+        [call] = await store.client_calls(cid)
+        assert call.status is CallStatus.CANCELED
+        c = await store.get_client(cid)
+        assert c is not None and c.lease_owner is None and c.next_dial_at is not None
+
+
+async def test_orphan_from_dead_worker_is_reconciled_before_redial(store: SqliteStore, config: DialerConfig) -> None:
+    clock = FixedClock(MORNING)
+    dead = ScriptedProvider(clock)
+    dead.hold = asyncio.Event()
+    await load(store, config, [client(1)], MORNING)
+    d1 = Dispatcher(store, {"simulated": dead}, config, clock, owner="dead")
+    await d1.step()
+    await asyncio.sleep(0.05)
+    # The worker "dies": its call never reports back and its lease runs out.
+    clock.set(MORNING + timedelta(hours=1))
+    fresh = ScriptedProvider(clock)
+
+    async def fetch(pcid: str) -> CallResult:
+        return CallResult(CallStatus.ANSWERED, MORNING, MORNING + timedelta(minutes=4), pcid, MORNING, 5, 235)
+
+    fresh.fetch = fetch  # type: ignore[method-assign]
+    d2 = Dispatcher(store, {"simulated": fresh}, config, clock, owner="alive")
+    await run_step(d2)
+    calls = await store.client_calls("c1")
+    assert calls[-1].status is CallStatus.ANSWERED and calls[-1].talk_s == 235  # from the provider, not a guess
+    assert d2.metrics.rescues == 1
+    assert fresh.requests == []  # answered a moment ago: not redialed in the same step
+    # The presumed-dead worker comes back: its late result must not overwrite the newer one.
+    dead.hold.set()
+    await d1.wait_idle()
+    assert d1.metrics.lease_lost == 1
+    calls = await store.client_calls("c1")
+    assert len(calls) == 1 and calls[0].status is CallStatus.ANSWERED
+
+
+ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Omsk", "Asia/Vladivostok", "Asia/Kamchatka",
+         "Europe/Berlin", "America/New_York"]  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    instant=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
+    zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=8),
+    dnc=st.lists(st.booleans(), min_size=8, max_size=8),
+    schedules=st.lists(st.sampled_from(["office", "shop", "home"]), min_size=8, max_size=8),
+    stages=st.lists(st.sampled_from(list(Stage)[:3]), min_size=8, max_size=8),
+)
+def test_never_dials_outside_window_or_dnc(
+    config: DialerConfig, instant: datetime, zones: list[str], dnc: list[bool], schedules: list[str], stages: list[Stage]
+) -> None:
+    """Property: whatever the clients and the moment, every call the dispatcher starts
+    is inside the client's window and never to a do-not-call client."""
+
+    async def scenario() -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = SqliteStore(Path(tmp) / "p.db")
+            await store.open()
+            await store.migrate()
+            clock = FixedClock(instant - timedelta(days=1))
+            records = [
+                client(i, timezone=z, do_not_call=dnc[i], schedule=schedules[i], stage=stages[i])
+                for i, z in enumerate(zones)
+            ]
+            # Scheduled a day earlier, dialed now: the stored next_dial_at may be stale.
+            await load(store, config, records, clock.now())
+            clock.set(instant)
+            provider = ScriptedProvider(clock)
+            d = Dispatcher(store, {"simulated": provider}, config, clock)
+            await run_step(d)
+            scheduler = Scheduler(config)
+            for at, req in provider.requests:
+                i = int(req.context["client_id"][1:])
+                assert not dnc[i], "dialed a do-not-call client"
+                rules = scheduler.rules(config.campaign(req.campaign), zones[i], schedules[i])
+                assert calendar.status(rules, at).open, f"dialed outside the window at {at}"
+            await store.close()
+
+    asyncio.run(scenario())

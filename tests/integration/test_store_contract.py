@@ -1,0 +1,216 @@
+"""The store contract: every Store implementation must pass these (SQLite file on disk
+here; the PostgreSQL store joins the `any_store` fixture's params)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
+from dialer.store.base import CallStart, CallUpdate, ClientUpdate, Event, LeaseLost, Plan, PlanEntry, Schedule, Store
+from dialer.store.sqlite import SqliteStore
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+async def _sqlite(tmp_path: Path) -> Store:
+    return SqliteStore(tmp_path / "contract.db")
+
+
+STORES = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(STORES))
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    s = await STORES[request.param](tmp_path)
+    await s.open()
+    await s.migrate()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def rec(i: int | str, **kw: object) -> ClientRecord:
+    base: dict[str, object] = dict(
+        id=str(i), name=f"Client {i}", phone="+79120000000", timezone="Europe/Moscow", country="RU"
+    )
+    base.update(kw)
+    return ClientRecord(**base)  # type: ignore[arg-type]
+
+
+async def queue(store: Store, n: int, campaign: str = "cold", **kw: object) -> None:
+    await store.upsert_clients([rec(i, **kw) for i in range(n)])
+    clients = await store.clients_to_schedule(NOW, 1000)
+    await store.set_schedules(
+        [Schedule(c.id, NOW, NOW + timedelta(hours=1, minutes=int(c.id)), "test", campaign) for c in clients]
+    )
+
+
+def update(state: ClientState | None = None, next_dial: datetime | None = None) -> ClientUpdate:
+    return ClientUpdate(
+        state=state or ClientState(),
+        due_at=next_dial,
+        next_dial_at=next_dial,
+        window_closes_at=next_dial + timedelta(hours=1) if next_dial else None,
+        cap_until=None,
+        priority=4,
+        campaign="cold",
+        reason="test",
+    )
+
+
+def start_for(claim_client_id: str, token: str, call_id: str = "call-1") -> CallStart:
+    return CallStart(
+        call_id=call_id, client_id=claim_client_id, campaign="cold", agent="a", phone="+79120000000",
+        client_tz="Europe/Moscow", attempt=1, started_at=NOW, local_day=date(2026, 12, 1), allowed_by="test",
+        provider="simulated", lease_token=token,
+    )  # fmt: skip
+
+
+async def test_migrate_is_idempotent(any_store: Store) -> None:
+    v = await any_store.migrate()
+    assert v >= 1
+    assert await any_store.migrate() == v
+
+
+async def test_reimport_updates_never_duplicates(any_store: Store) -> None:
+    assert await any_store.upsert_clients([rec(1), rec(2)]) == (2, 0)
+    assert await any_store.upsert_clients([rec(1, name="Renamed"), rec(3)]) == (1, 1)
+    c = await any_store.get_client("1")
+    assert c is not None and c.name == "Renamed"
+
+
+async def test_empty_cells_keep_progress_and_dnc_is_sticky(any_store: Store) -> None:
+    await any_store.upsert_clients([rec(1, stage=Stage.HOT, complaint=True)])
+    await any_store.upsert_clients([rec(1)])  # re-import of a list with empty cells
+    c = await any_store.get_client("1")
+    assert c is not None and c.state.stage is Stage.HOT and c.state.complaint
+    await any_store.upsert_clients([rec(1, do_not_call=True)])
+    await any_store.upsert_clients([rec(1, do_not_call=False, stage=Stage.PROSPECT)])
+    c = await any_store.get_client("1")
+    assert c is not None and c.state.stage is Stage.DNC
+
+
+async def test_claim_order_and_lease(any_store: Store) -> None:
+    await queue(any_store, 5)
+    claims = await any_store.claim("cold", NOW, 3, "w1", NOW + timedelta(minutes=5))
+    # Same priority: the window that closes soonest first.
+    assert [c.client.id for c in claims] == ["0", "1", "2"]
+    assert all(c.lease_token for c in claims)
+    again = await any_store.claim("cold", NOW, 10, "w2", NOW + timedelta(minutes=5))
+    assert {c.client.id for c in again} == {"3", "4"}  # leased ones are not handed out twice
+    # After the lease expires the client returns to the queue.
+    later = NOW + timedelta(minutes=6)
+    back = await any_store.claim("cold", later, 10, "w2", later + timedelta(minutes=5))
+    assert {c.client.id for c in back} == {"0", "1", "2", "3", "4"}
+
+
+async def test_claim_skips_not_due_closed_and_capped(any_store: Store) -> None:
+    await any_store.upsert_clients([rec(1), rec(2), rec(3)])
+    await any_store.clients_to_schedule(NOW, 10)
+    await any_store.set_schedules(
+        [
+            Schedule("1", NOW + timedelta(hours=1), NOW + timedelta(hours=2), "not due", "cold"),
+            Schedule("2", NOW - timedelta(hours=2), NOW - timedelta(hours=1), "window passed", "cold"),
+            Schedule("3", None, None, "never", "cold"),
+        ]
+    )
+    assert await any_store.claim("cold", NOW, 10, "w", NOW + timedelta(minutes=5)) == []
+    stale = await any_store.clients_to_schedule(NOW, 10)
+    assert [c.id for c in stale] == ["2"]
+
+
+async def test_outcome_is_one_transaction_guarded_by_lease(any_store: Store) -> None:
+    await queue(any_store, 1)
+    [claim] = await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
+    await any_store.start_call(start_for("0", claim.lease_token))
+    assert (await any_store.get_call("call-1")).status is CallStatus.DIALING  # type: ignore[union-attr]
+    with pytest.raises(LeaseLost):
+        await any_store.record_outcome(
+            "call-1", "not-the-token", CallUpdate(CallStatus.BUSY), update(next_dial=NOW), Event("retry", "x"), NOW
+        )
+    call = await any_store.get_call("call-1")
+    assert call is not None and call.status is CallStatus.DIALING  # nothing written
+    assert await any_store.events_for("0") == []
+    await any_store.record_outcome(
+        "call-1", claim.lease_token, CallUpdate(CallStatus.BUSY, ended_at=NOW), update(next_dial=NOW + timedelta(minutes=15)),
+        Event("retry", "busy"), NOW,
+    )  # fmt: skip
+    call = await any_store.get_call("call-1")
+    client = await any_store.get_client("0")
+    events = await any_store.events_for("0")
+    assert call is not None and call.status is CallStatus.BUSY
+    assert client is not None and client.lease_owner is None and client.open_call_id is None
+    assert client.next_dial_at == NOW + timedelta(minutes=15)
+    assert [e.kind for e in events] == ["retry"]
+
+
+async def test_orphaned_call_is_rescued_not_redialed(any_store: Store) -> None:
+    await queue(any_store, 1)
+    [claim] = await any_store.claim("cold", NOW, 1, "dead", NOW + timedelta(minutes=1))
+    await any_store.start_call(start_for("0", claim.lease_token))
+    await any_store.set_provider_call_id("call-1", "PROV-1")
+    later = NOW + timedelta(minutes=2)
+    # The lease expired, but a client with an open call is not claimable: reconcile first.
+    assert await any_store.claim("cold", later, 10, "w2", later + timedelta(minutes=5)) == []
+    [orphan] = await any_store.orphaned_calls(later, 10)
+    assert orphan.call_id == "call-1" and orphan.provider_call_id == "PROV-1"
+    rescue = await any_store.rescue("call-1", "w2", later, later + timedelta(minutes=5))
+    assert rescue is not None
+    assert await any_store.rescue("call-1", "w3", later, later + timedelta(minutes=5)) is None
+    await any_store.record_outcome(
+        "call-1", rescue.lease_token, CallUpdate(CallStatus.NO_ANSWER), update(next_dial=later), Event("retry", "x"), later
+    )
+    assert await any_store.orphaned_calls(later, 10) == []
+    # The dead worker's late write loses.
+    with pytest.raises(LeaseLost):
+        await any_store.record_outcome(
+            "call-1", claim.lease_token, CallUpdate(CallStatus.ANSWERED), update(next_dial=later), Event("x", "x"), later
+        )
+
+
+async def test_heartbeat_keeps_lease(any_store: Store) -> None:
+    await queue(any_store, 1)
+    await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=1))
+    assert await any_store.heartbeat("w1", NOW + timedelta(minutes=10)) == 1
+    later = NOW + timedelta(minutes=5)
+    assert await any_store.claim("cold", later, 1, "w2", later + timedelta(minutes=1)) == []
+
+
+async def test_daily_job_runs_once(any_store: Store) -> None:
+    d = date(2026, 12, 1)
+    assert await any_store.try_start_job("plan", "cold", d, "w1", NOW)
+    assert not await any_store.try_start_job("plan", "cold", d, "w2", NOW)
+    assert await any_store.try_start_job("plan", "cold", d + timedelta(days=1), "w2", NOW)
+    assert await any_store.try_start_job("report", "cold", d, "w2", NOW)
+
+
+async def test_plan_roundtrip(any_store: Store) -> None:
+    d = date(2026, 12, 1)
+    entries = [PlanEntry(str(i), 4, NOW, NOW + timedelta(hours=1), i < 2) for i in range(3)]
+    await any_store.save_plan(Plan("cold", d, 2, entries, NOW))
+    await any_store.save_plan(Plan("cold", d, 2, entries, NOW))  # re-forming replaces
+    plan = await any_store.get_plan("cold", d)
+    assert plan is not None and [e.client_id for e in plan.entries] == ["0", "1", "2"]
+    assert [e.fits for e in plan.entries] == [True, True, False]
+    assert await any_store.get_plan("warm", d) is None
+
+
+async def test_disposition_refused_while_in_call(any_store: Store) -> None:
+    await queue(any_store, 1)
+    [claim] = await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
+    await any_store.start_call(start_for("0", claim.lease_token))
+    with pytest.raises(LeaseLost):
+        await any_store.record_disposition("call-1", CallUpdate(CallStatus.ANSWERED), update(), Event("x", "x"), NOW)
+
+
+async def test_queue_stats_and_next_dial(any_store: Store) -> None:
+    await queue(any_store, 3)
+    await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
+    stats = await any_store.queue_stats("cold", NOW)
+    assert stats == {"lines_in_use": 1, "due_now": 2, "queued": 3}
+    assert await any_store.next_dial_after(NOW) is None

@@ -263,7 +263,7 @@ def _wall_to_utc(zone: ZoneInfo, day: date, offset: timedelta, *, is_start: bool
     second = zone.utcoffset(naive.replace(fold=1))
     assert first is not None and second is not None
     # The larger UTC offset gives the earlier instant.
-    chosen = max(first, second) if is_start else min(first, second)
+    chosen = min(first, second) if is_start else max(first, second)
     return (naive - chosen).replace(tzinfo=UTC)
 
 

@@ -83,6 +83,9 @@ _STAGES = {s.value: s for s in (Stage.PROSPECT, Stage.HOT, Stage.CUSTOMER)}
 # character).
 _PHONE_PUNCT = str.maketrans("", "", " ()-.\u00a0\u2009\u202f\u2010\u2011\u2012\u2013\u2014\t/")
 _PLAIN_PHONE = re.compile(r"\+?[0-9]{1,30}")
+# See _RowParser._check_fast_shape.
+_RU_SHAPE = re.compile(r"(?:\+7|[78])?([3-9][0-9]{9})")
+_PLUS7_SHAPE = re.compile(r"\+7([3-9][0-9]{9})")
 _EXCEL_SCIENTIFIC = re.compile(r"\d[.,]\d+E\+\d+", re.IGNORECASE)
 _EXCEL_HINT = (
     "phone: {raw!r} was shortened by Excel to scientific notation; "
@@ -229,6 +232,7 @@ class _RowParser:
         self._zone_decision: dict[Any, str | None] = {}
         self._when: dict[tuple[str, str], datetime | str] = {}
         self._zoneinfo: dict[str, ZoneInfo] = {}
+        self._fast_shape = self._check_fast_shape()
         self._overrides = [
             (prefix, zone) for prefix, zone in ZONE_OVERRIDES.items() if zone.lower() in self.zone_names
         ]
@@ -281,9 +285,7 @@ class _RowParser:
         if not raw_phone:
             errors.append("phone: empty")
         else:
-            phone, ntype = self._phone(raw_phone, errors)
-            if phone is not None:
-                e164 = phonenumbers.format_number(phone, PhoneNumberFormat.E164)
+            phone, ntype, e164 = self._phone(raw_phone, errors)
 
         country: str | None = None
         cell = (get("country") or "").strip()
@@ -347,8 +349,19 @@ class _RowParser:
 
     # -- phone
 
-    def _phone(self, raw: str, errors: list[str]) -> tuple[phonenumbers.PhoneNumber | None, int]:
+    def _phone(self, raw: str, errors: list[str]) -> tuple[phonenumbers.PhoneNumber | None, int, str]:
+        """(number, its type, E.164) or (None, UNKNOWN, "") with the reason in `errors`."""
         cleaned = raw.translate(_PHONE_PUNCT)
+        fast = self._fast_shape
+        if fast is not None:
+            m = fast.fullmatch(cleaned)
+            if m is not None:
+                national = m.group(1)
+                number = phonenumbers.PhoneNumber(country_code=7, national_number=int(national))
+                ntype = phonenumbers.number_type(number)
+                if ntype != PhoneNumberType.UNKNOWN:
+                    return number, ntype, "+7" + national
+                # Not valid as +7 and these digits: let phonenumbers itself have the last word.
         text = cleaned if _PLAIN_PHONE.fullmatch(cleaned) else raw
         try:
             number = phonenumbers.parse(text, self.region)
@@ -357,7 +370,7 @@ class _RowParser:
                 errors.append(_EXCEL_HINT.format(raw=raw))
             else:
                 errors.append(f"phone: {raw!r} is not a phone number ({_parse_problem(exc)})")
-            return None, PhoneNumberType.UNKNOWN
+            return None, PhoneNumberType.UNKNOWN, ""
         # number_type is UNKNOWN exactly when is_valid_number is false (both classify the
         # national number against the region's patterns); the type is needed anyway to
         # tell geographic numbers (landlines) from the rest, so it is computed once.
@@ -369,8 +382,46 @@ class _RowParser:
                 errors.append(f"phone: {raw!r} is not a valid phone number")
             else:
                 errors.append(f"phone: {raw!r} is not a valid number for region {self.region}")
-            return None, ntype
-        return number, ntype
+            return None, ntype, ""
+        return number, ntype, phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+    def _check_fast_shape(self) -> re.Pattern[str] | None:
+        """The shortcut for Russian numbers, if it still agrees with phonenumbers.parse.
+
+        parse() costs ~20 us, two thirds of a row. For ``+7`` + 10 digits, and with default
+        region RU also ``8``/``7`` + 10 digits or 10 digits alone, where the 10 digits start
+        with 3-9, parse() yields country code 7 and those 10 digits whenever they form a
+        valid number (RU/KZ metadata: national prefix 8, international prefix 810, every
+        valid national number has 10 digits). The shortcut builds that number directly and
+        is used only when it is valid; anything else goes through parse(). The assumption is
+        checked here against the installed metadata and the shortcut dropped if it fails.
+        """
+        shape = _RU_SHAPE if self.region == "RU" else _PLUS7_SHAPE
+        samples = [
+            "9123456789", "9501234567", "9991234567", "3412123456", "4012123456", "4152123456",
+            "8123456789", "8005553535", "8452123456", "7012345678", "7172123456", "3362212345",
+            "4951234567", "8612345678", "3022123456", "7273123456", "8800123456", "9301234567",
+        ]
+        for national in samples:
+            for prefix in ("+7", "8", "7", ""):
+                text = prefix + national
+                m = shape.fullmatch(text)
+                if m is None:
+                    continue
+                candidate = phonenumbers.PhoneNumber(country_code=7, national_number=int(m.group(1)))
+                if phonenumbers.number_type(candidate) == PhoneNumberType.UNKNOWN:
+                    continue
+                try:
+                    parsed = phonenumbers.parse(text, self.region)
+                except phonenumbers.NumberParseException:
+                    return None
+                if (parsed.country_code, parsed.national_number, parsed.italian_leading_zero) != (
+                    7,
+                    candidate.national_number,
+                    None,
+                ):
+                    return None
+        return shape
 
     def _infer_zone(
         self, number: phonenumbers.PhoneNumber, ntype: int, e164: str, region: str | None

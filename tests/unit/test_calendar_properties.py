@@ -146,6 +146,28 @@ def candidate_starts(at: datetime, stop: datetime) -> list[datetime]:
 # ---------------------------------------------------------------- strategies
 
 
+def _clock_changes() -> list[datetime]:
+    """Midnights (UTC) of the days on which one of the zones changes its offset."""
+    out: list[datetime] = []
+    for name in set(CLIENT_ZONES) | set(CENTER_ZONES):
+        zone = ZoneInfo(name)
+        t = FIRST
+        while t < LAST:
+            if zone.utcoffset(t) != zone.utcoffset(t + timedelta(days=1)):
+                out.append(t)
+            t += timedelta(days=1)
+    return out
+
+
+ANCHORS = sorted(
+    set(_clock_changes())
+    | {datetime(y, 12, 31, tzinfo=UTC) for y in range(2024, 2027)}  # year ends / New Year break
+    | {datetime(2025, 10, 31, tzinfo=UTC), datetime(2024, 4, 26, tzinfo=UTC)}  # working Saturdays
+)
+
+
+
+
 def as_time(minute: int) -> time:
     return time.max if minute >= 1440 else time(minute // 60, minute % 60)
 
@@ -189,7 +211,9 @@ def schedules(draw: st.DrawFn) -> Schedule | None:
     if end - start >= 2 and draw(st.booleans()):
         lunch_start = draw(st.integers(start, end - 1))
         lunch = Hours(start=as_time(lunch_start), end=as_time(draw(st.integers(lunch_start + 1, end))))
-    closed = draw(st.lists(st.dates(date(2024, 1, 1), date(2027, 12, 31)), max_size=3))
+    # Closed dates near the instants the tests look at, or anywhere.
+    near = st.builds(lambda a, d: (a + timedelta(days=d)).date(), st.sampled_from(ANCHORS), st.integers(-1, 2))
+    closed = draw(st.lists(near | st.dates(date(2024, 1, 1), date(2027, 12, 31)), max_size=3))
     return Schedule(
         days=day_names(draw(weekdays)),
         start=as_time(start),
@@ -219,26 +243,6 @@ def dial_rules(draw: st.DrawFn) -> DialRules:
         schedule_name="s",
         campaign_name="c",
     )
-
-
-def _clock_changes() -> list[datetime]:
-    """Midnights (UTC) of the days on which one of the zones changes its offset."""
-    out: list[datetime] = []
-    for name in set(CLIENT_ZONES) | set(CENTER_ZONES):
-        zone = ZoneInfo(name)
-        t = FIRST
-        while t < LAST:
-            if zone.utcoffset(t) != zone.utcoffset(t + timedelta(days=1)):
-                out.append(t)
-            t += timedelta(days=1)
-    return out
-
-
-ANCHORS = sorted(
-    set(_clock_changes())
-    | {datetime(y, 12, 31, tzinfo=UTC) for y in range(2024, 2027)}  # year ends / New Year break
-    | {datetime(2025, 10, 31, tzinfo=UTC), datetime(2024, 4, 26, tzinfo=UTC)}  # working Saturdays
-)
 
 
 @st.composite
@@ -368,3 +372,44 @@ def test_realistic_rules_agree_with_the_oracle_minute_by_minute(zone: str, at: d
     for _ in range(360):
         assert status(rules, t).open == oracle.may_start(t), t
         t += MINUTE
+
+
+DST_ZONES = ("Europe/Berlin", "America/New_York", "Australia/Lord_Howe")
+# Boundaries on, inside and next to the skipped / repeated hour of those zones.
+DST_BOUNDARIES = (0, 60, 90, 119, 120, 121, 135, 150, 165, 179, 180, 181, 210, 240, 1440)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.sampled_from(DST_ZONES),
+    st.sampled_from(DST_BOUNDARIES[:-1]),
+    st.sampled_from(DST_BOUNDARIES[1:]),
+    st.sampled_from(ANCHORS),
+    st.sampled_from((0, 0, 1, 5)),
+)
+def test_clock_changes_never_let_a_call_start_outside_the_hours(
+    zone: str, start: int, end: int, anchor: datetime, minutes: int
+) -> None:
+    """Only the campaign window binds, with boundaries in and around DST hours, on the
+    days the clocks change: every minute of every reported interval must read as inside
+    the hours on the local clock (the conservative conversion at work)."""
+    if end <= start:
+        end = 1440
+    rules = DialRules(
+        client_zone=ZoneInfo(zone),
+        schedule=None,
+        campaign_window=window(frozenset(range(7)), (start, end)),
+        center_zone=ZoneInfo("Asia/Kamchatka"),
+        center_shift=window(frozenset(range(7)), (0, 1440)),
+        center_holidays=None,
+        legal=Hours(start=time(0), end=time.max),
+        min_remaining=timedelta(minutes=minutes),
+    )
+    oracle = Oracle(rules)
+    intervals = open_intervals(rules, anchor - timedelta(days=1), anchor + timedelta(days=2))
+    assert intervals, "a daily window of at least a minute shows up every day"
+    for iv in intervals:
+        t = iv.start
+        while t < iv.end:
+            assert oracle.cell(t), f"{t} ({t.astimezone(rules.client_zone)}) is outside the hours"
+            t += MINUTE

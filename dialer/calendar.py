@@ -494,7 +494,7 @@ def _first_start(
         t = s if s > at else at
         if t > limit:
             return None
-        if e - t >= min_remaining:
+        if True:
             return t, e
     return None
 

@@ -25,6 +25,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -113,6 +114,14 @@ def _check_country(value: Any) -> str:
     return code
 
 
+def _after_start(end: time, info: ValidationInfo) -> time:
+    """Field-level check so the error points at the `end` line."""
+    start = info.data.get("start")
+    if isinstance(start, time) and end <= start:
+        raise ValueError(f"end {_fmt_time(end)} must be after start {_fmt_time(start)}")
+    return end
+
+
 def _fmt_time(t: time) -> str:
     return "24:00" if t == time.max else t.strftime("%H:%M")
 
@@ -170,11 +179,10 @@ class Hours(_Model):
     start: TimeOfDay
     end: TimeOfDay
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Hours:
-        if self.end <= self.start:
-            raise ValueError(f"end {_fmt_time(self.end)} must be after start {_fmt_time(self.start)}")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, end: time, info: ValidationInfo) -> time:
+        return _after_start(end, info)
 
 
 class Window(Hours):
@@ -209,10 +217,13 @@ class Schedule(_Model):
     closed_dates: list[date] = Field(default_factory=list, description="extra dates the client does not work")
     timezone: Zone | None = Field(None, description="zone for clients of this schedule without their own")
 
+    @field_validator("end")
+    @classmethod
+    def _ordered(cls, end: time, info: ValidationInfo) -> time:
+        return _after_start(end, info)
+
     @model_validator(mode="after")
     def _shape(self) -> Schedule:
-        if self.end <= self.start:
-            raise ValueError(f"end {_fmt_time(self.end)} must be after start {_fmt_time(self.start)}")
         if self.lunch and not (self.start <= self.lunch.start and self.lunch.end <= self.end):
             raise ValueError("lunch must lie inside the working hours")
         return self
@@ -225,13 +236,21 @@ class Talk(_Model):
     target_max: Duration = timedelta(minutes=5)
     hard_limit: Duration | None = Field(None, description="providers hang up at this talk time")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Talk:
-        if self.target_max < self.target_min:
+    @field_validator("target_max")
+    @classmethod
+    def _max(cls, v: timedelta, info: ValidationInfo) -> timedelta:
+        low = info.data.get("target_min")
+        if isinstance(low, timedelta) and v < low:
             raise ValueError("target_max must not be below target_min")
-        if self.hard_limit is not None and self.hard_limit < self.target_max:
+        return v
+
+    @field_validator("hard_limit")
+    @classmethod
+    def _hard(cls, v: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        top = info.data.get("target_max")
+        if v is not None and isinstance(top, timedelta) and v < top:
             raise ValueError("hard_limit must not be below target_max")
-        return self
+        return v
 
 
 class Retry(_Model):

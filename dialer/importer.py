@@ -73,8 +73,12 @@ KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 # bookkeeping, not client attributes.
 REJECT_COLUMNS = ("line", "reason")
 
-_TRUE = frozenset({"1", "true", "yes", "y", "да", "д", "истина"})
-_FALSE = frozenset({"0", "false", "no", "n", "нет", "н", "ложь"})
+# Russian Excel writes TRUE/FALSE as ИСТИНА/ЛОЖЬ.
+_BOOLEANS = {
+    **dict.fromkeys(("1", "true", "yes", "y", "да", "д", "истина"), True),
+    **dict.fromkeys(("0", "false", "no", "n", "нет", "н", "ложь"), False),
+}
+_BAD = object()
 _BOOL_HINT = "1/0, true/false, yes/no, y/n or да/нет"
 _STAGES = {s.value: s for s in (Stage.PROSPECT, Stage.HOT, Stage.CUSTOMER)}
 
@@ -233,13 +237,24 @@ class _RowParser:
         self._when: dict[tuple[str, str], datetime | str] = {}
         self._zoneinfo: dict[str, ZoneInfo] = {}
         self._fast_shape = self._check_fast_shape()
+        # Calling codes of a single region: no need to ask phonenumbers which region.
+        self._single_region = {
+            cc: regions[0] for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) == 1
+        }
         self._overrides = [
             (prefix, zone) for prefix, zone in ZONE_OVERRIDES.items() if zone.lower() in self.zone_names
         ]
 
     # -- the row
 
-    def parse(self, row: dict[str, str], line: int | None = None) -> tuple[ClientRecord, str]:
+    def parse(
+        self, row: dict[str, str], line: int | None = None, extra: Sequence[str] | None = None
+    ) -> tuple[ClientRecord, str]:
+        """(record, where its zone came from) or RowError listing every bad column.
+
+        `row` is keyed by normalised (stripped, lower-case) column names; `extra`, when the
+        caller knows them, are the keys that go to attributes.
+        """
         get = row.get
         errors: list[str] = []
 
@@ -274,8 +289,17 @@ class _RowParser:
                 defined = ", ".join(c.name for c in self.config.campaigns)
                 errors.append(f"campaign: unknown campaign {cell!r} (defined: {defined})")
 
-        complaint = _boolean(get("complaint"), "complaint", errors)
-        do_not_call = _boolean(get("do_not_call"), "do_not_call", errors)
+        complaint = do_not_call = None
+        cell = get("complaint")
+        if cell:
+            complaint = _BOOLEANS.get(cell.strip().lower(), _BAD)
+            if complaint is _BAD:
+                complaint = _bad_boolean("complaint", cell, errors)
+        cell = get("do_not_call")
+        if cell:
+            do_not_call = _BOOLEANS.get(cell.strip().lower(), _BAD)
+            if do_not_call is _BAD:
+                do_not_call = _bad_boolean("do_not_call", cell, errors)
 
         phone = e164 = region = None
         ntype = PhoneNumberType.UNKNOWN
@@ -300,11 +324,13 @@ class _RowParser:
             zone = self.zone_names.get(cell.lower())
             if zone is None:
                 errors.append(f"timezone: unknown time zone {cell!r} (use an IANA name such as Asia/Kamchatka)")
-        if phone is not None:
-            region = phonenumbers.region_code_for_number(phone)
+        if phone is not None and (not cell or country is None):
+            cc = phone.country_code
+            regions = self._single_region.get(cc)
+            region = regions if regions is not None else phonenumbers.region_code_for_number(phone)
             if region == "001":  # non-geographic entity (+800 ...)
                 region = None
-            if zone is None and not cell:
+            if not cell:
                 zone = self._infer_zone(phone, ntype, e164, region)  # type: ignore[arg-type]
                 source = TZ_INFERRED
         if zone is None and not cell:
@@ -324,12 +350,14 @@ class _RowParser:
             raise RowError("; ".join(errors), line)
 
         attributes: dict[str, str] = {}
-        for key, value in row.items():
-            if key in KNOWN_COLUMNS or not key or not value or not isinstance(value, str):
-                continue
-            value = value.strip()
-            if value:
-                attributes[key] = value
+        if extra is None:
+            extra = [k for k in row if k and k not in KNOWN_COLUMNS]
+        for key in extra:
+            value = get(key)
+            if value and isinstance(value, str):
+                value = value.strip()
+                if value:
+                    attributes[key] = value
 
         record = ClientRecord(
             id=id_,
@@ -513,18 +541,10 @@ class _RowParser:
             return f"next_contact: {cell!r} is out of range"
 
 
-def _boolean(cell: str | None, column: str, errors: list[str]) -> bool | None:
-    if not cell:
-        return None
-    text = cell.strip().lower()
-    if not text:
-        return None
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    errors.append(f"{column}: expected {_BOOL_HINT}, got {cell.strip()!r}")
-    return None
+def _bad_boolean(column: str, cell: str, errors: list[str]) -> None:
+    if cell.strip():
+        errors.append(f"{column}: expected {_BOOL_HINT}, got {cell.strip()!r}")
+    return None  # an all-blank cell is an empty cell
 
 
 def _parse_problem(exc: phonenumbers.NumberParseException) -> str:
@@ -622,6 +642,7 @@ class _Source:
         ncols = len(names) - (2 if self.bookkeeping else 0)
         self.ncols = ncols
         self.keys = [n if i < ncols else "" for i, n in enumerate(names)]
+        self.extra = [n for n in self.keys if n and n not in KNOWN_COLUMNS]
         seen: dict[str, int] = {}
         for i, n in enumerate(self.keys):
             if not n:
@@ -736,6 +757,7 @@ class _Reader:
         append = records.append
         parse = self.parser.parse
         keys = self.source.keys
+        extra = self.source.extra
         ncols = self.source.ncols
         width = len(keys)
         seen = self.seen
@@ -774,7 +796,7 @@ class _Reader:
                 continue
             counts.rows += 1
             try:
-                record, source = parse(row, line)
+                record, source = parse(row, line, extra)
             except RowError as exc:
                 counts.rejected += 1
                 reject(line, cells, exc.reason)

@@ -1,0 +1,103 @@
+"""Config: the example validates; every broken field is reported with file, line and path."""
+
+from __future__ import annotations
+
+import json
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dialer.cli import main
+from dialer.config import ConfigError, json_schema, load_config, parse_config
+from tests.conftest import EXAMPLE_CONFIG
+
+GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+
+
+def errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "c.yaml")
+    return [str(i) for i in exc.value.issues]
+
+
+def test_example_config_is_valid_and_covers_russia() -> None:
+    config = load_config(EXAMPLE_CONFIG)
+    assert config.center.timezone == "Europe/Samara"
+    assert config.legal_window.start == time(8) and config.legal_window.end == time(21)
+    cold = config.campaign("cold")
+    assert cold.talk.target_min == timedelta(minutes=3) and cold.talk.target_max == timedelta(minutes=5)
+    assert cold.retry.busy.delay == timedelta(minutes=15)
+    assert config.schedules["office"].holidays == "RU"
+    assert config.storage.path is not None and config.storage.path.is_absolute()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("timezone: Europe/Samara", "timezone: Europe/Izhevsk", "center.timezone: unknown time zone 'Europe/Izhevsk'"),
+        ('  start: "08:00"\n  end: "21:00"', '  start: "08:00"\n  end: "07:00"', "legal_window.end: end 07:00 must be after start 08:00"),
+        ("no_need_recontact: 90d", "no_need_recontact: -5d", "campaigns.0.lifecycle.no_need_recontact: must not be negative"),
+        ("provider: simulated\n    caller_id: \"+73412000002\"", "provider: sip\n    caller_id: \"+73412000002\"",
+         "campaigns.1.provider: unknown provider 'sip'"),
+        ("lines: 6", "lines: 0", "campaigns.0.lines: Input should be greater than or equal to 1"),
+        ("days: [mon-fri]\n    start: \"09:00\"", "days: [mon-frx]\n    start: \"09:00\"", "schedules.office.days: unknown day range 'mon-frx'"),
+        ("default_schedule: office", "default_schedule: nowhere", "default_schedule: unknown schedule 'nowhere'"),
+        ("ring_timeout: 30s", "ring_timeout: soon", "campaigns.0.ring_timeout: expected a duration"),
+        ("talk: {target_min: 3m, target_max: 5m}", "talk: {target_min: 6m, target_max: 5m}",
+         "campaigns.0.talk.target_max: target_max must not be below target_min"),
+    ],
+)  # fmt: skip
+def test_each_error_names_line_and_field(old: str, new: str, expected: str) -> None:
+    assert old in GOOD, old
+    broken = GOOD.replace(old, new, 1)
+    found = errors(broken)
+    assert any(expected in e for e in found), found
+    # The line number points at the changed text.
+    line_of_change = broken[: broken.index(new)].count("\n") + 1
+    matching = [e for e in found if expected in e]
+    line = int(matching[0].split(":")[1])
+    assert line_of_change <= line <= line_of_change + new.count("\n")
+
+
+def test_all_errors_are_reported_at_once() -> None:
+    broken = GOOD.replace("Europe/Samara", "Mars/Base").replace("lines: 6", "lines: 0").replace(
+        "provider: simulated\n    caller_id: \"+73412000003\"", "provider: nope\n    caller_id: \"+73412000003\""
+    )
+    found = errors(broken)
+    assert len(found) >= 3
+
+
+def test_secrets_are_refused_in_the_file() -> None:
+    broken = GOOD.replace("  simulated:\n    type: simulated", "  simulated:\n    type: simulated\n    auth_token: abc", 1)
+    assert any("auth_token_env" in e for e in errors(broken))
+
+
+def test_yaml_syntax_error_has_a_line() -> None:
+    [e] = errors("center: [unclosed\n")
+    assert e.startswith("c.yaml:")
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    ok = CliRunner().invoke(main, ["check-config", str(EXAMPLE_CONFIG)])
+    assert ok.exit_code == 0 and "ok" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("Europe/Samara", "Europe/Izhevsk"))
+    result = CliRunner().invoke(main, ["check-config", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:" in result.output and "center.timezone" in result.output
+    missing = CliRunner().invoke(main, ["check-config", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 1
+
+
+def test_config_schema_is_json_schema() -> None:
+    result = CliRunner().invoke(main, ["config-schema"])
+    schema = json.loads(result.output)
+    assert schema["type"] == "object" and "campaigns" in schema["properties"]
+    assert schema == json.loads(json.dumps(json_schema()))
+    # The example validates against the published schema (what an editor would check).
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    jsonschema.validate(yaml.safe_load(GOOD), schema)

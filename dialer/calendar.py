@@ -472,8 +472,10 @@ def _intersect(a: Iterator[_Pair], b: Iterator[_Pair]) -> Iterator[_Pair]:
 def _scan(compiled: _Compiled, start: datetime, stop: datetime) -> Iterator[_Pair]:
     """All intersection intervals that may overlap [start, stop), lazily, in order.
 
-    One local day of margin on each side: a day's window can begin before its local
-    midnight in UTC terms of the other zone, and merging needs the neighbour day."""
+    Each side walks its own local days. The day before ``start`` is included so that a
+    window running through midnight is merged with its first half (and as insurance for
+    zones that move their clocks at midnight); the day after ``stop`` so that the last
+    interval is not cut at ``stop``'s local midnight."""
     if compiled.never:
         return iter(())
     client, center = compiled.client, compiled.center
@@ -494,7 +496,7 @@ def _first_start(
         t = s if s > at else at
         if t > limit:
             return None
-        if True:
+        if e - t >= min_remaining:
             return t, e
     return None
 

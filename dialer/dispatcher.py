@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -164,7 +164,6 @@ class Dispatcher:
         await self._pace(campaign)
         now = self.clock.now()
         agent = self._take_agent(campaign)
-        attempt = await self._next_attempt(client.id)
         call_id = uuid.uuid4().hex
         zone = ZoneInfo(client.timezone)
         start = CallStart(
@@ -174,7 +173,7 @@ class Dispatcher:
             agent=agent.name if agent else campaign.connect_to,
             phone=client.phone,
             client_tz=client.timezone,
-            attempt=attempt,
+            attempt=0,  # assigned by the store
             started_at=now,
             local_day=now.astimezone(zone).date(),
             allowed_by=status.allowed_by,
@@ -182,7 +181,8 @@ class Dispatcher:
             lease_token=claim.lease_token,
         )
         try:
-            await self.store.start_call(start)
+            attempt = await self.store.start_call(start)
+            start = replace(start, attempt=attempt)
         except LeaseLost:
             self._free_agent(campaign, agent.name if agent else None)
             self.metrics.lease_lost += 1
@@ -237,10 +237,6 @@ class Dispatcher:
     def _free_agent(self, campaign: Campaign, agent: str | None) -> None:
         if agent is not None:
             self._agents_busy.get(campaign.name, set()).discard(agent)
-
-    async def _next_attempt(self, client_id: str) -> int:
-        calls = await self.store.client_calls(client_id, limit=1)
-        return calls[0].attempt + 1 if calls else 1
 
     # ------------------------------------------------------------ one call
 
@@ -321,7 +317,7 @@ class Dispatcher:
         )
         event = _event(client.state, transition, {"status": result.status.value, "talk_s": result.talk_s})
         try:
-            await self.store.record_outcome(start.call_id, claim.lease_token, call, update, event, now)
+            await self.store.record_outcome(start.call_id, client.id, claim.lease_token, call, update, event, now)
         except LeaseLost:
             self.metrics.lease_lost += 1
             log.warning("lease_lost", call_id=start.call_id, client_id=client.id)

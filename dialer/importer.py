@@ -149,6 +149,14 @@ class ImportSummary:
     next_contact_past: int = 0  # accepted rows whose next_contact is before `now` (due at once)
     seconds: float = 0.0
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (paths as strings)."""
+        out = dict(self.__dict__)
+        for key in ("rejected_path", "source"):
+            out[key] = None if out[key] is None else str(out[key])
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
     def lines(self) -> list[str]:
         name = self.source.name if self.source else "import"
         out = [

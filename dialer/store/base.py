@@ -231,16 +231,25 @@ class Store(abc.ABC):
         """Give a claimed client back without a call (optionally rescheduled)."""
 
     @abc.abstractmethod
-    async def start_call(self, start: CallStart) -> None:
+    async def start_call(self, start: CallStart) -> int:
         """Write the call row (status dialing) before the provider is asked to dial:
-        every call that started has a row, even after a crash."""
+        every call that started has a row, even after a crash. Returns the attempt
+        number (1 + the client's previous calls), assigned in the same transaction;
+        `start.attempt` is ignored."""
 
     @abc.abstractmethod
     async def set_provider_call_id(self, call_id: str, provider_call_id: str) -> None: ...
 
     @abc.abstractmethod
     async def record_outcome(
-        self, call_id: str, lease_token: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime
+        self,
+        call_id: str,
+        client_id: str,
+        lease_token: str,
+        call: CallUpdate,
+        client: ClientUpdate,
+        event: Event,
+        now: datetime,
     ) -> None:
         """One transaction: call row, client state (lease released) and event.
         Raises LeaseLost if the lease token no longer matches (nothing written)."""

@@ -51,7 +51,8 @@ def ts(value: datetime | None) -> str | None:
 def from_ts(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, _FMT).replace(tzinfo=UTC)
+    # fromisoformat is ~20x faster than strptime and reads the "Z" suffix (3.11+).
+    return datetime.fromisoformat(value)
 
 
 MIGRATIONS: list[str] = [
@@ -450,7 +451,7 @@ class SqliteStore(Store):
                     ),
                 )  # fmt: skip
 
-    async def start_call(self, start: CallStart) -> None:
+    async def start_call(self, start: CallStart) -> int:
         async with self._tx() as db:
             cur = await db.execute(
                 "UPDATE clients SET open_call_id=? WHERE id=? AND lease_token=?",
@@ -458,15 +459,20 @@ class SqliteStore(Store):
             )
             if cur.rowcount != 1:
                 raise LeaseLost(start.client_id)
-            await db.execute(
-                f"INSERT INTO calls({_CALL_COLS}, lease_token) VALUES ({','.join('?' * 23)})",
+            # The attempt number is assigned here, in the same transaction as the row.
+            async with db.execute(
+                f"INSERT INTO calls({_CALL_COLS}, lease_token) "
+                f"SELECT {','.join('?' * 6)}, COALESCE(MAX(attempt), 0) + 1, {','.join('?' * 16)} "
+                "FROM calls WHERE client_id=? RETURNING attempt",
                 (
                     start.call_id, start.client_id, start.campaign, start.agent, start.phone, start.client_tz,
-                    start.attempt, ts(start.started_at), start.local_day.isoformat(), CallStatus.DIALING.value,
+                    ts(start.started_at), start.local_day.isoformat(), CallStatus.DIALING.value,
                     start.provider, None, None, None, 0.0, 0.0, None, None, None, None, None, start.allowed_by,
-                    start.lease_token,
+                    start.lease_token, start.client_id,
                 ),
-            )  # fmt: skip
+            ) as cur:
+                row = await cur.fetchone()
+            return int(row[0]) if row else 1
 
     async def set_provider_call_id(self, call_id: str, provider_call_id: str) -> None:
         await self._write("UPDATE calls SET provider_call_id=? WHERE call_id=?", (provider_call_id, call_id))
@@ -540,14 +546,17 @@ class SqliteStore(Store):
         )  # fmt: skip
 
     async def record_outcome(
-        self, call_id: str, lease_token: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime
+        self,
+        call_id: str,
+        client_id: str,
+        lease_token: str,
+        call: CallUpdate,
+        client: ClientUpdate,
+        event: Event,
+        now: datetime,
     ) -> None:
         async with self._tx() as db:
-            async with db.execute("SELECT client_id FROM calls WHERE call_id=?", (call_id,)) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                raise KeyError(call_id)
-            await self._write_outcome(db, call_id, row[0], "lease_token=:l1", (lease_token,), call, client, event, now)
+            await self._write_outcome(db, call_id, client_id, "lease_token=:l1", (lease_token,), call, client, event, now)
 
     async def record_disposition(
         self, call_id: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime

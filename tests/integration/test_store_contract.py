@@ -127,17 +127,17 @@ async def test_claim_skips_not_due_closed_and_capped(any_store: Store) -> None:
 async def test_outcome_is_one_transaction_guarded_by_lease(any_store: Store) -> None:
     await queue(any_store, 1)
     [claim] = await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
-    await any_store.start_call(start_for("0", claim.lease_token))
+    assert await any_store.start_call(start_for("0", claim.lease_token)) == 1
     assert (await any_store.get_call("call-1")).status is CallStatus.DIALING  # type: ignore[union-attr]
     with pytest.raises(LeaseLost):
         await any_store.record_outcome(
-            "call-1", "not-the-token", CallUpdate(CallStatus.BUSY), update(next_dial=NOW), Event("retry", "x"), NOW
+            "call-1", "0", "not-the-token", CallUpdate(CallStatus.BUSY), update(next_dial=NOW), Event("retry", "x"), NOW
         )
     call = await any_store.get_call("call-1")
     assert call is not None and call.status is CallStatus.DIALING  # nothing written
     assert await any_store.events_for("0") == []
     await any_store.record_outcome(
-        "call-1", claim.lease_token, CallUpdate(CallStatus.BUSY, ended_at=NOW), update(next_dial=NOW + timedelta(minutes=15)),
+        "call-1", "0", claim.lease_token, CallUpdate(CallStatus.BUSY, ended_at=NOW), update(next_dial=NOW + timedelta(minutes=15)),
         Event("retry", "busy"), NOW,
     )  # fmt: skip
     call = await any_store.get_call("call-1")
@@ -163,13 +163,13 @@ async def test_orphaned_call_is_rescued_not_redialed(any_store: Store) -> None:
     assert rescue is not None
     assert await any_store.rescue("call-1", "w3", later, later + timedelta(minutes=5)) is None
     await any_store.record_outcome(
-        "call-1", rescue.lease_token, CallUpdate(CallStatus.NO_ANSWER), update(next_dial=later), Event("retry", "x"), later
+        "call-1", "0", rescue.lease_token, CallUpdate(CallStatus.NO_ANSWER), update(next_dial=later), Event("retry", "x"), later
     )
     assert await any_store.orphaned_calls(later, 10) == []
     # The dead worker's late write loses.
     with pytest.raises(LeaseLost):
         await any_store.record_outcome(
-            "call-1", claim.lease_token, CallUpdate(CallStatus.ANSWERED), update(next_dial=later), Event("x", "x"), later
+            "call-1", "0", claim.lease_token, CallUpdate(CallStatus.ANSWERED), update(next_dial=later), Event("x", "x"), later
         )
 
 

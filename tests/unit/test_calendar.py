@@ -8,6 +8,7 @@ was moved from Saturday the 3rd), 2026-12-31 is a moved day off.
 from __future__ import annotations
 
 import time as stopwatch
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -54,13 +55,11 @@ OFFICE = CONFIG.schedules["office"]
 FIVE_MIN = timedelta(minutes=5)
 
 
-def rules(zone: str, campaign: str = "cold", schedule: Schedule | None = OFFICE, **changes: object) -> DialRules:
+def rules(
+    zone: str, campaign: str = "cold", schedule: Schedule | None = OFFICE, min_remaining: timedelta | None = None
+) -> DialRules:
     built = rules_for(CONFIG, CONFIG.campaign(campaign), zone, schedule, schedule_name="office" if schedule else None)
-    if changes:
-        from dataclasses import replace
-
-        built = replace(built, **changes)
-    return built
+    return built if min_remaining is None else replace(built, min_remaining=min_remaining)
 
 
 def local(zone: str, *args: int) -> datetime:

@@ -408,6 +408,7 @@ def test_clock_changes_never_let_a_call_start_outside_the_hours(
     oracle = Oracle(rules)
     intervals = open_intervals(rules, anchor - timedelta(days=1), anchor + timedelta(days=2))
     assert intervals, "a daily window of at least a minute shows up every day"
+    assert all(a.end < b.start for a, b in zip(intervals, intervals[1:], strict=False))  # merged
     for iv in intervals:
         t = iv.start
         while t < iv.end:

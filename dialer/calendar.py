@@ -219,21 +219,23 @@ def _utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
+@lru_cache(maxsize=4096)
 def _offset(t: time) -> timedelta:
-    """Time of day as an offset from midnight; time.max is the config's "24:00"."""
+    """A configured time of day as an offset from midnight; time.max is "24:00".
+    Cached: configs hold a handful of distinct times, asked about on every status."""
     if t == time.max:
         return _END_OF_DAY
     return timedelta(hours=t.hour, minutes=t.minute, seconds=t.second, microseconds=t.microsecond)
 
 
-def _fmt_time(t: time | timedelta) -> str:
-    off = t if isinstance(t, timedelta) else _offset(t)
-    minutes, seconds = divmod(int(off.total_seconds()), 60)
-    text = f"{minutes // 60:02d}:{minutes % 60:02d}"
-    return f"{text}:{seconds:02d}" if seconds else text
+@lru_cache(maxsize=4096)
+def _fmt_time(t: time) -> str:
+    if t == time.max:
+        return "24:00"
+    return t.strftime("%H:%M:%S" if t.second else "%H:%M")
 
 
-def _fmt_span(start: time | timedelta, end: time | timedelta) -> str:
+def _fmt_span(start: time, end: time) -> str:
     return f"{_fmt_time(start)}-{_fmt_time(end)}"
 
 
@@ -243,9 +245,11 @@ def _fmt_duration(d: timedelta) -> str:
 
 
 def _wall(instant: datetime, zone: ZoneInfo) -> tuple[date, timedelta]:
-    """Local date and time-of-day offset of an instant in a zone."""
+    """Local date and time-of-day offset of an instant in a zone (never "24:00": the
+    last microsecond of a day is still that day)."""
     local = instant.astimezone(zone)
-    return local.date(), _offset(local.time())
+    of_day = timedelta(hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond)
+    return local.date(), of_day
 
 
 def _local_date(instant: datetime, zone: ZoneInfo) -> date:
@@ -519,7 +523,7 @@ def _reasons(rules: DialRules, at: datetime, closes_at: datetime | None) -> tupl
         local = closes_at.astimezone(zone)
         return (
             f"less than {_fmt_duration(rules.min_remaining)} left before the window closes at "
-            f"{_fmt_time(local.time())} {zone.key}",
+            f"{_fmt_time(local.time().replace(microsecond=0))} {zone.key}",
         )
     # Every wall clock says yes, but a boundary sits on a skipped or repeated hour and
     # was converted conservatively.

@@ -14,7 +14,6 @@ the oracle is evaluated once per minute cell.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -166,8 +165,6 @@ ANCHORS = sorted(
 )
 
 
-
-
 def as_time(minute: int) -> time:
     return time.max if minute >= 1440 else time(minute // 60, minute % 60)
 
@@ -306,7 +303,7 @@ def test_next_open_is_the_earliest_start(rules: DialRules, at: datetime) -> None
     oracle = Oracle(rules)
     if found is not None:
         start, last_start = found
-        assert at <= start <= last_start or (start == last_start)
+        assert at <= start <= last_start
         there = status(rules, start)
         assert there.open and there.next_open == start and there.last_start == last_start
         stop = start
@@ -340,19 +337,12 @@ def test_open_intervals_are_sorted_disjoint_and_inside(rules: DialRules, start: 
             assert status(rules, iv.start).open
 
 
-@dataclass(frozen=True)
-class _Probe:
-    """One fixed, realistic rule set, probed at many instants (cheap per example)."""
-
-    rules: DialRules
-
-
 OFFICE = Schedule(
     days=["mon-fri"], start=time(9), end=time(18), lunch=Hours(start=time(13), end=time(14)), holidays="RU"
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.sampled_from(CLIENT_ZONES), instants())
 def test_realistic_rules_agree_with_the_oracle_minute_by_minute(zone: str, at: datetime) -> None:
     rules = DialRules(
@@ -366,10 +356,10 @@ def test_realistic_rules_agree_with_the_oracle_minute_by_minute(zone: str, at: d
         min_remaining=timedelta(minutes=5),
     )
     oracle = Oracle(rules)
-    # Over the next 6 hours every minute's status agrees with the oracle exactly
+    # Over the next 4 hours every minute's status agrees with the oracle exactly
     # (no configured boundary of this rule set falls into a DST hour).
     t = at
-    for _ in range(360):
+    for _ in range(240):
         assert status(rules, t).open == oracle.may_start(t), t
         t += MINUTE
 

@@ -179,6 +179,7 @@ async def main() -> None:
     ap.add_argument("--clients", type=int, default=1_000_000)
     ap.add_argument("--cycles", type=int, default=60)
     ap.add_argument("--lines", type=int, default=20)
+    ap.add_argument("--db", type=Path, default=None, help="keep the queue in this file (reused if it exists)")
     args = ap.parse_args()
     dlog.configure(json=True, level=logging.WARNING)
 
@@ -189,11 +190,13 @@ async def main() -> None:
     sizes = sorted({s for s in (10_000, 100_000, args.clients) if s <= args.clients})
     print(f"queue benchmark: {args.clients:,} clients, {args.lines} lines per campaign, batch = free lines")
     with tempfile.TemporaryDirectory(prefix="dialer-bench-") as tmp:
-        path = Path(tmp) / "queue.db"
+        path = args.db or Path(tmp) / "queue.db"
         store = SqliteStore(path)
         await store.open()
         await store.migrate()
-        have = 0
+        async with store.db.execute("SELECT COUNT(*) FROM clients") as cur:
+            have = (await cur.fetchone())[0]
+        sizes = [s for s in sizes if s >= have]
         rss_start = rss_mb()
         for size in sizes:
             t0 = time.perf_counter()

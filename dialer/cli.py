@@ -25,7 +25,7 @@ import click
 from dialer import logging as dlog
 from dialer.config import ConfigError, DialerConfig, json_schema, load_config
 from dialer.domain import Disposition, Priority
-from dialer.planning import build_plan, center_today, day_bounds
+from dialer.planning import center_today, day_bounds, preview_plan
 from dialer.reports import (
     CALL_LOG_FIELDS,
     REPORT_FIELDS,
@@ -277,15 +277,16 @@ def plan_cmd(config_path: Path, db: str | None, day: str | None, as_json: bool, 
     async def go(store: Store) -> list[dict[str, Any]]:
         out = []
         for campaign in config.campaigns:
-            plan = await store.get_plan(campaign.name, d)
+            rows = None if as_json else limit
+            plan = await store.get_plan(campaign.name, d, rows)
             source = "stored"
             if plan is None:
                 # Not formed yet (the morning job runs at plan_at): preview it now.
-                plan = await build_plan(store, config, campaign, d, datetime.now(UTC))
+                plan = await preview_plan(store, config, campaign, d, datetime.now(UTC), rows)
                 source = "preview"
             entries = []
             for i, e in enumerate(plan.entries):
-                client = await store.get_client(e.client_id) if (as_json or i < limit) else None
+                client = await store.get_client(e.client_id)
                 entries.append(
                     {
                         "position": i + 1,
@@ -298,16 +299,15 @@ def plan_cmd(config_path: Path, db: str | None, day: str | None, as_json: bool, 
                         "fits": e.fits,
                     }
                 )
-            fits = sum(1 for e in plan.entries if e.fits)
             out.append(
                 {
                     "campaign": campaign.name,
                     "date": d.isoformat(),
                     "source": source,
-                    "due": len(plan.entries),
+                    "due": plan.due,
                     "capacity": plan.capacity,
-                    "fits": fits,
-                    "rolled_over": len(plan.entries) - fits,
+                    "fits": plan.fits,
+                    "rolled_over": plan.rolls_over,
                     "clients": entries,
                 }
             )

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from dialer.config import Campaign, DialerConfig
-from dialer.planning import build_plan, center_today
+from dialer.planning import center_today, form_plan
 from dialer.reports import REPORT_FIELDS, build_rows, day_report, report_dicts, to_csv
 from dialer.store.base import Store
 
@@ -77,12 +77,10 @@ async def run_due(store: Store, config: DialerConfig, now: datetime, owner: str)
 
 
 async def morning_plan(store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime) -> None:
-    plan = await build_plan(store, config, campaign, day, now)
-    await store.save_plan(plan)
-    fits = sum(1 for e in plan.entries if e.fits)
+    plan = await form_plan(store, config, campaign, day, now)
     log.info(
-        "daily_plan", campaign=campaign.name, day=day.isoformat(), due=len(plan.entries), capacity=plan.capacity,
-        fits=fits, rolled_over=len(plan.entries) - fits,
+        "daily_plan", campaign=campaign.name, day=day.isoformat(), due=plan.due, capacity=plan.capacity,
+        fits=plan.fits, rolled_over=plan.rolls_over,
     )  # fmt: skip
 
 

@@ -44,6 +44,11 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
+try:  # the prefix table behind phonenumbers.timezone; only used to size a cache key
+    from phonenumbers.tzdata import TIMEZONE_DATA as _TIMEZONE_DATA
+except ImportError:  # pragma: no cover - a phonenumbers without it: no caching
+    _TIMEZONE_DATA = None
+
 from dialer.config import DialerConfig
 from dialer.domain import ClientRecord, Stage
 
@@ -85,9 +90,9 @@ _STAGES = {s.value: s for s in (Stage.PROSPECT, Stage.HOT, Stage.CUSTOMER)}
 # Punctuation people put into phone numbers; removing it before phonenumbers.parse gives
 # the same result and saves ~25% of the parse time (the library normalises character by
 # character).
-_PHONE_PUNCT = str.maketrans("", "", " ()-.\u00a0\u2009\u202f\u2010\u2011\u2012\u2013\u2014\t/")
+_PHONE_PUNCT = str.maketrans("", "", " ()-.\u00a0\u2009\u202f\u2010\u2011\u2012\u2013\u2014\t")
 _PLAIN_PHONE = re.compile(r"\+?[0-9]{1,30}")
-# See _RowParser._check_fast_shape.
+# Shapes of Russian numbers the shortcut takes (see _RussianShortcut).
 _RU_SHAPE = re.compile(r"(?:\+7|[78])?([3-9][0-9]{9})")
 _PLUS7_SHAPE = re.compile(r"\+7([3-9][0-9]{9})")
 _EXCEL_SCIENTIFIC = re.compile(r"\d[.,]\d+E\+\d+", re.IGNORECASE)
@@ -229,6 +234,132 @@ def _countries_of_zones() -> dict[str, frozenset[str]]:
 # ---------------------------------------------------------------- row parsing
 
 
+class _RussianShortcut:
+    """A faster, equivalent path for the common case: Russian numbers.
+
+    phonenumbers.parse() + number_type() cost ~27 us of a ~35 us row, mostly generic
+    machinery. For ``+7`` + 10 digits, and with default region RU also ``8``/``7`` + 10
+    digits or the 10 digits alone, where the 10 digits start with 3, 4, 8 or 9, parse()
+    yields country code 7 with exactly those digits whenever they form a valid Russian
+    number (RU metadata: national prefix 8, international prefix 810, every valid national
+    number has 10 digits, region RU for leading digits [3489]). The shortcut builds that
+    number directly and classifies it with the RU metadata's own patterns, in the order
+    phonenumbers' number_type() tries them; it answers only for valid numbers, everything
+    else goes through phonenumbers.
+
+    `build` checks every assumption against the installed phonenumbers (parse() and
+    number_type() on a spread of numbers) and returns None, i.e. no shortcut, if any fails.
+    """
+
+    def __init__(self, shape: re.Pattern[str], metadata: Any):
+        self.shape = shape
+        self.leading = re.compile(metadata.leading_digits)
+
+        def desc(d: Any) -> tuple[re.Pattern[str], frozenset[int]] | None:
+            if d is None or not d.national_number_pattern:
+                return None
+            return re.compile(d.national_number_pattern), frozenset(d.possible_length or ())
+
+        self.general = desc(metadata.general_desc)
+        T = PhoneNumberType
+        special = [
+            (T.PREMIUM_RATE, metadata.premium_rate),
+            (T.TOLL_FREE, metadata.toll_free),
+            (T.SHARED_COST, metadata.shared_cost),
+            (T.VOIP, metadata.voip),
+            (T.PERSONAL_NUMBER, metadata.personal_number),
+            (T.PAGER, metadata.pager),
+            (T.UAN, metadata.uan),
+            (T.VOICEMAIL, metadata.voicemail),
+        ]
+        self.special = [(t, d) for t, raw in special if (d := desc(raw)) is not None]
+        self.fixed = desc(metadata.fixed_line)
+        self.mobile = desc(metadata.mobile)
+        self.same_fixed_mobile = bool(metadata.same_mobile_and_fixed_line_pattern)
+
+    @staticmethod
+    def _matches(desc: tuple[re.Pattern[str], frozenset[int]] | None, nsn: str) -> bool:
+        if desc is None:
+            return False
+        pattern, lengths = desc
+        return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+
+    def number_type(self, nsn: str) -> int:
+        T = PhoneNumberType
+        matches = self._matches
+        if not matches(self.general, nsn):
+            return T.UNKNOWN
+        for t, desc in self.special:
+            if matches(desc, nsn):
+                return t
+        if matches(self.fixed, nsn):
+            if self.same_fixed_mobile or matches(self.mobile, nsn):
+                return T.FIXED_LINE_OR_MOBILE
+            return T.FIXED_LINE
+        if not self.same_fixed_mobile and matches(self.mobile, nsn):
+            return T.MOBILE
+        return T.UNKNOWN
+
+    def match(self, cleaned: str) -> tuple[phonenumbers.PhoneNumber, int, str, str] | None:
+        m = self.shape.fullmatch(cleaned)
+        if m is None:
+            return None
+        nsn = m.group(1)
+        if self.leading.match(nsn) is None:
+            return None
+        ntype = self.number_type(nsn)
+        if ntype == PhoneNumberType.UNKNOWN:
+            return None
+        return phonenumbers.PhoneNumber(country_code=7, national_number=int(nsn)), ntype, "+7" + nsn, "RU"
+
+    @classmethod
+    def build(cls, default_region: str) -> _RussianShortcut | None:
+        try:
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region("RU")
+            if metadata is None or metadata.country_code != 7 or not metadata.leading_digits:
+                return None
+            if phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(7, ())[:1] != ("RU",):
+                return None
+            shape = _RU_SHAPE if default_region == "RU" else _PLUS7_SHAPE
+            shortcut = cls(shape, metadata)
+            return shortcut if shortcut._agrees(default_region) else None
+        except Exception:  # pragma: no cover - an unexpected phonenumbers: go the long way
+            return None
+
+    def _agrees(self, default_region: str) -> bool:
+        import random
+
+        rng = random.Random(7)
+        nationals = [
+            "9123456789", "9501234567", "9991234567", "9300051234", "9301234567", "3412123456",
+            "4012123456", "4152123456", "8123456789", "8005553535", "8452123456", "3362212345",
+            "4951234567", "8612345678", "3022123456", "8800123456", "8091234567", "8101234567",
+        ]  # fmt: skip
+        nationals += [rng.choice("3489") + f"{rng.randrange(10**9):09d}" for _ in range(150)]
+        prefixes = ("+7", "8", "7", "")
+        for i, nsn in enumerate(nationals):
+            reference = phonenumbers.PhoneNumber(country_code=7, national_number=int(nsn))
+            ntype = phonenumbers.number_type(reference)
+            if self.number_type(nsn) != ntype:
+                return False
+            if ntype == PhoneNumberType.UNKNOWN:
+                continue
+            if phonenumbers.region_code_for_number(reference) != "RU":
+                return False
+            for prefix in prefixes if i < 18 else prefixes[i % 4 : i % 4 + 1]:
+                text = prefix + nsn
+                hit = self.match(text)
+                if hit is None:
+                    continue
+                try:
+                    parsed = phonenumbers.parse(text, default_region)
+                except phonenumbers.NumberParseException:
+                    return False
+                if parsed != hit[0] or phonenumbers.format_number(parsed, PhoneNumberFormat.E164) != hit[2]:
+                    return False
+        return True
+
+
 class _RowParser:
     """Everything parse_row needs from the config, precomputed once per config."""
 
@@ -242,9 +373,10 @@ class _RowParser:
         self.countries = frozenset(phonenumbers.SUPPORTED_REGIONS)
         self._default_zone: dict[tuple[str | None, str | None, Stage | None], str] = {}
         self._zone_decision: dict[Any, str | None] = {}
+        self._tz_key_len: dict[int, int] = {}
         self._when: dict[tuple[str, str], datetime | str] = {}
         self._zoneinfo: dict[str, ZoneInfo] = {}
-        self._fast_shape = self._check_fast_shape()
+        self._shortcut = _RussianShortcut.build(self.region)
         # Calling codes of a single region: no need to ask phonenumbers which region.
         self._single_region = {
             cc: regions[0] for cc, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items() if len(regions) == 1
@@ -317,7 +449,7 @@ class _RowParser:
         if not raw_phone:
             errors.append("phone: empty")
         else:
-            phone, ntype, e164 = self._phone(raw_phone, errors)
+            phone, ntype, e164, region = self._phone(raw_phone, errors)
 
         country: str | None = None
         cell = (get("country") or "").strip()
@@ -333,9 +465,8 @@ class _RowParser:
             if zone is None:
                 errors.append(f"timezone: unknown time zone {cell!r} (use an IANA name such as Asia/Kamchatka)")
         if phone is not None and (not cell or country is None):
-            cc = phone.country_code
-            regions = self._single_region.get(cc)
-            region = regions if regions is not None else phonenumbers.region_code_for_number(phone)
+            if region is None:
+                region = self._single_region.get(phone.country_code) or phonenumbers.region_code_for_number(phone)
             if region == "001":  # non-geographic entity (+800 ...)
                 region = None
             if not cell:
@@ -385,19 +516,18 @@ class _RowParser:
 
     # -- phone
 
-    def _phone(self, raw: str, errors: list[str]) -> tuple[phonenumbers.PhoneNumber | None, int, str]:
-        """(number, its type, E.164) or (None, UNKNOWN, "") with the reason in `errors`."""
+    def _phone(
+        self, raw: str, errors: list[str]
+    ) -> tuple[phonenumbers.PhoneNumber | None, int, str, str | None]:
+        """(number, its type, E.164, region or None if not yet known), or
+        (None, UNKNOWN, "", None) with the reason in `errors`."""
         cleaned = raw.translate(_PHONE_PUNCT)
-        fast = self._fast_shape
-        if fast is not None:
-            m = fast.fullmatch(cleaned)
-            if m is not None:
-                national = m.group(1)
-                number = phonenumbers.PhoneNumber(country_code=7, national_number=int(national))
-                ntype = phonenumbers.number_type(number)
-                if ntype != PhoneNumberType.UNKNOWN:
-                    return number, ntype, "+7" + national
-                # Not valid as +7 and these digits: let phonenumbers itself have the last word.
+        shortcut = self._shortcut
+        if shortcut is not None:
+            hit = shortcut.match(cleaned)
+            if hit is not None:
+                return hit
+            # Anything else, invalid ones included, goes to phonenumbers itself.
         text = cleaned if _PLAIN_PHONE.fullmatch(cleaned) else raw
         try:
             number = phonenumbers.parse(text, self.region)
@@ -406,7 +536,7 @@ class _RowParser:
                 errors.append(_EXCEL_HINT.format(raw=raw))
             else:
                 errors.append(f"phone: {raw!r} is not a phone number ({_parse_problem(exc)})")
-            return None, PhoneNumberType.UNKNOWN, ""
+            return None, PhoneNumberType.UNKNOWN, "", None
         # number_type is UNKNOWN exactly when is_valid_number is false (both classify the
         # national number against the region's patterns); the type is needed anyway to
         # tell geographic numbers (landlines) from the rest, so it is computed once.
@@ -418,68 +548,55 @@ class _RowParser:
                 errors.append(f"phone: {raw!r} is not a valid phone number")
             else:
                 errors.append(f"phone: {raw!r} is not a valid number for region {self.region}")
-            return None, ntype, ""
-        return number, ntype, phonenumbers.format_number(number, PhoneNumberFormat.E164)
-
-    def _check_fast_shape(self) -> re.Pattern[str] | None:
-        """The shortcut for Russian numbers, if it still agrees with phonenumbers.parse.
-
-        parse() costs ~20 us, two thirds of a row. For ``+7`` + 10 digits, and with default
-        region RU also ``8``/``7`` + 10 digits or 10 digits alone, where the 10 digits start
-        with 3-9, parse() yields country code 7 and those 10 digits whenever they form a
-        valid number (RU/KZ metadata: national prefix 8, international prefix 810, every
-        valid national number has 10 digits). The shortcut builds that number directly and
-        is used only when it is valid; anything else goes through parse(). The assumption is
-        checked here against the installed metadata and the shortcut dropped if it fails.
-        """
-        shape = _RU_SHAPE if self.region == "RU" else _PLUS7_SHAPE
-        samples = [
-            "9123456789", "9501234567", "9991234567", "3412123456", "4012123456", "4152123456",
-            "8123456789", "8005553535", "8452123456", "7012345678", "7172123456", "3362212345",
-            "4951234567", "8612345678", "3022123456", "7273123456", "8800123456", "9301234567",
-        ]
-        for national in samples:
-            for prefix in ("+7", "8", "7", ""):
-                text = prefix + national
-                m = shape.fullmatch(text)
-                if m is None:
-                    continue
-                candidate = phonenumbers.PhoneNumber(country_code=7, national_number=int(m.group(1)))
-                if phonenumbers.number_type(candidate) == PhoneNumberType.UNKNOWN:
-                    continue
-                try:
-                    parsed = phonenumbers.parse(text, self.region)
-                except phonenumbers.NumberParseException:
-                    return None
-                if (parsed.country_code, parsed.national_number, parsed.italian_leading_zero) != (
-                    7,
-                    candidate.national_number,
-                    None,
-                ):
-                    return None
-        return shape
+            return None, ntype, "", None
+        return number, ntype, phonenumbers.format_number(number, PhoneNumberFormat.E164), None
 
     def _infer_zone(
         self, number: phonenumbers.PhoneNumber, ntype: int, e164: str, region: str | None
     ) -> str | None:
-        """The one zone phonenumbers gives for the number, when it is one and plausible."""
+        """The one zone phonenumbers gives for the number, when it is one and plausible.
+
+        Cached per prefix: phonenumbers looks the zone up by the longest known prefix of the
+        E.164 digits, so the answer for a geographic number depends only on its first
+        `_tz_key_length(cc)` digits (4 for Russia), and for any other type only on the
+        country code.
+        """
         cc = number.country_code
         if not phonenumbers.is_number_type_geographical(ntype, cc):
-            # Mobile, toll-free, ...: only the country's zones, the same for the whole code.
-            key: Any = (cc, region)
-            if key not in self._zone_decision:
-                self._zone_decision[key] = self._decide(pn_timezone.time_zones_for_number(number), region)
-            return self._zone_decision[key]
+            # Mobile, toll-free, ...: the country's zones, the same for the whole code.
+            key: Any = (cc, region, None)
+            try:
+                return self._zone_decision[key]
+            except KeyError:
+                decision = self._zone_decision[key] = self._decide(pn_timezone.time_zones_for_number(number), region)
+                return decision
+        length = self._tz_key_len.get(cc)
+        if length is None:
+            length = self._tz_key_len[cc] = self._tz_key_length(cc)
+        key = (e164[1 : 1 + length], region) if length else None
+        if key is not None:
+            hit = self._zone_decision.get(key, _BAD)
+            if hit is not _BAD:
+                return hit  # type: ignore[return-value]
+        decision = None
         for prefix, zone in self._overrides:
             if e164.startswith(prefix):
-                return self.zone_names[zone.lower()]
-        zones = pn_timezone.time_zones_for_geographical_number(number)
-        key = (zones, region)
-        try:
-            return self._zone_decision[key]
-        except KeyError:
-            decision = self._zone_decision[key] = self._decide(zones, region)
-            return decision
+                decision = self.zone_names[zone.lower()]
+                break
+        else:
+            decision = self._decide(pn_timezone.time_zones_for_geographical_number(number), region)
+        if key is not None:
+            self._zone_decision[key] = decision
+        return decision
+
+    def _tz_key_length(self, cc: int) -> int:
+        """Digits of E.164 that decide the zone lookup for this calling code (0: don't cache)."""
+        if _TIMEZONE_DATA is None:
+            return 0
+        code = str(cc)
+        lengths = [len(k) for k in _TIMEZONE_DATA if k.startswith(code)]
+        lengths += [len(p) - 1 for p, _ in self._overrides if p.startswith("+" + code)]
+        return max(lengths, default=len(code))
 
     def _decide(self, zones: Sequence[str], region: str | None) -> str | None:
         if len(zones) != 1 or zones[0] == _UNKNOWN_ZONE:
@@ -781,12 +898,12 @@ class _Reader:
                 if len(cells) > width and "".join(cells[width:]).strip():
                     counts.rows += 1
                     counts.rejected += 1
-                    extra = [c for c in cells[width:] if c.strip()]
+                    surplus = [c for c in cells[width:] if c.strip()]
                     reject(
                         line,
                         cells,
                         f"row has {len(cells)} cells but the header has {width} "
-                        f"(extra: {', '.join(repr(c) for c in extra[:5])}); a delimiter inside an unquoted cell?",
+                        f"(extra: {', '.join(repr(c) for c in surplus[:5])}); a delimiter inside an unquoted cell?",
                     )
                     continue
             row = dict(zip(keys, cells))

@@ -4,13 +4,13 @@
 agreed callbacks, hot, customers, cold prospects; within a class the window that
 closes soonest first, so eastern zones are not missed). Capacity is
 lines x open minutes / expected handle time; the clients beyond it roll over.
-The ordering and capacity math are pure; `build_plan` reads the store.
+The capacity math is pure; the ordering is the store's claim order, and the plan
+is formed inside the database so a million-client queue never crosses into Python.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -63,17 +63,6 @@ def capacity(lines: int, minutes: float, handle: timedelta) -> int:
     return int(lines * minutes // per_call)
 
 
-@dataclass(frozen=True)
-class PlanSummary:
-    campaign: str
-    day: date
-    due: int
-    capacity: int
-    fits: int
-    rolled_over: int
-    open_minutes: float
-
-
 def plan_entries(clients: list[QueuedClient], cap: int) -> list[PlanEntry]:
     """Clients already in call order -> entries, the first `cap` marked as fitting."""
     return [
@@ -88,23 +77,33 @@ def plan_entries(clients: list[QueuedClient], cap: int) -> list[PlanEntry]:
     ]
 
 
-async def build_plan(store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime) -> Plan:
+def lines_of(campaign: Campaign) -> int:
+    """Concurrent calls the campaign can hold: its lines, and no more than its agents."""
+    return min(campaign.lines, len(campaign.agents)) if campaign.agents else campaign.lines
+
+
+async def plan_capacity(store: Store, config: DialerConfig, campaign: Campaign, day: date) -> int:
     _, end = day_bounds(config, day)
-    clients = await store.due_clients(campaign.name, end)
-    zones = {c.timezone for c in clients} or {config.center.timezone}
-    minutes = open_minutes(config, campaign, zones, day)
-    cap = capacity(campaign.lines if not campaign.agents else min(campaign.lines, len(campaign.agents)), minutes, campaign.handle_time)
-    return Plan(campaign=campaign.name, day=day, capacity=cap, entries=plan_entries(clients, cap), created_at=now)
+    zones = await store.due_zones(campaign.name, end) or [config.center.timezone]
+    return capacity(lines_of(campaign), open_minutes(config, campaign, zones, day), campaign.handle_time)
 
 
-def summarize(plan: Plan, minutes: float | None = None) -> PlanSummary:
-    fits = sum(1 for e in plan.entries if e.fits)
-    return PlanSummary(
-        campaign=plan.campaign,
-        day=plan.day,
-        due=len(plan.entries),
-        capacity=plan.capacity,
-        fits=fits,
-        rolled_over=len(plan.entries) - fits,
-        open_minutes=minutes if minutes is not None else 0.0,
-    )
+async def form_plan(store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime) -> Plan:
+    """The morning job: store the day's plan (formed inside the database) and return its head."""
+    _, end = day_bounds(config, day)
+    cap = await plan_capacity(store, config, campaign, day)
+    await store.form_plan(campaign.name, day, end, cap, now)
+    plan = await store.get_plan(campaign.name, day, limit=0)
+    assert plan is not None
+    return plan
+
+
+async def preview_plan(
+    store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime, limit: int | None
+) -> Plan:
+    """What the plan would be if formed now (nothing is stored)."""
+    _, end = day_bounds(config, day)
+    cap = await plan_capacity(store, config, campaign, day)
+    due = await store.count_due(campaign.name, end)
+    clients = await store.due_clients(campaign.name, end, limit)
+    return Plan(campaign=campaign.name, day=day, capacity=cap, due=due, entries=plan_entries(clients, cap), created_at=now)

@@ -84,11 +84,11 @@ def build_rows(
     day: date,
     calls: Iterable[CallRecord],
     events: Iterable[EventRecord],
-    plans: dict[str, tuple[int, set[str]]],
+    plans: dict[str, tuple[int, int]],
 ) -> list[ReportRow]:
     """Pure: the report rows from a day's calls, events and plans.
 
-    `plans` maps campaign -> (planned count, ids of planned clients)."""
+    `plans` maps campaign -> (planned, rolled over: planned but not dialed that day)."""
     calls = list(calls)
     became_hot_calls = {
         e.call_id for e in events if e.call_id and e.from_stage != "hot" and e.to_stage == "hot"
@@ -125,10 +125,7 @@ def build_rows(
             row.talk_median_s = round(statistics.median(talks), 1)
             row.talk_within_share = round(row.talk_within / len(talks), 3)
         if agent == TOTAL and campaign in plans:
-            planned, planned_ids = plans[campaign]
-            dialed_ids = {c.client_id for c in group}
-            row.planned = planned
-            row.rolled_over = len(planned_ids - dialed_ids)
+            row.planned, row.rolled_over = plans[campaign]
         rows.append(row)
     return rows
 
@@ -137,11 +134,11 @@ async def day_report(store: Store, config: DialerConfig, day: date) -> list[Repo
     start, end = day_bounds(config, day)
     calls = await store.calls_between(start, end)
     events = await store.events_between(start, end)
-    plans: dict[str, tuple[int, set[str]]] = {}
+    plans: dict[str, tuple[int, int]] = {}
     for campaign in config.campaigns:
-        plan = await store.get_plan(campaign.name, day)
-        if plan is not None:
-            plans[campaign.name] = (len(plan.entries), {e.client_id for e in plan.entries})
+        counts = await store.plan_counts(campaign.name, day, start, end)
+        if counts is not None:
+            plans[campaign.name] = counts
     return build_rows(day, calls, events, plans)
 
 

@@ -80,16 +80,15 @@ async def explain(store: Store, config: DialerConfig, client_id: str, at: dateti
             lines.append(f"  window next opens: {_fmt(status.next_open, zone)}")
     day = center_today(config, at)
     if campaign is not None:
-        plan = await store.get_plan(campaign.name, day)
-        if plan is None:
+        place = await store.plan_position(campaign.name, day, client.id)
+        if place is not None:
+            pos, size, fits = place
+            verdict = "fits" if fits else "beyond capacity: rolls over"
+            lines.append(f"  today's plan:      position {pos} of {size} in {campaign.name} ({verdict})")
+        elif await store.get_plan(campaign.name, day, limit=0) is None:
             lines.append(f"  today's plan:      not formed yet for {campaign.name} on {day}")
         else:
-            pos = next((i for i, e in enumerate(plan.entries) if e.client_id == client.id), None)
-            if pos is None:
-                lines.append(f"  today's plan:      not in {campaign.name}'s plan for {day}")
-            else:
-                fits = "fits" if plan.entries[pos].fits else "beyond capacity: rolls over"
-                lines.append(f"  today's plan:      position {pos + 1} of {len(plan.entries)} in {campaign.name} ({fits})")
+            lines.append(f"  today's plan:      not in {campaign.name}'s plan for {day}")
     calls = await store.client_calls(client.id, limit=5)
     if calls:
         lines.append("")

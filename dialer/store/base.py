@@ -174,11 +174,22 @@ class PlanEntry:
 
 @dataclass(frozen=True)
 class Plan:
+    """A day's plan; `entries` may be the first rows only (see `get_plan(limit=)`)."""
+
     campaign: str
     day: date
     capacity: int
+    due: int
     entries: list[PlanEntry]
     created_at: datetime
+
+    @property
+    def fits(self) -> int:
+        return min(self.due, self.capacity)
+
+    @property
+    def rolls_over(self) -> int:
+        return self.due - self.fits
 
 
 class LeaseLost(Exception):
@@ -319,10 +330,28 @@ class Store(abc.ABC):
 
     # -- plans and daily jobs
     @abc.abstractmethod
-    async def save_plan(self, plan: Plan) -> None: ...
+    async def count_due(self, campaign: str, until: datetime) -> int: ...
 
     @abc.abstractmethod
-    async def get_plan(self, campaign: str, day: date) -> Plan | None: ...
+    async def due_zones(self, campaign: str, until: datetime) -> list[str]:
+        """The distinct client zones among the clients due before `until`."""
+
+    @abc.abstractmethod
+    async def form_plan(self, campaign: str, day: date, until: datetime, capacity: int, now: datetime) -> int:
+        """Store the day's plan from the queue, in call order, in the database itself
+        (a million-client queue never crosses into Python); the first `capacity` fit.
+        Re-forming replaces. Returns the number of due clients."""
+
+    @abc.abstractmethod
+    async def get_plan(self, campaign: str, day: date, limit: int | None = None) -> Plan | None: ...
+
+    @abc.abstractmethod
+    async def plan_position(self, campaign: str, day: date, client_id: str) -> tuple[int, int, bool] | None:
+        """(1-based position, plan size, fits) of a client in a stored plan."""
+
+    @abc.abstractmethod
+    async def plan_counts(self, campaign: str, day: date, start: datetime, end: datetime) -> tuple[int, int] | None:
+        """(planned, rolled over = planned but not dialed in [start, end)), or None without a plan."""
 
     @abc.abstractmethod
     async def try_start_job(self, job: str, campaign: str, day: date, owner: str, now: datetime) -> bool:

@@ -176,6 +176,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job, campaign, day)
     );
     """,
+    # 2: `dialer why` finds a client's place in a plan without a scan
+    """
+    CREATE INDEX plan_entries_client ON plan_entries(campaign, day, client_id);
+    """,
 ]
 
 _CLIENT_COLS = (
@@ -692,41 +696,100 @@ class SqliteStore(Store):
 
     # ------------------------------------------------------------ plans and daily jobs
 
-    async def save_plan(self, plan: Plan) -> None:
-        day = plan.day.isoformat()
+    async def count_due(self, campaign: str, until: datetime) -> int:
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM clients WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ?",
+            (campaign, ts(until)),
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def due_zones(self, campaign: str, until: datetime) -> list[str]:
+        async with self.db.execute(
+            "SELECT DISTINCT timezone FROM clients WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ?",
+            (campaign, ts(until)),
+        ) as cur:
+            return [r[0] for r in await cur.fetchall()]
+
+    async def form_plan(self, campaign: str, day: date, until: datetime, capacity: int, now: datetime) -> int:
+        d = day.isoformat()
         async with self._tx() as db:
-            await db.execute("DELETE FROM plan_entries WHERE campaign=? AND day=?", (plan.campaign, day))
+            await db.execute("DELETE FROM plan_entries WHERE campaign=? AND day=?", (campaign, d))
+            cur = await db.execute(
+                """
+                INSERT INTO plan_entries(campaign, day, position, client_id, priority, next_dial_at,
+                                         window_closes_at, fits)
+                SELECT ?, ?, rn - 1, id, priority, next_dial_at, window_closes_at, rn <= ?
+                FROM (SELECT id, priority, next_dial_at, window_closes_at,
+                             ROW_NUMBER() OVER (ORDER BY priority, window_closes_at, next_dial_at, id) AS rn
+                      FROM clients
+                      WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ?)
+                """,
+                (campaign, d, capacity, campaign, ts(until)),
+            )
+            due = cur.rowcount
             await db.execute(
                 "INSERT INTO plans(campaign, day, capacity, created_at) VALUES (?,?,?,?) "
                 "ON CONFLICT(campaign, day) DO UPDATE SET capacity=excluded.capacity, created_at=excluded.created_at",
-                (plan.campaign, day, plan.capacity, ts(plan.created_at)),
+                (campaign, d, capacity, ts(now)),
             )
-            await db.executemany(
-                "INSERT INTO plan_entries VALUES (?,?,?,?,?,?,?,?)",
-                [
-                    (plan.campaign, day, i, e.client_id, e.priority, ts(e.next_dial_at), ts(e.window_closes_at), int(e.fits))
-                    for i, e in enumerate(plan.entries)
-                ],
-            )
+        return due
 
-    async def get_plan(self, campaign: str, day: date) -> Plan | None:
+    async def get_plan(self, campaign: str, day: date, limit: int | None = None) -> Plan | None:
         d = day.isoformat()
         async with self.db.execute(
-            "SELECT capacity, created_at FROM plans WHERE campaign=? AND day=?", (campaign, d)
+            "SELECT capacity, created_at, (SELECT COUNT(*) FROM plan_entries WHERE campaign=? AND day=?) "
+            "FROM plans WHERE campaign=? AND day=?",
+            (campaign, d, campaign, d),
         ) as cur:
             head = await cur.fetchone()
         if head is None:
             return None
-        async with self.db.execute(
+        q = (
             "SELECT client_id, priority, next_dial_at, window_closes_at, fits FROM plan_entries "
-            "WHERE campaign=? AND day=? ORDER BY position",
-            (campaign, d),
-        ) as cur:
+            "WHERE campaign=? AND day=? ORDER BY position"
+        )
+        args: tuple[Any, ...] = (campaign, d)
+        if limit is not None:
+            q += " LIMIT ?"
+            args += (limit,)
+        async with self.db.execute(q, args) as cur:
             entries = [
                 PlanEntry(r[0], r[1], from_ts(r[2]), from_ts(r[3]), bool(r[4]))  # type: ignore[arg-type]
                 for r in await cur.fetchall()
             ]
-        return Plan(campaign=campaign, day=day, capacity=head[0], entries=entries, created_at=from_ts(head[1]))  # type: ignore[arg-type]
+        return Plan(
+            campaign=campaign, day=day, capacity=head[0], due=head[2], entries=entries,
+            created_at=from_ts(head[1]),  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    async def plan_position(self, campaign: str, day: date, client_id: str) -> tuple[int, int, bool] | None:
+        d = day.isoformat()
+        async with self.db.execute(
+            "SELECT position, fits, (SELECT COUNT(*) FROM plan_entries WHERE campaign=? AND day=?) "
+            "FROM plan_entries WHERE campaign=? AND day=? AND client_id=?",
+            (campaign, d, campaign, d, client_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return (row[0] + 1, row[2], bool(row[1])) if row else None
+
+    async def plan_counts(self, campaign: str, day: date, start: datetime, end: datetime) -> tuple[int, int] | None:
+        d = day.isoformat()
+        async with self.db.execute("SELECT 1 FROM plans WHERE campaign=? AND day=?", (campaign, d)) as cur:
+            if await cur.fetchone() is None:
+                return None
+        async with self.db.execute(
+            """
+            SELECT COUNT(*),
+                   SUM(CASE WHEN EXISTS (SELECT 1 FROM calls WHERE calls.client_id = pe.client_id
+                                         AND calls.started_at >= ? AND calls.started_at < ?)
+                       THEN 0 ELSE 1 END)
+            FROM plan_entries pe WHERE pe.campaign=? AND pe.day=?
+            """,
+            (ts(start), ts(end), campaign, d),
+        ) as cur:
+            row = await cur.fetchone()
+        return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
 
     async def try_start_job(self, job: str, campaign: str, day: date, owner: str, now: datetime) -> bool:
         async with self._tx() as db:

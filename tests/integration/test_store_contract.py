@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
-from dialer.store.base import CallStart, CallUpdate, ClientUpdate, Event, LeaseLost, Plan, PlanEntry, Schedule, Store
+from dialer.store.base import CallStart, CallUpdate, ClientUpdate, Event, LeaseLost, Schedule, Store
 from dialer.store.sqlite import SqliteStore
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -189,15 +189,42 @@ async def test_daily_job_runs_once(any_store: Store) -> None:
     assert await any_store.try_start_job("report", "cold", d, "w2", NOW)
 
 
-async def test_plan_roundtrip(any_store: Store) -> None:
+async def test_plan_is_formed_in_call_order(any_store: Store) -> None:
     d = date(2026, 12, 1)
-    entries = [PlanEntry(str(i), 4, NOW, NOW + timedelta(hours=1), i < 2) for i in range(3)]
-    await any_store.save_plan(Plan("cold", d, 2, entries, NOW))
-    await any_store.save_plan(Plan("cold", d, 2, entries, NOW))  # re-forming replaces
+    await queue(any_store, 5)
+    await any_store.upsert_clients([rec("late")])
+    await any_store.clients_to_schedule(NOW, 10)
+    await any_store.set_schedules([Schedule("late", NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1), "t", "cold")])
+    until = NOW + timedelta(days=1)
+    assert await any_store.count_due("cold", until) == 5
+    assert await any_store.due_zones("cold", until) == ["Europe/Moscow"]
+    assert await any_store.form_plan("cold", d, until, 3, NOW) == 5
+    assert await any_store.form_plan("cold", d, until, 3, NOW) == 5  # re-forming replaces
     plan = await any_store.get_plan("cold", d)
-    assert plan is not None and [e.client_id for e in plan.entries] == ["0", "1", "2"]
-    assert [e.fits for e in plan.entries] == [True, True, False]
+    assert plan is not None and plan.due == 5 and plan.fits == 3 and plan.rolls_over == 2
+    assert [e.client_id for e in plan.entries] == ["0", "1", "2", "3", "4"]
+    assert [e.fits for e in plan.entries] == [True, True, True, False, False]
+    assert len((await any_store.get_plan("cold", d, limit=2)).entries) == 2  # type: ignore[union-attr]
+    assert await any_store.plan_position("cold", d, "3") == (4, 5, False)
+    assert await any_store.plan_position("cold", d, "late") is None
     assert await any_store.get_plan("warm", d) is None
+    # Rolled over = planned but not dialed that day.
+    [claim] = await any_store.claim("cold", NOW, 1, "w", NOW + timedelta(minutes=5))
+    await any_store.start_call(start_for(claim.client.id, claim.lease_token))
+    assert await any_store.plan_counts("cold", d, NOW - timedelta(hours=8), NOW + timedelta(hours=16)) == (5, 4)
+    assert await any_store.plan_counts("warm", d, NOW, NOW) is None
+
+
+async def test_attempts_are_numbered_per_client(any_store: Store) -> None:
+    await queue(any_store, 1)
+    for n in (1, 2):
+        later = NOW + timedelta(minutes=10 * n)
+        [claim] = await any_store.claim("cold", later, 1, "w", later + timedelta(minutes=5))
+        assert await any_store.start_call(start_for("0", claim.lease_token, f"call-{n}")) == n
+        await any_store.record_outcome(
+            f"call-{n}", "0", claim.lease_token, CallUpdate(CallStatus.BUSY), update(next_dial=later),
+            Event("retry", "x"), later,
+        )  # fmt: skip
 
 
 async def test_disposition_refused_while_in_call(any_store: Store) -> None:

@@ -136,7 +136,7 @@ def test_russian_shortcut_agrees_with_phonenumbers(national: str, prefix: str) -
     """The fast path for +7/8/7 + 10 digits gives exactly what parse + is_valid_number give."""
     raw = prefix + national
     parser = _parser_for(CONFIG)
-    number, _, e164 = parser._phone(raw, errors := [])
+    number, _, e164, _ = parser._phone(raw, errors := [])
     try:
         reference = phonenumbers.parse(raw, "RU")
         valid = phonenumbers.is_valid_number(reference)
@@ -340,6 +340,8 @@ async def test_bad_rows_land_in_the_rejected_file(tmp_path: Path) -> None:
     assert balanced(s)
     assert set(sink.clients) == {"G1", "G2", "G3"}
     assert sink.clients["G1"].phone == "+79125550101"  # the first G1, not the later duplicate
+    assert sink.clients["G3"].attributes == {"city": "Москва"}  # after a row with too many cells
+    assert sink.clients["G3"].do_not_call is False and sink.clients["G3"].campaign == "care"
     assert s.rejected_path == tmp_path / "clients_bad.rejected.csv"
     with open(s.rejected_path, encoding="utf-8-sig", newline="") as f:
         rejected = list(csv.DictReader(f))

@@ -1,0 +1,301 @@
+"""The worker's HTTP endpoint: provider webhooks, /healthz, /readyz, /metrics.
+
+An ASGI app (Starlette) served by uvicorn inside the worker's own event loop, so
+webhooks and the dispatcher share one process and one loop, and uvicorn installs no
+signal handlers (the service owns signals).
+
+Routes:
+  POST /webhooks/{provider}/{kind}   a provider's webhooks (Twilio: status, twiml, dial)
+  GET  /healthz                      the process is up (200 "ok")
+  GET  /readyz                       the `readiness` callback passes (store + providers), else 503
+  GET  /metrics                      the `metrics` callback's bytes (Prometheus text), 404 without one
+
+A provider takes webhooks by having ``handle_webhook(request) -> (status, media_type,
+body)``; it gets a `WebhookRequest` and may set ``webhook_max_body`` (bytes; larger
+bodies get 413 before the provider sees them) and ``listen`` ((host, port) it wants the
+endpoint bound to). Signature checks are the provider's: only it knows its secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+log = structlog.get_logger("dialer.http")
+
+DEFAULT_MAX_BODY = 16384
+DEFAULT_BIND = ("127.0.0.1", 8089)
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+Readiness = Callable[[], Awaitable[None]]
+Metrics = Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What a provider's webhook handler sees (framework-neutral)."""
+
+    provider: str
+    kind: str
+    method: str
+    path: str  # inside the app, e.g. /webhooks/twilio/status
+    query_string: str  # exactly as received
+    headers: Headers  # case-insensitive
+    client_host: str | None  # the TCP peer (a proxy, if there is one)
+    body: bytes
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise BodyTooLarge
+        except ValueError:
+            raise BodyTooLarge from None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+def create_app(
+    providers: Mapping[str, Any],
+    *,
+    readiness: Readiness | None = None,
+    metrics: Metrics | None = None,
+) -> Starlette:
+    """The ASGI app. `providers` is read at request time: after a reload, swap it with
+    `set_providers(app, new)`. `readiness` raises when the worker is not ready (see
+    `readiness_check`); `metrics` returns the /metrics payload (a later issue)."""
+
+    async def healthz(_request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        check: Readiness | None = request.app.state.readiness
+        if check is None:
+            return PlainTextResponse("ok")
+        try:
+            await asyncio.wait_for(check(), timeout=request.app.state.readiness_timeout)
+        except Exception as exc:
+            log.warning("not_ready", error=f"{type(exc).__name__}: {exc}")
+            return PlainTextResponse(f"not ready: {type(exc).__name__}: {exc}", status_code=503)
+        return PlainTextResponse("ok")
+
+    async def metrics_endpoint(request: Request) -> Response:
+        produce: Metrics | None = request.app.state.metrics
+        if produce is None:
+            return PlainTextResponse("metrics are not enabled", status_code=404)
+        return Response(produce(), media_type=PROMETHEUS_TEXT)
+
+    async def webhook(request: Request) -> Response:
+        name = request.path_params["provider"]
+        provider = request.app.state.providers.get(name)
+        handler = getattr(provider, "handle_webhook", None)
+        if handler is None:
+            return PlainTextResponse("no such provider", status_code=404)
+        limit = int(getattr(provider, "webhook_max_body", DEFAULT_MAX_BODY))
+        try:
+            body = await _read_body(request, limit)
+        except BodyTooLarge:
+            log.warning("webhook_too_large", provider=name, limit=limit, client=_peer(request))
+            return PlainTextResponse("request body too large", status_code=413)
+        # The path as sent (percent-escapes kept): signatures cover the exact URL.
+        raw = request.scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else request.scope["path"]
+        root = request.scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        hook = WebhookRequest(
+            provider=name,
+            kind=request.path_params["kind"],
+            method=request.method,
+            path=path,
+            query_string=request.scope.get("query_string", b"").decode("latin-1"),
+            headers=request.headers,
+            client_host=_peer(request),
+            body=body,
+        )
+        try:
+            status, media_type, content = await handler(hook)
+        except Exception:
+            log.exception("webhook_failed", provider=name, kind=hook.kind)
+            return PlainTextResponse("internal error", status_code=500)
+        return Response(content, status_code=status, media_type=media_type)
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/readyz", readyz, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/webhooks/{provider}/{kind}", webhook, methods=["GET", "POST"]),
+        ]
+    )
+    app.state.providers = providers
+    app.state.readiness = readiness
+    app.state.readiness_timeout = 10.0
+    app.state.metrics = metrics
+    return app
+
+
+def set_providers(app: Starlette, providers: Mapping[str, Any]) -> None:
+    """After a config reload swapped the providers."""
+    app.state.providers = providers
+
+
+def set_metrics(app: Starlette, metrics: Metrics | None) -> None:
+    """The /metrics hook (a later issue plugs the Prometheus registry in here)."""
+    app.state.metrics = metrics
+
+
+def set_readiness(app: Starlette, readiness: Readiness | None) -> None:
+    app.state.readiness = readiness
+
+
+def readiness_check(
+    providers: Callable[[], Mapping[str, Any]] | Mapping[str, Any],
+    store_ping: Callable[[], Awaitable[None]] | None = None,
+) -> Readiness:
+    """A /readyz callback: the store answers (``store.ping``) and every provider's
+    ``check()`` passes."""
+
+    async def check() -> None:
+        if store_ping is not None:
+            await store_ping()
+        current = providers() if callable(providers) else providers
+        for name, provider in current.items():
+            try:
+                await provider.check()
+            except Exception as exc:
+                raise RuntimeError(f"provider {name}: {exc}") from exc
+
+    return check
+
+
+def _peer(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def bind_address(providers: Mapping[str, Any], http_settings: Mapping[str, Any] | None = None) -> tuple[str, int] | None:
+    """Where the worker's endpoint listens: ``http: {host, port}`` from the config if
+    set, else what the webhook providers ask for (they must agree), else None (no
+    provider needs webhooks)."""
+    http_settings = http_settings or {}
+    if "host" in http_settings or "port" in http_settings:
+        return str(http_settings.get("host", DEFAULT_BIND[0])), int(http_settings.get("port", DEFAULT_BIND[1]))
+    wanted = {tuple(p.listen) for p in providers.values() if hasattr(p, "handle_webhook") and hasattr(p, "listen")}
+    if not wanted:
+        return None
+    if len(wanted) > 1:
+        raise ValueError(
+            "webhook providers ask for different listen addresses "
+            f"({', '.join(f'{h}:{p}' for h, p in sorted(wanted))}); set the same listen_host/listen_port "
+            "or one `http: {host, port}` in the config"
+        )
+    host, port = next(iter(wanted))
+    return str(host), int(port)
+
+
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def,override]
+        # The service owns SIGTERM/SIGINT/SIGHUP: uvicorn must not install handlers.
+        yield
+
+
+class HttpServer:
+    """uvicorn serving an app inside the current event loop.
+
+    ``await start(host, port)`` binds (raising OSError with the address if it cannot)
+    and returns the bound (host, port) — port 0 picks a free one; ``await stop()``
+    closes the listener and waits (bounded) for requests in flight."""
+
+    def __init__(self, app: Any, *, graceful_timeout: float = 5.0):
+        self.app = app
+        self.graceful_timeout = graceful_timeout
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.address: tuple[str, int] | None = None
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        if self._task is not None:
+            raise RuntimeError("HttpServer already started")
+        sock = _bind(host, port)
+        config = uvicorn.Config(
+            self.app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,  # X-Forwarded-* are judged by the provider (trusted proxies)
+            server_header=False,
+            timeout_graceful_shutdown=max(1, round(self.graceful_timeout)),
+        )
+        server = _Server(config)
+        self._server = server
+        self._task = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
+        try:
+            while not server.started:
+                if self._task.done():
+                    self._task.result()  # raises what stopped it
+                    raise RuntimeError("HTTP server stopped during start-up")
+                await asyncio.sleep(0.01)
+        except BaseException:
+            await self.stop()
+            raise
+        bound = sock.getsockname()
+        self.address = (str(bound[0]), int(bound[1]))
+        log.info("http_listening", host=self.address[0], port=self.address[1])
+        return self.address
+
+    async def stop(self) -> None:
+        server, task = self._server, self._task
+        self._server = self._task = None
+        if server is None or task is None:
+            return
+        server.should_exit = True
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=self.graceful_timeout + 2)
+        except asyncio.TimeoutError:
+            server.force_exit = True
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        except Exception:
+            log.exception("http_stop_failed")
+        log.info("http_stopped")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    last: OSError | None = None
+    for family, kind, proto, _canon, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.setblocking(False)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    raise OSError(f"cannot listen on {host}:{port}: {last}")

@@ -1,0 +1,1 @@
+"""Integration tests: real SQLite stores, the HTTP app, mocked or real peers."""

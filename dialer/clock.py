@@ -43,6 +43,7 @@ class VirtualClock:
         self._heap: list[tuple[datetime, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._sleeping: dict[asyncio.Future[None], asyncio.Task[object] | None] = {}
+        self.parked = asyncio.Event()  # set whenever a task goes to sleep (the driver waits on it)
 
     def now(self) -> datetime:
         return self._now
@@ -54,6 +55,7 @@ class VirtualClock:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._heap, (self._now + timedelta(seconds=seconds), next(self._seq), fut))
         self._sleeping[fut] = asyncio.current_task()
+        self.parked.set()
         try:
             await fut
         finally:

@@ -57,23 +57,37 @@ def due_jobs(config: DialerConfig, now: datetime) -> list[tuple[JobRun, Campaign
     return out
 
 
-async def run_due(store: Store, config: DialerConfig, now: datetime, owner: str) -> list[JobRun]:
-    """Run every due job not yet run; return the ones this call ran."""
-    ran: list[JobRun] = []
-    for run, campaign in due_jobs(config, now):
-        if run.job == REPORT and run.day < center_today(config, now):
-            # Catch up on yesterday's report only if that day was worked (it has a plan).
-            if await store.get_plan(run.campaign, run.day) is None:
+class DailyJobs:
+    """Runs the due daily jobs; remembers which are settled so that the frequent
+    catch-up check costs no database round trip once a job has run."""
+
+    def __init__(self, owner: str):
+        self.owner = owner
+        self._settled: set[JobRun] = set()
+
+    async def run_due(self, store: Store, config: DialerConfig, now: datetime) -> list[JobRun]:
+        """Run every due job not yet run (by anyone); return the ones this call ran."""
+        ran: list[JobRun] = []
+        today = center_today(config, now)
+        self._settled = {r for r in self._settled if r.day >= today - timedelta(days=2)}
+        for run, campaign in due_jobs(config, now):
+            if run in self._settled:
                 continue
-        if not await store.try_start_job(run.job, run.campaign, run.day, owner, now):
-            continue
-        if run.job == PLAN:
-            await morning_plan(store, config, campaign, run.day, now)
-        else:
-            await evening_report(store, config, campaign, run.day)
-        await store.finish_job(run.job, run.campaign, run.day, now)
-        ran.append(run)
-    return ran
+            # Catch up on yesterday's report only if that day was worked (it has a plan).
+            if run.job == REPORT and run.day < today and await store.get_plan(run.campaign, run.day, 0) is None:
+                self._settled.add(run)
+                continue
+            if not await store.try_start_job(run.job, run.campaign, run.day, self.owner, now):
+                self._settled.add(run)
+                continue
+            if run.job == PLAN:
+                await morning_plan(store, config, campaign, run.day, now)
+            else:
+                await evening_report(store, config, campaign, run.day)
+            await store.finish_job(run.job, run.campaign, run.day, now)
+            self._settled.add(run)
+            ran.append(run)
+        return ran
 
 
 async def morning_plan(store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime) -> None:

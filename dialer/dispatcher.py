@@ -80,6 +80,7 @@ class Dispatcher:
         self._last_start: dict[str, datetime] = {}
         self._last_heartbeat: datetime | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
+        self.ended = 0  # calls finished so far (the simulation steps when this moves)
         self._claiming = True
         self.set_config(config)
 
@@ -270,6 +271,7 @@ class Dispatcher:
         except Exception:
             log.exception("record_failed", call_id=start.call_id, client_id=start.client_id)
         finally:
+            self.ended += 1
             self._lines[campaign.name] -= 1
             agent = request.agent if campaign.agents else None
             self._free_agent(campaign, agent)

@@ -44,6 +44,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
+_TIMEZONE_DATA: dict[str, tuple[str, ...]] | None
 try:  # the prefix table behind phonenumbers.timezone; only used to size a cache key
     from phonenumbers.tzdata import TIMEZONE_DATA as _TIMEZONE_DATA
 except ImportError:  # pragma: no cover - a phonenumbers without it: no caching
@@ -79,7 +80,7 @@ KNOWN_COLUMNS = frozenset(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
 REJECT_COLUMNS = ("line", "reason")
 
 # Russian Excel writes TRUE/FALSE as ИСТИНА/ЛОЖЬ.
-_BOOLEANS = {
+_BOOLEANS: dict[str, bool] = {
     **dict.fromkeys(("1", "true", "yes", "y", "да", "д", "истина"), True),
     **dict.fromkeys(("0", "false", "no", "n", "нет", "н", "ложь"), False),
 }
@@ -180,7 +181,7 @@ class ImportSummary:
             out.append(f"{self.blank:,} blank lines skipped")
         if self.next_contact_past:
             out.append(f"{self.next_contact_past:,} clients have a next_contact in the past: they are due now")
-        if self.seconds > 0:
+        if self.seconds >= 1:
             out.append(f"took {self.seconds:.1f} s ({self.rows / self.seconds:,.0f} rows/s)")
         return out
 
@@ -430,16 +431,16 @@ class _RowParser:
                 errors.append(f"campaign: unknown campaign {cell!r} (defined: {defined})")
 
         complaint = do_not_call = None
-        cell = get("complaint")
-        if cell:
-            complaint = _BOOLEANS.get(cell.strip().lower(), _BAD)
-            if complaint is _BAD:
-                complaint = _bad_boolean("complaint", cell, errors)
-        cell = get("do_not_call")
-        if cell:
-            do_not_call = _BOOLEANS.get(cell.strip().lower(), _BAD)
-            if do_not_call is _BAD:
-                do_not_call = _bad_boolean("do_not_call", cell, errors)
+        flag = get("complaint")
+        if flag and (flag := flag.strip()):
+            complaint = _BOOLEANS.get(flag.lower())
+            if complaint is None:
+                errors.append(f"complaint: expected {_BOOL_HINT}, got {flag!r}")
+        flag = get("do_not_call")
+        if flag and (flag := flag.strip()):
+            do_not_call = _BOOLEANS.get(flag.lower())
+            if do_not_call is None:
+                errors.append(f"do_not_call: expected {_BOOL_HINT}, got {flag!r}")
 
         phone = e164 = region = None
         ntype = PhoneNumberType.UNKNOWN
@@ -466,7 +467,7 @@ class _RowParser:
                 errors.append(f"timezone: unknown time zone {cell!r} (use an IANA name such as Asia/Kamchatka)")
         if phone is not None and (not cell or country is None):
             if region is None:
-                region = self._single_region.get(phone.country_code) or phonenumbers.region_code_for_number(phone)
+                region = self._single_region.get(phone.country_code or 0) or phonenumbers.region_code_for_number(phone)
             if region == "001":  # non-geographic entity (+800 ...)
                 region = None
             if not cell:
@@ -561,7 +562,7 @@ class _RowParser:
         `_tz_key_length(cc)` digits (4 for Russia), and for any other type only on the
         country code.
         """
-        cc = number.country_code
+        cc = number.country_code or 0
         if not phonenumbers.is_number_type_geographical(ntype, cc):
             # Mobile, toll-free, ...: the country's zones, the same for the whole code.
             key: Any = (cc, region, None)
@@ -664,12 +665,6 @@ class _RowParser:
             return value.astimezone(UTC)
         except (OverflowError, ValueError):
             return f"next_contact: {cell!r} is out of range"
-
-
-def _bad_boolean(column: str, cell: str, errors: list[str]) -> None:
-    if cell.strip():
-        errors.append(f"{column}: expected {_BOOL_HINT}, got {cell.strip()!r}")
-    return None  # an all-blank cell is an empty cell
 
 
 def _parse_problem(exc: phonenumbers.NumberParseException) -> str:

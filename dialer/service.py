@@ -20,7 +20,7 @@ import structlog
 
 from dialer.clock import SystemClock
 from dialer.config import ConfigError, DialerConfig, load_config
-from dialer.daily import run_due
+from dialer.daily import DailyJobs
 from dialer.dispatcher import Dispatcher
 from dialer.scheduler import DialerScheduler
 from dialer.store import store_for
@@ -71,6 +71,7 @@ class Service:
         self.store: Store | None = None
         self.dispatcher: Dispatcher | None = None
         self.scheduler: DialerScheduler | None = None
+        self.daily = DailyJobs(worker_id(self.config))
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -91,7 +92,7 @@ class Service:
 
     async def _daily(self) -> None:
         assert self.store is not None
-        await run_due(self.store, self.config, self.clock.now(), worker_id(self.config))
+        await self.daily.run_due(self.store, self.config, self.clock.now())
 
     async def reload(self) -> None:
         try:

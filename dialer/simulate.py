@@ -20,7 +20,7 @@ import structlog
 from dialer import calendar
 from dialer.clock import VirtualClock
 from dialer.config import DialerConfig
-from dialer.daily import job_instant, run_due
+from dialer.daily import DailyJobs, job_instant
 from dialer.dispatcher import Dispatcher
 from dialer.domain import Stage
 from dialer.planning import day_bounds
@@ -33,7 +33,8 @@ from providers.simulated import SimulatedProvider
 log = structlog.get_logger("dialer.simulate")
 
 MAX_JUMP = timedelta(minutes=10)
-QUIESCE_LIMIT = 200_000  # bounded: a stuck task fails the simulation instead of hanging
+QUIESCE_LIMIT = 100_000  # rounds per wait; bounded so a stuck task fails instead of hanging
+QUIESCE_SECONDS = 30.0  # real seconds without any progress
 
 
 class SimulationStuck(RuntimeError):
@@ -76,18 +77,33 @@ def simulated_providers(config: DialerConfig, clock: VirtualClock, seed: int | N
 
 
 async def _quiesce(clock: VirtualClock, dispatcher: Dispatcher, extra: Iterable[asyncio.Task[Any]] = ()) -> None:
-    """Wait (in real time, bounded) until every task is done or asleep on the virtual clock."""
+    """Wait until every task is done or asleep on the virtual clock.
+
+    Event-driven: it wakes when a task finishes or parks in `clock.sleep`, never
+    polls. Bounded in rounds and in real time: a stuck task fails the simulation
+    instead of hanging it."""
     extra = list(extra)
     for _ in range(QUIESCE_LIMIT):
-        pending = [t for t in (*dispatcher.tasks(), *extra) if not t.done()]
-        if not pending or set(pending) <= clock.sleeping_tasks():
-            if all(t.done() for t in extra):
-                return
-        await asyncio.sleep(0.0002 if pending else 0)
+        pending = {t for t in (*dispatcher.tasks(), *extra) if not t.done()}
+        if not pending or pending <= clock.sleeping_tasks():
+            return
+        clock.parked.clear()
+        parked = asyncio.ensure_future(clock.parked.wait())
+        try:
+            done, _ = await asyncio.wait(
+                pending - clock.sleeping_tasks() | {parked}, timeout=QUIESCE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            parked.cancel()
+        if not done:
+            break
     raise SimulationStuck("simulation made no progress (a task neither finished nor slept)")
 
 
-async def _next_instant(store: Store, config: DialerConfig, clock: VirtualClock, end: datetime) -> datetime:
+async def _next_instant(
+    store: Store, config: DialerConfig, clock: VirtualClock, end: datetime
+) -> tuple[datetime, bool]:
+    """The next instant worth simulating, and whether it is only a call progressing."""
     now = clock.now()
     candidates = [end, now + MAX_JUMP]
     wake = clock.next_wake()
@@ -102,7 +118,23 @@ async def _next_instant(store: Store, config: DialerConfig, clock: VirtualClock,
             t = job_instant(config, today, at)
             if t > now:
                 candidates.append(t)
-    return max(min(candidates), now + timedelta(seconds=1))
+    target = max(min(candidates), now + timedelta(seconds=1))
+    only_calls = wake is not None and target == wake and all(c > target for c in candidates if c != wake)
+    return target, only_calls
+
+
+@dataclass
+class _Pending:
+    """Why the driver woke up, to skip steps that cannot start anything."""
+
+    last_ended: int = -1
+    only_call_progress: bool = False  # woken only because a call moves on (ring -> talk)
+
+    def should_step(self, now: datetime, ended: int) -> bool:
+        return not self.only_call_progress or ended != self.last_ended
+
+    def stepped(self, now: datetime, ended: int) -> None:
+        self.last_ended = ended
 
 
 async def run_simulation(
@@ -113,16 +145,26 @@ async def run_simulation(
     clock = VirtualClock(start)
     providers = simulated_providers(config, clock, seed)
     dispatcher = Dispatcher(store, providers, config, clock, owner="simulation")
+    daily = DailyJobs(dispatcher.owner)
     results: list[DayResult] = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
         _, day_end = day_bounds(config, day)
+        wake_reason = _Pending()
         while clock.now() < day_end:
-            await run_due(store, config, clock.now(), dispatcher.owner)
-            step = asyncio.ensure_future(dispatcher.step())
-            await _quiesce(clock, dispatcher, [step])
-            step.result()
-            clock.advance_to(await _next_instant(store, config, clock, day_end))
+            await daily.run_due(store, config, clock.now())
+            # Step only when something can have changed for the queue: a call ended (a
+            # line is free), a client fell due, or time jumped. A call merely moving
+            # from ringing to talking changes nothing, and skipping those steps is
+            # what makes a day take seconds.
+            if wake_reason.should_step(clock.now(), dispatcher.ended):
+                step = asyncio.ensure_future(dispatcher.step())
+                await _quiesce(clock, dispatcher, [step])
+                step.result()
+                wake_reason.stepped(clock.now(), dispatcher.ended)
+            target, only_calls = await _next_instant(store, config, clock, day_end)
+            wake_reason.only_call_progress = only_calls
+            clock.advance_to(target)
             await _quiesce(clock, dispatcher)
         # Calls still running at midnight finish (and are recorded) before the day closes.
         while dispatcher.in_flight:
@@ -132,7 +174,7 @@ async def run_simulation(
                 continue
             clock.advance_to(wake)
             await _quiesce(clock, dispatcher)
-        await run_due(store, config, clock.now(), dispatcher.owner)
+        await daily.run_due(store, config, clock.now())
         rows = await day_report(store, config, day)
         results.append(DayResult(day, rows, await audit_day(store, config, day)))
     await dispatcher.wait_idle()

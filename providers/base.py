@@ -106,7 +106,10 @@ def provider_types() -> dict[str, Any]:
 
 def create_provider(name: str, type_: str, settings: Mapping[str, Any], clock: Clock) -> Provider:
     """Build a provider by its type, found through entry points (built-ins first)."""
-    builtins = {"simulated": "providers.simulated:SimulatedProvider"}
+    builtins = {
+        "simulated": "providers.simulated:SimulatedProvider",
+        "twilio": "providers.twilio:TwilioProvider",
+    }
     eps = provider_types()
     if type_ in eps:
         factory = eps[type_].load()

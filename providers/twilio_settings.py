@@ -97,7 +97,7 @@ class TwilioSettings(BaseModel):
     max_body_bytes: int = Field(16384, ge=1024, le=1_048_576, description="larger webhook bodies get 413")
 
     # calls
-    cps: float = Field(1.0, gt=0, le=100, description="calls created per second, at most (the account's CPS)")
+    cps: float = Field(1.0, gt=0, le=1000, description="calls created per second, at most (the account's CPS)")
     agent_ring_timeout: Duration = Field(timedelta(seconds=20), description="how long the agent's phone rings")
     default_talk_limit: Duration = Field(
         timedelta(minutes=20), description="talk cap when the campaign sets no talk.hard_limit"
@@ -188,9 +188,9 @@ def parse_settings(name: str, settings: Mapping[str, Any]) -> TwilioSettings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(settings)"
+            loc = "".join(f".{p}" for p in err["loc"])
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown setting for a twilio provider"
-            lines.append(f"providers.{name}.{loc}: {msg}")
+            lines.append(f"providers.{name}{loc}: {msg}")
         raise TwilioSettingsError("\n".join(lines)) from None

@@ -34,7 +34,7 @@ FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 _RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3, "answered": 3}
 MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
 # Twilio error codes that mean "this number cannot be called at all".
-INVALID_NUMBER_CODES = frozenset({"13223", "13224", "21211", "21214", "21217", "21401", "21407"})
+INVALID_NUMBER_CODES = frozenset({"13223", "13224", "21211", "21214", "21217", "21401"})
 CLIENT_FIRST_SUFFIX = ";client_first"
 
 
@@ -230,7 +230,10 @@ class CallState:
         if "ringing" not in self.emitted and ringing_at is not None:
             out.append(("ringing", ringing_at))
             self.emitted.add("ringing")
-        if "answered" not in self.emitted and leg.answered_at is not None and not self._machine_answer():
+        human = self.mode == "agent_first" or (
+            not self._machine_answer() and (self.bridge_started or self.parent.answered_by in ("human", "unknown"))
+        )  # client first: only once detection said it is not a machine
+        if "answered" not in self.emitted and leg.answered_at is not None and human:
             out.append(("answered", leg.answered_at))
             self.emitted.add("answered")
         return out
@@ -288,6 +291,11 @@ class CallState:
             return self._result(CallStatus.ANSWERED, (ended - self.child.answered_at).total_seconds(), self.child)
         if parent.status == "completed":
             why = "agent hung up before the client answered" if self.bridge_started else "agent leg ended before dialing the client"
+        elif parent.status == "failed":
+            # Not "canceled" (= retry at once): a broken agent target would loop.
+            why = f"agent leg failed ({self.request.connect_to}): the client was not dialed"
+            code = f"; Twilio error {parent.error_code}" if parent.error_code else ""
+            return self._result(CallStatus.FAILED, 0.0, self.child, error=why + code)
         else:
             why = f"agent leg {parent.status}: the client was not dialed"
         return self._result(CallStatus.CANCELED, 0.0, self.child, error=why)
@@ -311,12 +319,15 @@ class CallState:
                     bridged = "completed"
             if bridged in ("completed", "answered"):
                 talk = secs or 0.0
-            elif bridged is not None:
-                error = f"agent leg {bridged}: the client was answered but not connected"
-            elif self.bridge_started:
-                error = "no report from the agent leg"
+            elif self.bridge_started and bridged is None:
+                # Connected, but the agent leg never reported: the whole call is the best we know.
+                talk = parent.duration or 0.0
+                error = "no report from the agent leg: talk time is the whole call's"
             else:
-                error = "client answered but was never connected to an agent"
+                # Abandoned: the client picked up and no agent did. Not a conversation
+                # (nothing for an agent to dispose); retried by the failed-call policy.
+                why = f"agent leg {bridged}" if bridged is not None else "never connected to an agent"
+                return self._result(CallStatus.FAILED, 0.0, parent, error=f"abandoned: the client answered, {why}")
         return self._result(status, talk, parent, error=error)
 
     def _map(self, status: str, leg: LegState) -> CallStatus:
@@ -346,7 +357,7 @@ class CallState:
         start = leg.ringing_at or leg.initiated_at
         ring_s = 0.0
         if start is not None:
-            stop = answered or leg.ended_at or ended
+            stop = answered or leg.answered_at or leg.ended_at or ended
             ring_s = max(0.0, (stop - start).total_seconds())
         elif status is CallStatus.NO_ANSWER:
             ring_s = self.request.ring_timeout.total_seconds()

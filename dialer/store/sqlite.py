@@ -591,8 +591,11 @@ class SqliteStore(Store):
     async def orphaned_calls(self, now: datetime, limit: int) -> list[CallRecord]:
         cols = ", ".join(f"calls.{c.strip()}" for c in _CALL_COLS.split(","))
         async with self.db.execute(
-            f"SELECT {cols} FROM calls JOIN clients ON clients.open_call_id = calls.call_id "
-            "WHERE calls.status='dialing' AND (clients.lease_until IS NULL OR clients.lease_until <= ?) LIMIT ?",
+            # Driven by the small partial index of open calls, joined by primary key:
+            # never a scan of the clients table.
+            f"SELECT {cols} FROM calls JOIN clients ON clients.id = calls.client_id "
+            "WHERE calls.status='dialing' AND clients.open_call_id = calls.call_id "
+            "AND (clients.lease_until IS NULL OR clients.lease_until <= ?) LIMIT ?",
             (ts(now), limit),
         ) as cur:
             return [_call(r) for r in await cur.fetchall()]
@@ -600,9 +603,10 @@ class SqliteStore(Store):
     async def rescue(self, call_id: str, owner: str, now: datetime, lease_until: datetime) -> Claim | None:
         async with self._tx() as db:
             async with db.execute(
-                f"UPDATE clients SET lease_owner=?, lease_token=lower(hex(randomblob(12))), lease_until=? "
-                f"WHERE open_call_id=? AND (lease_until IS NULL OR lease_until <= ?) RETURNING {_CLIENT_COLS}",
-                (owner, ts(lease_until), call_id, ts(now)),
+                "UPDATE clients SET lease_owner=:o, lease_token=lower(hex(randomblob(12))), lease_until=:u "
+                f"WHERE id=(SELECT client_id FROM calls WHERE call_id=:c) AND open_call_id=:c "
+                f"AND (lease_until IS NULL OR lease_until <= :n) RETURNING {_CLIENT_COLS}",
+                {"c": call_id, "n": ts(now), "o": owner, "u": ts(lease_until)},
             ) as cur:
                 row = await cur.fetchone()
         if row is None:

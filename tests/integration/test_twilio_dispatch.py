@@ -23,7 +23,6 @@ from dialer.store.sqlite import SqliteStore
 from dialer.testcall import test_call as run_test_call
 from providers.twilio import TwilioProvider
 from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
-    ACCOUNT_SID,
     FAST_SETTINGS,
     PUBLIC,
     FakeTwilio,

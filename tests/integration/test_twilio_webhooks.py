@@ -4,6 +4,7 @@ and out-of-order callbacks, the HTTP app's other routes and the in-loop server."
 from __future__ import annotations
 
 import asyncio
+import itertools
 import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,6 @@ from providers.twilio import TwilioProvider
 from providers.twilio_state import LegState
 from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
     ACCOUNT_SID,
-    AUTH_TOKEN,
     PUBLIC,
     FakeTwilio,
     ScaledClock,
@@ -207,8 +207,6 @@ def test_leg_state_ordering_is_idempotent() -> None:
         return leg
 
     in_order = [("initiated", 0), ("ringing", 1), ("in-progress", 2), ("completed", 3)]
-    import itertools
-
     for perm in itertools.permutations(in_order):
         leg = leg_after([*perm, *perm])  # every order, every callback twice
         assert leg.status == "completed" and leg.duration == 42

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dialer.config import DialerConfig, load_config
 from dialer.domain import ClientRecord, Stage
 from dialer.importer import (
+    ZONE_OVERRIDES,
     ImportFileError,
+    _countries_of_zones,
     RowError,
     _parser_for,
     import_clients,
@@ -61,7 +63,7 @@ def parse(config: DialerConfig = CONFIG, **cells: str) -> ClientRecord:
 
 def reason(**cells: str) -> str:
     with pytest.raises(RowError) as info:
-        parse(**cells)
+        parse_row(row(**cells), 2, CONFIG)
     return info.value.reason
 
 
@@ -136,7 +138,8 @@ def test_russian_shortcut_agrees_with_phonenumbers(national: str, prefix: str) -
     """The fast path for +7/8/7 + 10 digits gives exactly what parse + is_valid_number give."""
     raw = prefix + national
     parser = _parser_for(CONFIG)
-    number, _, e164, _ = parser._phone(raw, errors := [])
+    errors: list[str] = []
+    number, _, e164, _ = parser._phone(raw, errors)
     try:
         reference = phonenumbers.parse(raw, "RU")
         valid = phonenumbers.is_valid_number(reference)
@@ -147,6 +150,12 @@ def test_russian_shortcut_agrees_with_phonenumbers(national: str, prefix: str) -
         assert e164 == phonenumbers.format_number(reference, phonenumbers.PhoneNumberFormat.E164)
     else:
         assert number is None and len(errors) == 1
+
+
+def test_russian_shortcut_is_active() -> None:
+    """The shortcut checks itself against phonenumbers and switches off on any disagreement;
+    this fails when a phonenumbers upgrade switched it off (imports get ~2x slower)."""
+    assert _parser_for(CONFIG)._shortcut is not None
 
 
 def test_number_type_unknown_iff_invalid() -> None:
@@ -176,6 +185,35 @@ def test_number_type_unknown_iff_invalid() -> None:
 )
 def test_zone_inferred_from_landline(phone: str, zone: str) -> None:
     assert parse(phone=phone).timezone == zone
+
+
+def reference_zone(e164: str) -> str | None:
+    """Zone inference spelled out without the importer's caches."""
+    n = phonenumbers.parse(e164)
+    ntype = phonenumbers.number_type(n)
+    if phonenumbers.is_number_type_geographical(ntype, n.country_code or 0):
+        for prefix, zone in ZONE_OVERRIDES.items():
+            if e164.startswith(prefix):
+                return zone
+    zones = phonenumbers.timezone.time_zones_for_number(n)
+    if len(zones) != 1 or zones[0] == "Etc/Unknown":
+        return None
+    region = phonenumbers.region_code_for_number(n)
+    countries = _countries_of_zones().get(zones[0])
+    return None if countries and region not in countries else zones[0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    code=st.sampled_from(["+74012", "+73412", "+78452", "+7495", "+74152", "+73812", "+74242", "+78442", "+7391",
+                          "+7912", "+7800", "+7701", "+7727", "+44207", "+4420", "+1212", "+4930", "+33"]),
+    rest=st.text(alphabet="0123456789", min_size=6, max_size=9),
+)  # fmt: skip
+def test_inferred_zone_cache_agrees_with_phonenumbers(code: str, rest: str) -> None:
+    e164 = code + rest
+    number = phonenumbers.parse(e164)
+    assume(phonenumbers.is_valid_number(number))
+    assert parse(phone=e164).timezone == (reference_zone(e164) or CENTER_ZONE)
 
 
 def test_zone_column_wins_and_is_validated() -> None:
@@ -262,11 +300,9 @@ def test_next_contact_forms() -> None:
 
 
 def test_extra_columns_become_attributes_and_headers_are_case_insensitive() -> None:
-    r = parse_row(
-        {" ID ": "c9", "Name": " Петров Пётр ", "PHONE": "89123456789", "Company": " ООО «Ромашка» ", "city": "", "Сегмент": "vip"},
-        5,
-        CONFIG,
-    )  # fmt: skip
+    cells = {" ID ": "c9", "Name": " Петров Пётр ", "PHONE": "89123456789"}
+    cells |= {"Company": " ООО «Ромашка» ", "city": "", "Сегмент": "vip"}
+    r = parse_row(cells, 5, CONFIG)
     assert (r.id, r.name, r.phone) == ("c9", "Петров Пётр", "+79123456789")
     assert r.attributes == {"company": "ООО «Ромашка»", "сегмент": "vip"}
 
@@ -392,6 +428,7 @@ async def test_reimport_updates_and_clears_stale_rejects(tmp_path: Path) -> None
 async def test_rejected_file_can_be_fixed_and_imported(tmp_path: Path) -> None:
     path = write(tmp_path, "id;name;phone;city\nx1;Один;12;Тула\n")
     s = await import_clients(CONFIG, path, FakeSink())
+    assert s.rejected_path is not None
     fixed = s.rejected_path.read_text(encoding="utf-8-sig").replace(";12;", ";+7 912 555 01 01;")
     again = write(tmp_path, fixed, name="fixed.csv")
     sink = FakeSink()

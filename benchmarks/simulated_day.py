@@ -1,0 +1,102 @@
+"""A simulated working day with 20 lines: wall time of `dialer simulate` and its figures.
+
+    python benchmarks/simulated_day.py                # 5,000 clients, 20 lines, 1 day, 3 runs
+    python benchmarks/simulated_day.py --clients 20000 --runs 1
+
+Generates a client list spread over Russia's zones (prospects, hot, customers,
+complaints), gives the example config's cold campaign 20 lines, and runs the same code
+path as the README's first command. Prints the median wall time over the runs, calls
+made, and the guarantee audit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dialer import logging as dlog  # noqa: E402
+from dialer.cli import schedule_all  # noqa: E402
+from dialer.config import Agent, load_config  # noqa: E402
+from dialer.importer import import_clients  # noqa: E402
+from dialer.planning import day_bounds  # noqa: E402
+from dialer.simulate import run_simulation  # noqa: E402
+from dialer.store.sqlite import SqliteStore  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Omsk",
+         "Asia/Novosibirsk", "Asia/Irkutsk", "Asia/Yakutsk", "Asia/Vladivostok", "Asia/Magadan", "Asia/Kamchatka"]  # fmt: skip
+
+
+def write_clients(path: Path, n: int, seed: int) -> None:
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "name", "phone", "timezone", "schedule", "stage", "complaint"])
+        for i in range(n):
+            stage = rng.choices(["prospect", "hot", "customer"], [75, 10, 15])[0]
+            complaint = "1" if stage == "customer" and rng.random() < 0.1 else ""
+            w.writerow([f"s{i}", f"Client {i}", f"+7912{i:07d}", rng.choice(ZONES),
+                        rng.choice(["office", "shop", "home"]), stage, complaint])  # fmt: skip
+
+
+async def one_run(config_path: Path, clients: Path, db: Path, lines: int, day: date, seed: int) -> tuple[float, int, int]:
+    config = load_config(config_path)
+    campaigns = []
+    for c in config.campaigns:
+        if c.name == "cold":
+            agents = [Agent(name=f"agent{i:02d}", target=f"sip:{300 + i}@pbx.local") for i in range(lines)]
+            c = c.model_copy(update={"lines": lines, "agents": agents})
+        campaigns.append(c)
+    storage = config.storage.model_copy(update={"reports_dir": db.parent / "reports"})
+    config = config.model_copy(update={"campaigns": campaigns, "storage": storage})
+    store = SqliteStore(db)
+    await store.open()
+    await store.migrate()
+    t0 = time.perf_counter()
+    start, _ = day_bounds(config, day)
+    await import_clients(config, clients, store, progress=False, now=start)
+    await schedule_all(store, config, start)
+    results = await run_simulation(store, config, day, 1, seed)
+    elapsed = time.perf_counter() - t0
+    await store.close()
+    audit = results[0].audit
+    bad = len(audit.outside_window) + len(audit.dnc_dialed) + audit.open_calls
+    return elapsed, audit.calls, bad
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=5000)
+    ap.add_argument("--lines", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--day", default="2026-12-01")
+    args = ap.parse_args()
+    dlog.configure(json=True, level=logging.WARNING)
+    times = []
+    with tempfile.TemporaryDirectory(prefix="dialer-simday-") as tmp:
+        clients = Path(tmp) / "clients.csv"
+        write_clients(clients, args.clients, 1)
+        for run in range(args.runs):
+            elapsed, calls, bad = asyncio.run(
+                one_run(ROOT / "config" / "dialer.yaml", clients, Path(tmp) / f"run{run}.db", args.lines,
+                        date.fromisoformat(args.day), 7)
+            )  # fmt: skip
+            times.append(elapsed)
+            print(f"run {run + 1}: {elapsed:.1f} s wall, {calls:,} calls, {bad} guarantee violations")
+    print(f"simulated day, {args.clients:,} clients, cold campaign with {args.lines} lines: "
+          f"median {statistics.median(times):.1f} s wall over {len(times)} runs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,765 @@
+"""The Twilio provider: real outbound calls through the official SDK, status webhooks.
+
+Settings: see providers/twilio_settings.py (and docs/twilio.md).
+
+One call, agent-first (the default: no client ever answers into silence):
+  POST /Calls  To=agent  Url=<twiml>  StatusCallback=<status?call=ID&leg=parent>
+  agent answers -> Twilio asks <twiml?call=ID> -> <Dial callerId timeout timeLimit
+  answerOnBridge action=<dial?call=ID>><Number statusCallback=<status?call=ID&leg=child>>
+  client</Number></Dial>; the client's leg (child) decides the outcome and its
+  duration is the talk time.
+Client-first:
+  POST /Calls  To=client  MachineDetection=...  Url=<twiml>; Twilio asks for TwiML
+  with AnsweredBy: a human (or unknown) is <Dial>ed to the agent target, a machine is
+  hung up on (or left a message) and the call is recorded as `machine`.
+
+`dial()` returns when the call has ended: it awaits the final state delivered by the
+webhooks (dialer/http.py routes them to `handle_webhook`), keyed by OUR call id, which
+is in every callback URL. A watchdog covers lost callbacks and over-long calls: with no
+callback for `poll_interval` it fetches the call by SID; once the call outlives its cap
+(ring + detection + talk cap + slack) it fetches it and, if still live, ends it with
+``update_async(status="completed")``.
+
+Creating calls: paced to `cps` (Twilio queues above the account's CPS instead of
+refusing); 429 / code 20429 and refused connections are retried with bounded backoff;
+a 5xx or timeout on POST /Calls is ambiguous (the call may exist), so the call is looked
+up (a callback carrying our call id, else the call list filtered by To/From and creation
+time) before any retry; when that cannot decide, nothing is retried: a client is never
+dialed twice because of a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import httpx
+import structlog
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client
+
+from dialer.clock import Clock
+from dialer.domain import CallStatus
+from dialer.secrets import secret
+from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent
+from providers.twilio_http import HttpxTwilioClient
+from providers.twilio_settings import TwilioSettings, TwilioSettingsError, parse_settings
+from providers.twilio_state import (
+    FINAL,
+    INVALID_NUMBER_CODES,
+    MACHINE_ANSWERS,
+    CallState,
+    parse_timestamp,
+    provider_call_id,
+    split_provider_call_id,
+)
+from providers.twilio_webhooks import (
+    HANGUP,
+    KINDS,
+    Signer,
+    Target,
+    bridge_twiml,
+    form_params,
+    machine_twiml,
+    parse_target,
+    public_url,
+    webhook_url,
+)
+
+__all__ = ["TwilioProvider", "TwilioSettings", "TwilioSettingsError"]
+
+log = structlog.get_logger("providers.twilio")
+T = TypeVar("T")
+
+# API errors: TwilioRestException (legacy errors), TwilioServiceException (RFC 9457
+# problems) and the plain TwilioException a list page raises on a non-200 all derive
+# from TwilioException.
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+LOOKUP_SKEW = timedelta(minutes=2)
+TWIML = "application/xml"
+_RECENT = 2000
+
+
+class _Unknown(Exception):
+    """Whether Twilio created the call cannot be decided."""
+
+
+def _status(exc: BaseException) -> int:
+    """HTTP status of a Twilio API error (0 when unknown)."""
+    status = getattr(exc, "status", None)
+    if status is None and len(exc.args) >= 2:  # TwilioException("Unable to fetch page", response)
+        status = getattr(exc.args[1], "status_code", None)
+    try:
+        return int(status or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _code(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    return "" if code is None else str(code)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """429 / 20429 (too many requests) and 5xx: safe to retry for idempotent requests."""
+    status = _status(exc)
+    return status == 429 or _code(exc) == "20429" or status >= 500
+
+
+def _safe_sink(on_event: EventSink | None, call_id: str) -> EventSink:
+    """The caller's event sink; its failures are logged, never fatal to the call."""
+
+    def emit(event: ProviderEvent) -> None:
+        if on_event is None:
+            return
+        try:
+            on_event(event)
+        except Exception:
+            log.exception("twilio_event_sink_failed", call_id=call_id, kind=event.kind)
+
+    return emit
+
+
+def _clamp(seconds: float, lo: int, hi: int) -> int:
+    return int(max(lo, min(hi, round(seconds))))
+
+
+def _secs(d: timedelta) -> float:
+    return d.total_seconds()
+
+
+class TwilioProvider:
+    def __init__(self, name: str, settings: Mapping[str, Any], clock: Clock):
+        self.name = name
+        self.settings = parse_settings(name, settings)
+        self.clock = clock
+        self.public_base_url = self.settings.resolved_public_base_url()
+        # for dialer/http.py: where to listen, how much body to accept
+        self.listen: tuple[str, int] = (self.settings.listen_host, self.settings.listen_port)
+        self.webhook_max_body = self.settings.max_body_bytes
+        self.poll_interval: timedelta = self.settings.poll_interval
+        self._calls: dict[str, CallState] = {}
+        self._by_sid: dict[str, str] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()  # finished call ids and SIDs
+        self._observers: dict[str, Callable[[str], None]] = {}
+        self._pace_lock = asyncio.Lock()
+        self._last_create: datetime | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._client: Client | None = None
+        self._signer: Signer | None = None
+        self._account_sid: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<TwilioProvider {self.name} api={self.settings.api_base_url}>"
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._client is not None:
+            return
+        s = self.settings
+        account_sid = secret(s.account_sid_env)
+        token = secret(s.auth_token_env)
+        shared_key = secret(s.webhook_key_env) if s.webhook_key_env else None
+        assert account_sid is not None and token is not None
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(_secs(s.request_timeout), connect=_secs(s.connect_timeout)),
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=20),
+        )
+        # An explicit, non-empty environment: with an empty one the SDK reads os.environ,
+        # where a stray TWILIO_REGION / TWILIO_EDGE would rewrite the API host.
+        client = Client(
+            username=account_sid,
+            password=token,
+            account_sid=account_sid,
+            http_client=HttpxTwilioClient(self._http),
+            environment={"DIALER_TWILIO_PROVIDER": self.name},
+        )
+        client.api.base_url = s.api_base_url
+        self._client = client
+        self._account_sid = account_sid
+        self._signer = Signer(token, shared_key)
+        log.info("twilio_started", provider=self.name, api=s.api_base_url, public=self.public_base_url, cps=s.cps)
+
+    async def close(self) -> None:
+        http, self._http = self._http, None
+        self._client = None
+        if http is not None:
+            await http.aclose()
+
+    async def check(self) -> None:
+        """Readiness: the API answers and accepts our credentials."""
+        await self.start()
+        client = self._require()
+        try:
+            await client.api.v2010.accounts(self._account_sid).fetch_async()
+        except TwilioException as exc:
+            raise ProviderError(f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}") from None
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"Twilio API unreachable: {type(exc).__name__}: {exc}") from None
+
+    def _require(self) -> Client:
+        if self._client is None:
+            raise ProviderError(f"provider {self.name} is not started")
+        return self._client
+
+    def observe(self, call_id: str, fn: Callable[[str], None]) -> None:
+        """Receive a human-readable line for each callback of one call (test-call)."""
+        self._observers[call_id] = fn
+
+    # ------------------------------------------------------------ dialing
+
+    async def dial(self, request: DialRequest, on_event: EventSink | None = None) -> CallResult:
+        await self.start()
+        emit = _safe_sink(on_event, request.call_id)
+        agent = parse_target(request.connect_to)
+        if request.call_id in self._calls:
+            raise ProviderError(f"call {request.call_id} is already in progress")
+        s = self.settings
+        talk_cap = request.hard_limit or s.default_talk_limit
+        if request.connect_mode == "client_first":
+            detect = s.machine_detection.timeout if s.machine_detection.enabled else timedelta(0)
+            cap = request.ring_timeout + detect + s.agent_ring_timeout + talk_cap + s.watchdog_slack
+        else:
+            cap = s.agent_ring_timeout + request.ring_timeout + talk_cap + s.watchdog_slack
+        state = CallState(
+            request=request, mode=request.connect_mode, dialed_at=self.clock.now(), cap=cap, talk_cap=talk_cap
+        )
+        self._calls[request.call_id] = state
+        try:
+            created = await self._create(state, self._create_params(state, agent.rest_to))
+            if isinstance(created, CallResult):
+                return created
+            self._adopt(state, created)
+            pcid = provider_call_id(created, state.mode)
+            emit(ProviderEvent("created", request.call_id, self.clock.now(), pcid))
+            log.info("twilio_call_created", call_id=request.call_id, sid=created, mode=state.mode, cap_s=_secs(cap))
+            result = await self._follow(state, emit, pcid)
+        except BaseException as exc:
+            if state.parent.sid and not state.parent.final:
+                # The dispatcher gave up on the call (drain timeout) or we failed while
+                # following it: do not leave a call live that nobody follows.
+                why = "canceled by the worker" if isinstance(exc, asyncio.CancelledError) else repr(exc)
+                await asyncio.shield(self._end_quietly(state, why))
+            raise
+        finally:
+            self._forget(state)
+        emit(ProviderEvent("ended", request.call_id, result.ended_at, result.provider_call_id))
+        log.info(
+            "twilio_call_ended", call_id=request.call_id, sid=state.parent.sid, status=result.status.value,
+            ring_s=result.ring_s, talk_s=result.talk_s, error=result.error,
+        )  # fmt: skip
+        return result
+
+    def _urls(self, call_id: str) -> dict[str, str]:
+        base = self.public_base_url
+        return {
+            "parent": webhook_url(base, self.name, "status", call=call_id, leg="parent"),
+            "child": webhook_url(base, self.name, "status", call=call_id, leg="child"),
+            "twiml": webhook_url(base, self.name, "twiml", call=call_id),
+            "dial": webhook_url(base, self.name, "dial", call=call_id),
+        }
+
+    def _create_params(self, state: CallState, agent_to: str) -> dict[str, Any]:
+        s = self.settings
+        r = state.request
+        urls = self._urls(r.call_id)
+        params: dict[str, Any] = {
+            "from_": r.caller_id,
+            "url": urls["twiml"],
+            "method": "POST",
+            "status_callback": urls["parent"],
+            "status_callback_event": STATUS_EVENTS,
+            "status_callback_method": "POST",
+            # the REST leg's backstop: Twilio itself ends the call after this
+            "time_limit": _clamp(_secs(state.cap), 60, 86400),
+        }
+        if state.mode == "client_first":
+            params["to"] = r.number
+            params["timeout"] = _clamp(_secs(r.ring_timeout), 5, 600)
+            md = s.machine_detection
+            if md.enabled:
+                params["machine_detection"] = md.twilio_mode
+                params["machine_detection_timeout"] = _clamp(_secs(md.timeout), 3, 59)
+                if md.speech_threshold_ms is not None:
+                    params["machine_detection_speech_threshold"] = md.speech_threshold_ms
+                if md.speech_end_threshold_ms is not None:
+                    params["machine_detection_speech_end_threshold"] = md.speech_end_threshold_ms
+                if md.silence_timeout_ms is not None:
+                    params["machine_detection_silence_timeout"] = md.silence_timeout_ms
+        else:
+            params["to"] = agent_to
+            params["timeout"] = _clamp(_secs(s.agent_ring_timeout), 5, 600)
+        return params
+
+    def _adopt(self, state: CallState, sid: str) -> None:
+        if state.parent.sid is None:
+            state.parent.sid = sid
+        self._by_sid[sid] = state.call_id
+
+    def _forget(self, state: CallState) -> None:
+        self._calls.pop(state.call_id, None)
+        self._observers.pop(state.call_id, None)
+        for key in (state.call_id, state.parent.sid, state.child.sid):
+            if key:
+                self._recent[key] = None
+                self._by_sid.pop(key, None)
+        while len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+
+    # ------------------------------------------------------------ creating, with retries
+
+    async def _pace(self) -> None:
+        gap = 1.0 / self.settings.cps
+        async with self._pace_lock:
+            if self._last_create is not None:
+                wait = (self._last_create + timedelta(seconds=gap) - self.clock.now()).total_seconds()
+                if wait > 0:
+                    await self.clock.sleep(wait)
+            self._last_create = self.clock.now()
+
+    def _backoff(self, attempt: int) -> float:
+        s = self.settings
+        base = min(_secs(s.backoff_max), _secs(s.backoff_initial) * (2 ** (attempt - 1)))
+        return base * (0.5 + random.random() / 2)
+
+    async def _create(self, state: CallState, params: dict[str, Any]) -> str | CallResult:
+        client = self._require()
+        call_id = state.call_id
+        first_try = self.clock.now()
+        attempt = 0
+        while True:
+            await self._pace()
+            try:
+                call = await client.calls.create_async(**params)
+                if not call.sid:
+                    raise ProviderError("Twilio accepted the call but returned no SID")
+                return call.sid
+            except TwilioException as exc:
+                status = _status(exc)
+                if status == 429 or _code(exc) == "20429":
+                    reason = f"rate limited (HTTP {status}, code {_code(exc)})"
+                elif status >= 500 or status == 0:
+                    found = await self._after_ambiguous(state, params, first_try, f"HTTP {status}")
+                    if found is not None:
+                        return found
+                    reason = f"HTTP {status}; the call was not created"
+                else:
+                    return self._refused(state, exc)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                reason = f"{type(exc).__name__}: nothing was sent"
+            except httpx.TransportError as exc:
+                found = await self._after_ambiguous(state, params, first_try, type(exc).__name__)
+                if found is not None:
+                    return found
+                reason = f"{type(exc).__name__}; the call was not created"
+            attempt += 1
+            if attempt > self.settings.max_retries:
+                raise ProviderError(f"POST /Calls gave up after {attempt} attempts: {reason}")
+            delay = self._backoff(attempt)
+            log.warning("twilio_create_retry", call_id=call_id, attempt=attempt, reason=reason, delay_s=round(delay, 3))
+            await self.clock.sleep(delay)
+
+    def _refused(self, state: CallState, exc: Any) -> CallResult:
+        """A 4xx on POST /Calls: nothing was dialed."""
+        code = _code(exc)
+        text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
+        msg = f"Twilio refused the call: HTTP {_status(exc)} code {code}: {text}"
+        log.warning("twilio_create_refused", call_id=state.call_id, status=_status(exc), code=code)
+        if state.mode == "client_first" and code in INVALID_NUMBER_CODES:
+            now = self.clock.now()
+            return CallResult(
+                status=CallStatus.INVALID_NUMBER, dialed_at=state.dialed_at, ended_at=now, error=msg
+            )
+        raise ProviderError(msg)
+
+    async def _after_ambiguous(
+        self, state: CallState, params: dict[str, Any], since: datetime, what: str
+    ) -> str | CallResult | None:
+        """POST /Calls failed in a way that leaves open whether the call exists.
+        Returns its SID if it does, None if it surely does not (a retry is safe), or a
+        failed result when that cannot be decided (no retry: never dial twice)."""
+        log.warning("twilio_create_ambiguous", call_id=state.call_id, error=what)
+        try:
+            sid = await self._lookup(state, params, since)
+        except _Unknown as exc:
+            sid = await self._await_sid(state, _secs(self.settings.watchdog_slack))
+            if sid is None:
+                return CallResult(
+                    status=CallStatus.FAILED,
+                    dialed_at=state.dialed_at,
+                    ended_at=self.clock.now(),
+                    error=f"create outcome unknown after {what} ({exc}); not retried so the client is not called twice",
+                )
+        if sid is not None:
+            log.info("twilio_create_found", call_id=state.call_id, sid=sid, after=what)
+        return sid
+
+    async def _await_sid(self, state: CallState, seconds: float) -> str | None:
+        deadline = self.clock.now() + timedelta(seconds=seconds)
+        while state.parent.sid is None:
+            left = (deadline - self.clock.now()).total_seconds()
+            if left <= 0:
+                return None
+            state.changed.clear()
+            await self._wait_change(state, left)
+        return state.parent.sid
+
+    async def _lookup(self, state: CallState, params: dict[str, Any], since: datetime) -> str | None:
+        # Twilio reports a created call to our status callback, whose URL carries our call id.
+        sid = await self._await_sid(state, _secs(self.settings.lookup_delay))
+        if sid is not None:
+            return sid
+        client = self._require()
+        try:
+            calls = await client.calls.list_async(to=params["to"], from_=params["from_"], limit=20, page_size=20)
+        except (TwilioException, httpx.HTTPError) as exc:
+            raise _Unknown(f"call list failed: {type(exc).__name__}") from None
+        if state.parent.sid is not None:
+            return state.parent.sid
+        cutoff = since - LOOKUP_SKEW
+        candidates = [
+            c.sid
+            for c in calls
+            if c.sid
+            and c.sid not in self._by_sid
+            and c.sid not in self._recent
+            and (c.date_created is None or c.date_created >= cutoff)
+            and (not c.direction or c.direction == "outbound-api")
+        ]
+        if len(candidates) > 1:
+            raise _Unknown(f"{len(candidates)} recent calls to {params['to']} match")
+        return candidates[0] if candidates else None
+
+    # ------------------------------------------------------------ following the call
+
+    async def _wait_change(self, state: CallState, seconds: float) -> None:
+        """Until a callback changes the state, or `seconds` pass on the provider's clock."""
+        if state.changed.is_set():
+            return
+        waiter = asyncio.ensure_future(state.changed.wait())
+        sleeper = asyncio.ensure_future(self.clock.sleep(max(0.0, seconds)))
+        try:
+            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (waiter, sleeper):
+                if not f.done():
+                    f.cancel()
+            await asyncio.gather(waiter, sleeper, return_exceptions=True)
+
+    async def _follow(self, state: CallState, emit: EventSink, pcid: str) -> CallResult:
+        s = self.settings
+        grace = s.final_grace
+        deadline = state.dialed_at + state.cap
+        hangup_at: datetime | None = None
+        if state.last_activity is None:
+            state.last_activity = self.clock.now()
+        while True:
+            state.changed.clear()
+            now = self.clock.now()
+            for kind, at in state.progress():
+                emit(ProviderEvent(kind, state.call_id, at, pcid))  # type: ignore[arg-type]
+            outcome = state.resolve(now, grace)
+            if isinstance(outcome, CallResult):
+                return outcome
+            if hangup_at is None and now >= deadline:
+                # The call outlived its cap: ask Twilio (callbacks may have been lost) ...
+                await self._refresh(state)
+                outcome = state.resolve(self.clock.now(), grace)
+                if isinstance(outcome, CallResult):
+                    log.warning("twilio_final_from_fetch", call_id=state.call_id, sid=state.parent.sid, why="cap")
+                    return outcome
+                if not state.parent.final:
+                    # ... and end it if it is really still live.
+                    log.warning("twilio_watchdog_end", call_id=state.call_id, sid=state.parent.sid, cap_s=_secs(state.cap))
+                    state.notes.append(f"watchdog ended the call after {int(_secs(state.cap))} s")
+                    await self._end(state)
+                hangup_at = self.clock.now()
+                continue
+            if hangup_at is not None and now >= hangup_at + grace:
+                await self._refresh(state)
+                outcome = state.resolve(self.clock.now(), grace, force=True)
+                assert isinstance(outcome, CallResult)
+                return outcome
+            quiet_since = state.last_activity or state.dialed_at
+            if now - quiet_since >= self.poll_interval:
+                log.info("twilio_poll", call_id=state.call_id, sid=state.parent.sid, quiet_s=_secs(now - quiet_since))
+                await self._refresh(state)
+                state.last_activity = self.clock.now()
+                continue
+            wake = [quiet_since + self.poll_interval, deadline if hangup_at is None else hangup_at + grace]
+            if isinstance(outcome, datetime):
+                wake.append(outcome)
+            await self._wait_change(state, (min(wake) - now).total_seconds())
+
+    async def _rest(self, op: Callable[[], Awaitable[T]], what: str) -> T:
+        """An idempotent REST operation, retried on 429/5xx/network errors (bounded)."""
+        attempt = 0
+        while True:
+            try:
+                return await op()
+            except TwilioException as exc:
+                if not _retryable(exc):
+                    raise
+                reason = f"HTTP {_status(exc)}"
+            except httpx.TransportError as exc:
+                reason = type(exc).__name__
+            attempt += 1
+            if attempt > self.settings.max_retries:
+                raise ProviderError(f"{what} failed after {attempt} attempts: {reason}")
+            await self.clock.sleep(self._backoff(attempt))
+
+    async def _refresh(self, state: CallState, *, strict: bool = False) -> bool:
+        """Merge Twilio's view (the call and its child legs) into the state.
+        False if the call could not be read (network, or unknown to Twilio); with
+        `strict`, anything but "unknown to Twilio" raises ProviderError instead."""
+        client = self._require()
+        sid = state.parent.sid
+        if sid is None:
+            return False
+        now = self.clock.now()
+        try:
+            call = await self._rest(lambda: client.calls(sid).fetch_async(), "fetch call")
+        except TwilioException as exc:
+            if _status(exc) == 404:
+                state.notes.append("Twilio does not know the call")
+                state.parent.apply("failed", at=now, received=now)
+                state.touch(now)
+                return False
+            log.warning("twilio_fetch_failed", sid=sid, status=_status(exc), code=_code(exc))
+            if strict:
+                raise ProviderError(f"fetching {sid} failed: HTTP {_status(exc)} code {_code(exc)}") from None
+            return False
+        except ProviderError as exc:
+            log.warning("twilio_fetch_failed", sid=sid, error=str(exc))
+            if strict:
+                raise
+            return False
+        state.parent.apply_resource(call, now)
+        if call.status in FINAL or call.status == "in-progress" or state.bridge_started:
+            try:
+                children = await self._rest(
+                    lambda: client.calls.list_async(parent_call_sid=sid, limit=5, page_size=5), "list child legs"
+                )
+            except (TwilioException, ProviderError) as exc:
+                log.warning("twilio_children_failed", sid=sid, error=str(exc))
+                if strict:
+                    raise ProviderError(f"listing the legs of {sid} failed: {exc}") from None
+                children = []
+            if children:
+                child = next((c for c in children if c.sid == state.child.sid), children[0])
+                state.child.apply_resource(child, now)
+                state.bridge_started = True
+        state.touch(now)
+        return True
+
+    async def _end(self, state: CallState) -> None:
+        client = self._require()
+        sid = state.parent.sid
+        if sid is None:
+            return
+        state.ending = True
+        try:
+            await self._rest(lambda: client.calls(sid).update_async(status="completed"), "end call")
+        except TwilioException as exc:
+            if _status(exc) == 404:
+                return
+            # A call still queued or ringing is canceled rather than completed.
+            try:
+                await self._rest(lambda: client.calls(sid).update_async(status="canceled"), "cancel call")
+            except (TwilioException, ProviderError) as exc2:
+                log.warning("twilio_end_failed", sid=sid, error=str(exc2))
+        except ProviderError as exc:
+            log.warning("twilio_end_failed", sid=sid, error=str(exc))
+
+    async def _end_quietly(self, state: CallState, why: str) -> None:
+        try:
+            await asyncio.wait_for(self._end(state), timeout=_secs(self.settings.request_timeout))
+            log.warning("twilio_call_abandoned", call_id=state.call_id, sid=state.parent.sid, why=why)
+        except Exception as exc:  # best effort on the way out
+            log.warning("twilio_end_failed", call_id=state.call_id, sid=state.parent.sid, error=repr(exc))
+
+    # ------------------------------------------------------------ reconciliation
+
+    async def fetch(self, provider_call_id: str) -> CallResult | None:
+        """The final result of an earlier call from Twilio's call resource (and its child
+        legs), or None when Twilio does not know it (404) or it is not final. A call still
+        live that no worker follows (its worker died) is ended first when `end_orphans`
+        is on: the dispatcher records the outcome now and frees the agent, so the call
+        must not go on. Raises ProviderError when Twilio cannot be read (network, 5xx)."""
+        await self.start()
+        sid, mode = split_provider_call_id(provider_call_id)
+        if sid in self._by_sid:
+            return None  # we are following it ourselves
+        now = self.clock.now()
+        dummy = DialRequest(call_id=f"fetch-{sid}", number="", caller_id="", connect_to="", ring_timeout=timedelta(0))
+        state = CallState(request=dummy, mode=mode, dialed_at=now, cap=timedelta(0), talk_cap=timedelta(0))
+        state.parent.sid = sid
+        if not await self._refresh(state, strict=True) or state.parent.status is None:
+            return None
+        if state.parent.initiated_at is not None:
+            state.dialed_at = state.parent.initiated_at
+        if not state.parent.final:
+            if not self.settings.end_orphans:
+                return None
+            log.warning("twilio_orphan_end", sid=sid, status=state.parent.status)
+            await self._end(state)
+            give_up = self.clock.now() + max(self.settings.final_grace, timedelta(seconds=1))
+            await self._refresh(state, strict=True)
+            while not state.parent.final and self.clock.now() < give_up:
+                await self.clock.sleep(0.25)
+                await self._refresh(state, strict=True)
+            if not state.parent.final:
+                return None
+            state.notes.append("ended by reconciliation: no worker was following the call")
+        outcome = state.resolve(self.clock.now(), timedelta(0), force=True)
+        return outcome if isinstance(outcome, CallResult) else None
+
+    # ------------------------------------------------------------ webhooks
+
+    async def handle_webhook(self, request: Any) -> tuple[int, str, bytes]:
+        """One Twilio webhook (dialer/http.py): returns (HTTP status, media type, body)."""
+        kind = request.kind
+        if kind not in KINDS:
+            return 404, "text/plain", b"not found"
+        if request.method != "POST":
+            return 405, "text/plain", b"POST only"
+        if self._signer is None:
+            return 503, "text/plain", b"provider not started"
+        url = public_url(self.public_base_url, request, self.settings.trusted_proxies)
+        try:
+            params = form_params(request.body)
+        except UnicodeDecodeError:
+            return 400, "text/plain", b"bad form"
+        if not self._signer.valid(url, params, request.headers):
+            log.warning("twilio_webhook_rejected", provider=self.name, kind=kind, url=url, client=request.client_host)
+            return 403, "text/plain", b"invalid signature"
+        query = dict(parse_qsl(request.query_string, keep_blank_values=True))
+        call_id = query.get("call", "")
+        state = self._calls.get(call_id)
+        now = self.clock.now()
+        if state is None:
+            level = log.debug if call_id in self._recent else log.warning
+            level("twilio_webhook_unknown_call", kind=kind, call_id=call_id, sid=params.get("CallSid"))
+            if kind == "twiml":
+                return 200, TWIML, HANGUP.encode()  # nobody follows this call: do not connect anyone
+            return 204, "text/plain", b""
+        if kind == "status":
+            self._on_status(state, query.get("leg", "parent"), params, now)
+            return 204, "text/plain", b""
+        if kind == "dial":
+            self._on_dial(state, params, now)
+            return 200, TWIML, HANGUP.encode()
+        return 200, TWIML, self._twiml(state, params, now).encode()
+
+    def _observe(self, state: CallState, line: str) -> None:
+        fn = self._observers.get(state.call_id)
+        if fn is not None:
+            try:
+                fn(line)
+            except Exception:  # an observer must not break the webhook
+                log.exception("twilio_observer_failed", call_id=state.call_id)
+
+    def _on_status(self, state: CallState, leg_name: str, p: Mapping[str, str], now: datetime) -> None:
+        leg = state.child if leg_name == "child" else state.parent
+        sid = p.get("CallSid")
+        status = p.get("CallStatus", "")
+        if not status:
+            return
+        if leg.sid is not None and sid and sid != leg.sid:
+            log.warning("twilio_callback_other_sid", call_id=state.call_id, leg=leg_name, sid=sid, known=leg.sid)
+            return
+        if leg_name == "parent" and sid and state.parent.sid is None:
+            self._adopt(state, sid)
+        seq_text = p.get("SequenceNumber")
+        seq = int(seq_text) if seq_text and seq_text.isdigit() else None
+        at = parse_timestamp(p.get("Timestamp")) or now
+        changed = leg.apply(
+            status,
+            at=at,
+            received=now,
+            seq=seq,
+            duration=p.get("CallDuration"),
+            answered_by=p.get("AnsweredBy"),
+            error_code=p.get("ErrorCode"),
+            sid=sid,
+        )
+        if leg_name == "child" and sid:
+            self._by_sid.setdefault(sid, state.call_id)
+            state.bridge_started = True
+        log.debug(
+            "twilio_callback", call_id=state.call_id, leg=leg_name, status=status, seq=seq, changed=changed,
+            duration=p.get("CallDuration"), answered_by=p.get("AnsweredBy"),
+        )  # fmt: skip
+        self._observe(
+            state,
+            f"{leg_name:<6} {status:<11} seq={seq_text or '-'}"
+            + (f" duration={p['CallDuration']}s" if p.get("CallDuration") else "")
+            + (f" answered_by={p['AnsweredBy']}" if p.get("AnsweredBy") else "")
+            + ("" if changed and leg.status == status else
+               " (duplicate: ignored)" if not changed else f" (late: status stays {leg.status})"),
+        )
+        state.touch(now)
+
+    def _on_dial(self, state: CallState, p: Mapping[str, str], now: datetime) -> None:
+        status = p.get("DialCallStatus")
+        duplicate = state.dial_status is not None
+        if status and not duplicate:
+            state.dial_status = status
+            try:
+                state.dial_duration = max(0.0, float(p.get("DialCallDuration") or 0))
+            except ValueError:
+                state.dial_duration = None
+            state.dial_seen_at = now
+            child_sid = p.get("DialCallSid")
+            if child_sid and state.child.sid is None:
+                state.child.sid = child_sid
+                self._by_sid.setdefault(child_sid, state.call_id)
+        self._observe(
+            state,
+            f"dial   {status or '?':<11} duration={p.get('DialCallDuration', '-')}s"
+            + (" (duplicate: ignored)" if duplicate else ""),
+        )
+        state.touch(now)
+
+    def _twiml(self, state: CallState, p: Mapping[str, str], now: datetime) -> str:
+        s = self.settings
+        r = state.request
+        sid = p.get("CallSid")
+        if sid and state.parent.sid is None:
+            self._adopt(state, sid)
+        answered_by = p.get("AnsweredBy")
+        state.parent.apply("in-progress", at=now, received=now, answered_by=answered_by)
+        state.touch(now)
+        if state.ending or state.parent.final:
+            self._observe(state, "twiml  hangup (call is being ended)")
+            return HANGUP
+        urls = self._urls(r.call_id)
+        if state.mode == "client_first":
+            if answered_by in MACHINE_ANSWERS:
+                state.machine = True
+                md = s.machine_detection
+                self._observe(state, f"twiml  machine ({answered_by}): {md.on_machine}")
+                if md.on_machine == "message":
+                    return machine_twiml(md.message, md.message_url, md.language, md.voice)
+                return HANGUP
+            target = parse_target(r.connect_to)
+            timeout = _clamp(_secs(s.agent_ring_timeout), 5, 600)
+        else:
+            target = Target("number", r.number)
+            timeout = _clamp(_secs(r.ring_timeout), 5, 600)
+        state.bridge_started = True
+        self._observe(state, f"twiml  dial {target.rest_to} (timeLimit {int(_secs(state.talk_cap))} s)")
+        return bridge_twiml(
+            target,
+            caller_id=r.caller_id,
+            timeout_s=timeout,
+            time_limit_s=max(1, int(_secs(state.talk_cap))),
+            action_url=urls["dial"],
+            status_url=urls["child"],
+        )

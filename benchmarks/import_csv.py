@@ -2,7 +2,7 @@
 
     python benchmarks/import_csv.py                     # 1,000,000 rows into a null sink
     python benchmarks/import_csv.py --rows 200000 --repeat 3
-    python benchmarks/import_csv.py --sqlite            # into the real SQLite store
+    python benchmarks/import_csv.py --sqlite            # into the real SQLite store, placed in the queue
     python benchmarks/import_csv.py --csv my.csv        # import an existing file instead
 
 The file looks like a Russian Excel export (UTF-8 with BOM, ``;``), with a realistic mix:
@@ -14,6 +14,7 @@ about 0.5% bad rows (rejected with a reason). Generation is not timed.
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime
 import asyncio
 import csv
 import random
@@ -150,7 +151,11 @@ async def run_once(config_path: Path, csv_path: Path, use_sqlite: bool, workdir:
         store = SqliteStore(db)
         await store.open()
         await store.migrate()
-        sink = store
+        # What `dialer import` does: write and place each new client in the queue.
+        from dialer.loading import SchedulingSink
+        from dialer.scheduling import Scheduler
+
+        sink = SchedulingSink(store, Scheduler(config), datetime.now(UTC))
     else:
         sink = NullSink()
     try:

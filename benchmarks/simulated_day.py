@@ -26,9 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer import logging as dlog  # noqa: E402
-from dialer.cli import schedule_all  # noqa: E402
 from dialer.config import Agent, load_config  # noqa: E402
-from dialer.importer import import_clients  # noqa: E402
+from dialer.loading import load_clients  # noqa: E402
 from dialer.planning import day_bounds  # noqa: E402
 from dialer.simulate import run_simulation  # noqa: E402
 from dialer.store.sqlite import SqliteStore  # noqa: E402
@@ -65,8 +64,7 @@ async def one_run(config_path: Path, clients: Path, db: Path, lines: int, day: d
     await store.migrate()
     t0 = time.perf_counter()
     start, _ = day_bounds(config, day)
-    await import_clients(config, clients, store, progress=False, now=start)
-    await schedule_all(store, config, start)
+    await load_clients(config, clients, store, now=start)
     results = await run_simulation(store, config, day, 1, seed)
     elapsed = time.perf_counter() - t0
     await store.close()

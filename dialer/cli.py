@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from dialer import logging as dlog
-from dialer.config import ConfigError, DialerConfig, json_schema, load_config
+from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config
 from dialer.domain import Disposition, Priority
 from dialer.planning import center_today, day_bounds, preview_plan
 from dialer.reports import (
@@ -36,7 +36,6 @@ from dialer.reports import (
     to_csv,
     to_jsonl,
 )
-from dialer.scheduling import Scheduler
 from dialer.store import store_for
 from dialer.store.base import Store
 
@@ -113,7 +112,23 @@ def main(verbose: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check_config(file: Path) -> None:
     """Validate FILE; print every error as FILE:LINE: field.path: message."""
+    from dialer.clock import SystemClock
+    from providers.base import create_provider
+
     config = _load(file)
+    # Provider settings belong to each provider type: build each one (no connection
+    # is made, no secret is read) so their errors show here, not at start-up.
+    problems = []
+    for name, p in config.providers.items():
+        try:
+            create_provider(name, p.type, p.settings, SystemClock())
+        except Exception as exc:
+            message = str(exc).replace(f"providers.{name}.", "").replace(f"providers.{name}: ", "")
+            problems.append(f"{file}:{line_of(file, ('providers', name))}: providers.{name}: {message}")
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1)
     click.echo(
         f"{file}: ok ({len(config.campaigns)} campaigns, {len(config.schedules)} schedules, "
         f"{len(config.providers)} providers)"
@@ -136,15 +151,14 @@ def config_schema() -> None:
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: when stderr is a terminal)")
 def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool | None) -> None:
     """Load clients from CSV_FILE into the queue (re-import updates, never duplicates)."""
-    from dialer.importer import ImportFileError, import_clients
+    from dialer.importer import ImportFileError
+    from dialer.loading import load_clients
 
     config = _load(config_file)
     show = sys.stderr.isatty() if progress is None else progress
 
     async def go(store: Store) -> Any:
-        summary = await import_clients(config, csv_file, store, progress=show)
-        scheduled = await schedule_all(store, config)
-        return summary, scheduled
+        return await load_clients(config, csv_file, store, progress=show)
 
     try:
         summary, scheduled = _run(_with_store(config, db, go))
@@ -153,20 +167,8 @@ def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool
         raise SystemExit(1) from None
     for line in summary.lines():
         click.echo(line)
-    click.echo(f"scheduled: {scheduled} clients placed in the queue")
-
-
-async def schedule_all(store: Store, config: DialerConfig, now: datetime | None = None, batch: int = 5000) -> int:
-    """Place every new/changed client in the queue (bounded batches)."""
-    scheduler = Scheduler(config)
-    now = now or datetime.now(UTC)
-    total = 0
-    while True:
-        clients = await store.clients_to_schedule(now, batch)
-        if not clients:
-            return total
-        await store.set_schedules([scheduler.place_client(c, now) for c in clients])
-        total += len(clients)
+    if scheduled:
+        click.echo(f"re-placed in the queue: {scheduled} updated clients")
 
 
 # ---------------------------------------------------------------- the daemon and the simulation
@@ -194,7 +196,8 @@ def run_cmd(config_path: Path, db: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the day reports as JSON")
 def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, seed: int, db: str | None, as_json: bool) -> None:
     """Run whole working days on a virtual clock with the simulated provider."""
-    from dialer.importer import ImportFileError, import_clients
+    from dialer.importer import ImportFileError
+    from dialer.loading import load_clients
     from dialer.simulate import run_simulation
 
     config = _load(config_path)
@@ -209,8 +212,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
     start, _ = day_bounds(config, first_day)
 
     async def go(store: Store) -> Any:
-        summary = await import_clients(config, clients_csv, store, progress=False, now=start)
-        await schedule_all(store, config, start)
+        summary, _ = await load_clients(config, clients_csv, store, now=start)
         return summary, await run_simulation(store, config, first_day, days, seed)
 
     try:
@@ -258,6 +260,18 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
             )
     if violations:
         raise SystemExit(1)
+
+
+@main.command("test-call")
+@config_option
+@click.option("--campaign", required=True, help="the campaign whose provider, caller id and agents to use")
+@click.argument("number")
+def test_call_cmd(config_path: Path, campaign: str, number: str) -> None:
+    """Place one call through the campaign's provider and print its timeline."""
+    from dialer.testcall import test_call
+
+    dlog.configure(json=False, level=logging.WARNING, stream=sys.stderr)
+    raise SystemExit(_run(test_call(_load(config_path), campaign, number, click.echo)))
 
 
 # ---------------------------------------------------------------- plan, report, calls

@@ -390,6 +390,17 @@ class Service(_Model):
     )
 
 
+class Http(_Model):
+    """The worker's HTTP endpoint: provider webhooks, /healthz, /readyz, /metrics."""
+
+    enabled: bool = True
+    host: str | None = Field(None, description="bind address (default 127.0.0.1, or what webhook providers ask)")
+    port: int | None = Field(None, ge=0, le=65535, description="default 8089; 0 picks a free port")
+
+    def bind_settings(self) -> dict[str, Any]:
+        return {k: v for k, v in (("host", self.host), ("port", self.port)) if v is not None}
+
+
 class DialerConfig(_Model):
     center: Center
     legal_window: Hours = Hours(start=time(8), end=time(21))
@@ -399,7 +410,7 @@ class DialerConfig(_Model):
     campaigns: list[Campaign] = Field(min_length=1)
     providers: dict[str, ProviderConfig] = Field(default_factory=lambda: {"simulated": ProviderConfig(type="simulated")})
     service: Service = Service()
-    http: dict[str, Any] = Field(default_factory=dict, description="webhook / metrics endpoint settings")
+    http: Http = Http()
 
     def campaign(self, name: str) -> Campaign:
         for c in self.campaigns:
@@ -545,6 +556,15 @@ def load_config(path: str | Path) -> DialerConfig:
     if updates:
         config = config.model_copy(update={"storage": config.storage.model_copy(update=updates)})
     return config
+
+
+def line_of(path: str | Path, loc: tuple[Any, ...]) -> int:
+    """The line of a field in a config file (for errors found after validation)."""
+    try:
+        node = yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return 1
+    return _line_of(node, loc)
 
 
 def json_schema() -> dict[str, Any]:

@@ -139,3 +139,9 @@ class ClientRecord:
     do_not_call: bool | None = None
     campaign: str | None = None  # pinned campaign; None = chosen by stage
     attributes: dict[str, str] = field(default_factory=dict)
+
+
+def initial_state(record: ClientRecord) -> ClientState:
+    """The state of a client new to the queue (empty cells take the defaults)."""
+    stage = Stage.DNC if record.do_not_call else (record.stage or Stage.PROSPECT)
+    return ClientState(stage=stage, complaint=bool(record.complaint))

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from dialer import calendar
 from dialer.config import Campaign, DialerConfig
-from dialer.domain import ClientState, Stage
+from dialer.domain import ClientRecord, ClientState, Stage, initial_state
 from dialer.store.base import QueuedClient, Schedule
 
 
@@ -95,6 +95,13 @@ class Scheduler:
         if opens > start:
             why += f"; window opens {opens:%Y-%m-%d %H:%M}Z"
         return Schedule(client_id, opens, last_start, why, campaign.name)
+
+    def place_record(self, record: ClientRecord, now: datetime) -> Schedule:
+        """Where a client new to the queue goes (import: one pass, no re-read)."""
+        return self.place(
+            record.id, record.timezone, record.schedule, initial_state(record), record.campaign,
+            record.next_contact, now,
+        )  # fmt: skip
 
     def place_client(self, client: QueuedClient, now: datetime) -> Schedule:
         return self.place(

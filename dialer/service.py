@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -22,6 +23,7 @@ from dialer.clock import SystemClock
 from dialer.config import ConfigError, DialerConfig, load_config
 from dialer.daily import DailyJobs
 from dialer.dispatcher import Dispatcher
+from dialer.http import DEFAULT_BIND, HttpServer, bind_address, create_app, readiness_check, set_providers
 from dialer.scheduler import DialerScheduler
 from dialer.store import store_for
 from dialer.store.base import Store
@@ -71,6 +73,8 @@ class Service:
         self.store: Store | None = None
         self.dispatcher: Dispatcher | None = None
         self.scheduler: DialerScheduler | None = None
+        self.http: HttpServer | None = None
+        self.app: Any = None
         self.daily = DailyJobs(worker_id(self.config))
 
     def request_stop(self) -> None:
@@ -106,11 +110,24 @@ class Service:
             if name not in self.dispatcher.providers:
                 await provider.start()
         self.dispatcher.providers = providers
+        if self.app is not None:
+            set_providers(self.app, providers)
         self.dispatcher.set_config(new)
         self.scheduler.reload(new)
         self.config = new
         marked = await self.store.mark_all_for_schedule()
         log.info("config_reloaded", file=str(self.config_path), rescheduling=marked)
+
+    async def _start_http(self, providers: dict[str, Provider]) -> None:
+        if not self.config.http.enabled:
+            return
+        assert self.store is not None and self.dispatcher is not None
+        dispatcher = self.dispatcher
+        self.app = create_app(providers, readiness=readiness_check(lambda: dispatcher.providers, self.store.ping))
+        address = bind_address(providers, self.config.http.bind_settings()) or DEFAULT_BIND
+        self.http = HttpServer(self.app)
+        host, port = await self.http.start(*address)
+        log.info("http_listening", host=host, port=port)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -126,6 +143,8 @@ class Service:
             for provider in providers.values():
                 await provider.start()
             self.dispatcher = Dispatcher(self.store, providers, self.config, self.clock, owner=owner)
+            # Webhooks must be served before reconciliation and the first call.
+            await self._start_http(providers)
             # Our previous life's leases: expire them so its calls are reconciled now.
             expired = await self.store.expire_leases(owner, self.clock.now())
             rescued = await self.dispatcher.reconcile_orphans(self.clock.now())
@@ -143,6 +162,9 @@ class Service:
             self.scheduler.shutdown()
             drained = await self.dispatcher.drain(self.config.service.drain_timeout.total_seconds())
             await self.dispatcher.wait_idle()
+            # Calls in flight needed their callbacks until now; then the endpoint goes.
+            if self.http is not None:
+                await self.http.stop()
             for provider in self.dispatcher.providers.values():
                 await provider.close()
             log.info("stopped", drained=drained)

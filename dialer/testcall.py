@@ -96,7 +96,7 @@ async def test_call(
     server: HttpServer | None = None
     try:
         if serve_webhooks and hasattr(provider, "handle_webhook"):
-            address = bind_address({camp.provider: provider}, config.http)
+            address = bind_address({camp.provider: provider}, config.http.bind_settings())
             if address is not None:
                 server = HttpServer(create_app({camp.provider: provider}))
                 try:

@@ -80,14 +80,21 @@ def _alaw_decode_table() -> list[int]:
     return out
 
 
+_ULAW_SEG_END = (0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF)
+
+
 def _ulaw_encode(s: int) -> int:
-    sign = 0
+    """16-bit linear -> mu-law (the classic Sun g711.c variant CPython's audioop used)."""
+    s >>= 2
     if s < 0:
-        s, sign = -s, 0x80
-    s = min(s, 32635) + 0x84
-    exponent = max(0, min(7, (s >> 7).bit_length() - 1)) if s >> 7 else 0
-    mantissa = (s >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+        s, mask = -s, 0x7F
+    else:
+        mask = 0xFF
+    s = min(s, 8159) + 0x21
+    seg = next((i for i, end in enumerate(_ULAW_SEG_END) if s <= end), 8)
+    if seg >= 8:
+        return 0x7F ^ mask
+    return ((seg << 4) | ((s >> (seg + 1)) & 0x0F)) ^ mask
 
 
 _ALAW_SEG_END = (0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)

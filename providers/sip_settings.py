@@ -137,7 +137,7 @@ def check_prompt(path: Path) -> tuple[int, int]:
 
 
 class SipSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     type: str = "sip"
 
     # where the PBX / trunk is
@@ -154,7 +154,7 @@ class SipSettings(BaseModel):
     auth_username: str | None = Field(None, description="digest user name when it differs from username")
     password_env: str | None = Field(None, description="environment variable holding the SIP password")
     display_name: str | None = None
-    register: bool = Field(True, description="false for an IP trunk that authenticates by address")
+    register_: bool = Field(True, alias="register", description="false for an IP trunk that authenticates by address")
     register_expiry: Duration = Field(timedelta(seconds=300), description="Expires asked for in REGISTER")
     register_backoff_initial: Duration = timedelta(seconds=2)
     register_backoff_max: Duration = timedelta(seconds=60)
@@ -235,7 +235,7 @@ class SipSettings(BaseModel):
 
     @model_validator(mode="after")
     def _checks(self) -> SipSettings:
-        if self.register:
+        if self.register_:
             missing = [f for f in ("registrar", "username", "password_env") if getattr(self, f) is None]
             if missing:
                 raise ValueError(

@@ -611,7 +611,7 @@ class DialerSipClient(pv_sip.SIPClient):
             return
         if self.register_enabled and self.reg_state == "registered":
             self._reg_dereg_done.clear()
-            self.call(lambda: self._send_register(expires=0))
+            self.call(self._deregister_now)
             self._reg_dereg_done.wait(min(timeout, 8 * self.t1))
         self.NSD = False
         self._wake()
@@ -953,6 +953,8 @@ class DialerSipClient(pv_sip.SIPClient):
         if msg.cseq != leg.cseq:
             if 200 <= code < 300 and leg.ack is not None and leg.ack_dest is not None:
                 self._sendto(leg.ack, leg.ack_dest)
+            elif code >= 300:  # a retransmitted challenge of the previous INVITE
+                self._sendto(self._ack_for_failure(leg, msg).encode(), leg.dest)
             return
         if code < 200:
             if leg.state not in ("calling", "proceeding"):
@@ -1018,12 +1020,12 @@ class DialerSipClient(pv_sip.SIPClient):
         """ACK for a non-2xx final: part of the INVITE transaction (same branch)."""
         lines = [
             f"ACK {leg.uri} SIP/2.0",
-            self._via(leg.branch),
+            self._via(response.branch),
             "Max-Forwards: 70",
             f"From: {leg.from_hdr};tag={leg.local_tag}",
             f"To: {response.fields['To'][0]}",
             f"Call-ID: {leg.call_id}",
-            f"CSeq: {leg.cseq} ACK",
+            f"CSeq: {response.cseq} ACK",
             f"User-Agent: {self.user_agent}",
             "Content-Length: 0",
         ]
@@ -1090,10 +1092,8 @@ class DialerSipClient(pv_sip.SIPClient):
             "Content-Length: 0",
         ]
         data = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        # The CANCEL shares the INVITE's branch; register it under a distinct key.
-        tx = _ClientTx(self, data, leg.dest, leg.branch + "#cancel", lambda _m: None, lambda: None, timeout)
-        self._tx.pop(tx.branch, None)
-        self._tx[leg.branch] = tx  # CANCEL responses carry the INVITE's branch
+        # The CANCEL shares the INVITE's branch; INVITE responses never go through _tx.
+        _ClientTx(self, data, leg.dest, leg.branch, lambda _m: None, lambda: None, timeout)
 
     def _cancel_gave_up(self, leg: Leg) -> None:
         if leg.state in ("calling", "proceeding"):
@@ -1117,7 +1117,6 @@ class DialerSipClient(pv_sip.SIPClient):
             f"To: {leg.to_hdr};tag={leg.remote_tag}",
             f"Call-ID: {leg.call_id}",
             f"CSeq: {leg.cseq} BYE",
-            *(f"{k}: {v}" for k, v in leg.auth.items() if k == "Proxy-Authorization"),
             *([f"Reason: {reason}"] if reason else []),
             f"User-Agent: {self.user_agent}",
             "Content-Length: 0",
@@ -1264,6 +1263,12 @@ class DialerSipClient(pv_sip.SIPClient):
                 pass
             except Exception:
                 log.exception("sip_registration_callback_failed", provider=self.name)
+
+    def _deregister_now(self) -> None:
+        if self._reg_timer is not None:
+            self._reg_timer.cancel()
+        self._reg_challenges = 0
+        self._send_register(expires=0)
 
     def deregister(self) -> bool:  # type: ignore[override]
         raise NotImplementedError("stop() deregisters")

@@ -17,7 +17,7 @@ Vocabulary:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -216,10 +216,13 @@ class Store(abc.ABC):
 
     # -- import and scheduling
     @abc.abstractmethod
-    async def upsert_clients(self, records: Sequence[ClientRecord]) -> tuple[int, int]:
+    async def upsert_clients(
+        self, records: Sequence[ClientRecord], schedules: Mapping[str, Schedule] | None = None
+    ) -> tuple[int, int]:
         """Insert new clients, update known ones (never duplicate); (inserted, updated).
 
-        Touched clients are marked as needing a schedule."""
+        A new client with an entry in `schedules` goes straight into the queue (one
+        pass at import); every other touched client is marked as needing a schedule."""
 
     @abc.abstractmethod
     async def clients_to_schedule(self, now: datetime, limit: int) -> list[QueuedClient]:

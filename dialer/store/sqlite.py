@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime
@@ -20,7 +20,16 @@ from typing import Any
 
 import aiosqlite
 
-from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Guideline, Stage, priority_of
+from dialer.domain import (
+    CallStatus,
+    ClientRecord,
+    ClientState,
+    Disposition,
+    Guideline,
+    Stage,
+    initial_state,
+    priority_of,
+)
 from dialer.store.base import (
     CallRecord,
     CallStart,
@@ -45,7 +54,15 @@ def ts(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime reached the store")
-    return value.astimezone(UTC).strftime(_FMT)
+    # isoformat is several times faster than strftime; the width stays fixed.
+    return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def _attrs(attributes: dict[str, str]) -> str:
+    return _json(attributes) if attributes else "{}"
 
 
 def from_ts(value: str | None) -> datetime | None:
@@ -324,7 +341,9 @@ class SqliteStore(Store):
 
     # ------------------------------------------------------------ import and scheduling
 
-    async def upsert_clients(self, records: Sequence[ClientRecord]) -> tuple[int, int]:
+    async def upsert_clients(
+        self, records: Sequence[ClientRecord], schedules: Mapping[str, Schedule] | None = None
+    ) -> tuple[int, int]:
         if not records:
             return 0, 0
         now = ts(datetime.now(UTC))
@@ -341,20 +360,23 @@ class SqliteStore(Store):
                 if r.id in existing:
                     upd_rows.append(r)
                 else:
-                    stage = Stage.DNC if r.do_not_call else (r.stage or Stage.PROSPECT)
-                    state = ClientState(stage=stage, complaint=bool(r.complaint))
+                    state = initial_state(r)
+                    sch = schedules.get(r.id) if schedules else None
                     new_rows.append(
                         (
-                            r.id, r.name, r.phone, r.timezone, r.country, r.schedule, r.campaign,
-                            int(r.campaign is not None), stage.value, int(bool(r.complaint)),
-                            ts(r.next_contact), int(priority_of(state)), json.dumps(r.attributes, ensure_ascii=False),
-                            now, now,
+                            r.id, r.name, r.phone, r.timezone, r.country, r.schedule,
+                            sch.campaign if sch and sch.campaign else r.campaign,
+                            int(r.campaign is not None), state.stage.value, int(state.complaint),
+                            ts(r.next_contact), int(priority_of(state)), _attrs(r.attributes), now, now,
+                            ts(sch.next_dial_at) if sch else None, ts(sch.window_closes_at) if sch else None,
+                            sch.reason if sch else None, 0 if sch else 1,
                         )
                     )  # fmt: skip
             await db.executemany(
                 "INSERT INTO clients(id, name, phone, timezone, country, schedule, campaign, campaign_pinned, "
-                "stage, complaint, due_at, priority, attributes, created_at, updated_at, needs_schedule) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+                "stage, complaint, due_at, priority, attributes, created_at, updated_at, next_dial_at, "
+                "window_closes_at, schedule_reason, needs_schedule) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 new_rows,
             )
             # Empty cells (None) keep the stored value; do-not-call is sticky.
@@ -378,7 +400,7 @@ class SqliteStore(Store):
                         int(bool(r.do_not_call)), r.stage.value if r.stage else None,
                         None if r.complaint is None else int(r.complaint),
                         ts(r.next_contact), ts(r.next_contact), r.phone,
-                        json.dumps(r.attributes, ensure_ascii=False), now, r.id,
+                        _attrs(r.attributes), now, r.id,
                     )
                     for r in upd_rows
                 ],
@@ -545,7 +567,7 @@ class SqliteStore(Store):
                 ts(now), client_id, call_id, event.kind,
                 event.from_stage.value if event.from_stage else None,
                 event.to_stage.value if event.to_stage else None,
-                event.reason, json.dumps(event.data, ensure_ascii=False, default=str),
+                event.reason, _json(event.data),
             ),
         )  # fmt: skip
 

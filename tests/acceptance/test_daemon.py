@@ -23,6 +23,7 @@ center:
 legal_window: {start: "00:00", end: "24:00"}
 storage: {path: dialer.db, reports_dir: reports}
 service: {tick: 0.2s, drain_timeout: 20s, worker_id: test-worker}
+http: {host: 127.0.0.1, port: 0}
 schedules:
   always: {days: [mon-sun], start: "00:00", end: "24:00"}
 default_schedule: always

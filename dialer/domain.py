@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import IntEnum, StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -141,7 +142,7 @@ class ClientRecord:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-def initial_state(record: ClientRecord) -> ClientState:
-    """The state of a client new to the queue (empty cells take the defaults)."""
-    stage = Stage.DNC if record.do_not_call else (record.stage or Stage.PROSPECT)
-    return ClientState(stage=stage, complaint=bool(record.complaint))
+@lru_cache(maxsize=64)
+def initial_state(stage: Stage | None, do_not_call: bool | None, complaint: bool | None) -> ClientState:
+    """The state of a client new to the queue, from its CSV cells (empty = default)."""
+    return ClientState(stage=Stage.DNC if do_not_call else (stage or Stage.PROSPECT), complaint=bool(complaint))

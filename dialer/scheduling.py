@@ -8,7 +8,6 @@ a few hundred distinct keys.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -124,10 +123,11 @@ class Scheduler:
         if hit is None:
             if len(self._placed) > 100_000:
                 self._placed.clear()
-            hit = self.place("", record.timezone, record.schedule, initial_state(record), record.campaign,
+            state = initial_state(record.stage, record.do_not_call, record.complaint)
+            hit = self.place("", record.timezone, record.schedule, state, record.campaign,
                              record.next_contact, now)  # fmt: skip
             self._placed[key] = hit
-        return replace(hit, client_id=record.id)
+        return Schedule(record.id, hit.next_dial_at, hit.window_closes_at, hit.reason, hit.campaign)
 
     def place_client(self, client: QueuedClient, now: datetime) -> Schedule:
         return self.place(

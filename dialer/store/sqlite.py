@@ -52,12 +52,29 @@ _FMT = "%Y-%m-%dT%H:%M:%SZ"
 def ts(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime reached the store")
-    # isoformat is several times faster than strftime; the width stays fixed.
-    return value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    text = _TS_CACHE.get(value)
+    if text is None:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the store")
+        # isoformat is several times faster than strftime; the width stays fixed.
+        text = value.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+        if len(_TS_CACHE) > 50_000:
+            _TS_CACHE.clear()
+        _TS_CACHE[value] = text
+    return text
 
 
+# An import writes the same few hundred instants a million times over.
+_TS_CACHE: dict[datetime, str] = {}
+
+
+class _Priorities(dict[ClientState, int]):
+    def __missing__(self, state: ClientState) -> int:
+        self[state] = value = int(priority_of(state))
+        return value
+
+
+_PRIORITY = _Priorities()
 _json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
@@ -360,14 +377,14 @@ class SqliteStore(Store):
                 if r.id in existing:
                     upd_rows.append(r)
                 else:
-                    state = initial_state(r)
+                    state = initial_state(r.stage, r.do_not_call, r.complaint)
                     sch = schedules.get(r.id) if schedules else None
                     new_rows.append(
                         (
                             r.id, r.name, r.phone, r.timezone, r.country, r.schedule,
                             sch.campaign if sch and sch.campaign else r.campaign,
                             int(r.campaign is not None), state.stage.value, int(state.complaint),
-                            ts(r.next_contact), int(priority_of(state)), _attrs(r.attributes), now, now,
+                            ts(r.next_contact), _PRIORITY[state], _attrs(r.attributes), now, now,
                             ts(sch.next_dial_at) if sch else None, ts(sch.window_closes_at) if sch else None,
                             sch.reason if sch else None, 0 if sch else 1,
                         )

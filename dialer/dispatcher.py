@@ -23,6 +23,7 @@ from dialer.clock import Clock
 from dialer.config import Campaign, DialerConfig
 from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_of
 from dialer.lifecycle import Transition, apply_disposition
+from dialer.planning import lines_of
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event, LeaseLost, Store
@@ -77,7 +78,6 @@ class Dispatcher:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._lines: Counter[str] = Counter()
         self._agents_busy: dict[str, set[str]] = {}
-        self._last_start: dict[str, datetime] = {}
         self._last_heartbeat: datetime | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.ended = 0  # calls finished so far (the simulation steps when this moves)
@@ -140,7 +140,9 @@ class Dispatcher:
         if provider is None:
             log.error("provider_missing", campaign=campaign.name, provider=campaign.provider)
             return 0
-        claims = await self.store.claim(campaign.name, now, free, self.owner, now + lease_for(campaign))
+        claims = await self.store.claim(
+            campaign.name, now, free, self.owner, now + lease_for(campaign), max_in_use=lines_of(campaign)
+        )
         started = 0
         for claim in claims:
             if await self._start_call(campaign, provider, claim, now, result):
@@ -162,8 +164,6 @@ class Dispatcher:
             result.skipped_closed += 1
             await self.store.release(claim, self.scheduler.place_client(client, now))
             return False
-        await self._pace(campaign)
-        now = self.clock.now()
         agent = self._take_agent(campaign)
         call_id = uuid.uuid4().hex
         zone = ZoneInfo(client.timezone)
@@ -213,17 +213,14 @@ class Dispatcher:
         return True
 
     async def _pace(self, campaign: Campaign) -> None:
-        """Calls-per-second limit per campaign (Twilio queues above its CPS rather than refusing)."""
+        """Calls per second per campaign, across all workers sharing the store (Twilio
+        queues calls above its CPS rather than refusing them, so we must pace)."""
         if not campaign.cps:
             return
-        gap = 1.0 / campaign.cps
-        last = self._last_start.get(campaign.name)
-        now = self.clock.now()
-        if last is not None:
-            wait = (last + timedelta(seconds=gap) - now).total_seconds()
-            if wait > 0:
-                await self.clock.sleep(wait)
-        self._last_start[campaign.name] = self.clock.now()
+        slot = await self.store.reserve_start(campaign.name, campaign.cps, self.clock.now())
+        wait = (slot - self.clock.now()).total_seconds()
+        if wait > 0:
+            await self.clock.sleep(wait)
 
     def _take_agent(self, campaign: Campaign):  # type: ignore[no-untyped-def]
         if not campaign.agents:
@@ -253,6 +250,8 @@ class Dispatcher:
 
         try:
             try:
+                # Paced inside the call's own task: a step never waits for a CPS slot.
+                await self._pace(campaign)
                 result = await provider.dial(request, on_event)
             except ProviderError as exc:
                 self.metrics.provider_errors[campaign.provider] += 1

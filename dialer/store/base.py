@@ -235,10 +235,22 @@ class Store(abc.ABC):
     # -- the queue
     @abc.abstractmethod
     async def claim(
-        self, campaign: str, now: datetime, limit: int, owner: str, lease_until: datetime
+        self,
+        campaign: str,
+        now: datetime,
+        limit: int,
+        owner: str,
+        lease_until: datetime,
+        max_in_use: int | None = None,
     ) -> list[Claim]:
         """Lease up to `limit` clients due and open now, best first (priority, then the
-        window that closes soonest)."""
+        window that closes soonest). With `max_in_use`, the campaign's live leases of
+        *all* workers plus this claim never exceed it (campaign lines are global)."""
+
+    @abc.abstractmethod
+    async def reserve_start(self, campaign: str, cps: float, now: datetime) -> datetime:
+        """Calls-per-second across all workers: reserve the next start slot of the
+        campaign and return when it is (now, or later if the slot is taken)."""
 
     @abc.abstractmethod
     async def release(self, claim: Claim, schedule: Schedule | None) -> None:

@@ -214,6 +214,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX plan_entries_client ON plan_entries(campaign, day, client_id);
     """,
+    # 3: global calls-per-second pacing per campaign; live leases per campaign
+    """
+    CREATE TABLE pacing (campaign TEXT PRIMARY KEY, next_start REAL NOT NULL);
+    CREATE INDEX clients_leased ON clients(campaign, lease_until) WHERE lease_owner IS NOT NULL;
+    """,
 ]
 
 _CLIENT_COLS = (
@@ -452,11 +457,28 @@ class SqliteStore(Store):
 
     # ------------------------------------------------------------ the queue
 
-    async def claim(self, campaign: str, now: datetime, limit: int, owner: str, lease_until: datetime) -> list[Claim]:
+    async def claim(
+        self,
+        campaign: str,
+        now: datetime,
+        limit: int,
+        owner: str,
+        lease_until: datetime,
+        max_in_use: int | None = None,
+    ) -> list[Claim]:
         if limit <= 0:
             return []
         n = ts(now)
         async with self._tx() as db:
+            if max_in_use is not None:
+                async with db.execute(
+                    "SELECT COUNT(*) FROM clients WHERE campaign=? AND lease_owner IS NOT NULL AND lease_until > ?",
+                    (campaign, n),
+                ) as cur:
+                    row = await cur.fetchone()
+                limit = min(limit, max_in_use - (row[0] if row else 0))
+                if limit <= 0:
+                    return []
             async with db.execute(
                 f"""
                 UPDATE clients SET lease_owner=?, lease_token=lower(hex(randomblob(12))), lease_until=?
@@ -475,6 +497,19 @@ class SqliteStore(Store):
                 rows = await cur.fetchall()
         clients = sorted((_client(r) for r in rows), key=lambda c: (c.priority, c.window_closes_at))
         return [Claim(client=c, lease_token=c.lease_token or "", lease_until=lease_until) for c in clients]
+
+    async def reserve_start(self, campaign: str, cps: float, now: datetime) -> datetime:
+        gap = 1.0 / cps
+        t = now.timestamp()
+        async with self._tx() as db:
+            async with db.execute(
+                "INSERT INTO pacing(campaign, next_start) VALUES (?, ?) ON CONFLICT(campaign) DO UPDATE "
+                "SET next_start = MAX(next_start, ?) + ? RETURNING next_start",
+                (campaign, t + gap, t, gap),
+            ) as cur:
+                row = await cur.fetchone()
+        slot = float(row[0]) - gap if row else t
+        return datetime.fromtimestamp(max(slot, t), UTC)
 
     async def release(self, claim: Claim, schedule: Schedule | None) -> None:
         async with self._tx() as db:

@@ -241,3 +241,21 @@ async def test_queue_stats_and_next_dial(any_store: Store) -> None:
     stats = await any_store.queue_stats("cold", NOW)
     assert stats == {"lines_in_use": 1, "due_now": 2, "queued": 3}
     assert await any_store.next_dial_after(NOW) is None
+
+
+async def test_campaign_lines_are_global(any_store: Store) -> None:
+    await queue(any_store, 6)
+    lease = NOW + timedelta(minutes=5)
+    assert len(await any_store.claim("cold", NOW, 10, "w1", lease, max_in_use=4)) == 4
+    # Another worker sees the lines taken by the first.
+    assert len(await any_store.claim("cold", NOW, 10, "w2", lease, max_in_use=4)) == 0
+    later = lease + timedelta(seconds=1)  # the leases expired: the lines are free again
+    assert len(await any_store.claim("cold", later, 10, "w2", later + timedelta(minutes=5), max_in_use=4)) == 4
+
+
+async def test_calls_per_second_are_global(any_store: Store) -> None:
+    slots = [await any_store.reserve_start("cold", 2.0, NOW) for _ in range(4)]
+    assert [(s - NOW).total_seconds() for s in slots] == [0.0, 0.5, 1.0, 1.5]
+    later = NOW + timedelta(seconds=10)
+    assert await any_store.reserve_start("cold", 2.0, later) == later  # idle: no backlog
+    assert await any_store.reserve_start("warm", 1.0, NOW) == NOW  # per campaign

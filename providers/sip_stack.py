@@ -50,19 +50,23 @@ import socket
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-# pyVoIP.VoIP first: importing pyVoIP.SIP before it fails with a circular import.
-import pyVoIP
-import pyVoIP.VoIP  # noqa: F401  (import order matters)
-from pyVoIP import RTP as pv_rtp
-from pyVoIP import SIP as pv_sip
-from pyVoIP.VoIP import VoIP as pv_voip
-from pyVoIP.VoIP.status import PhoneStatus
+# pyVoIP.VoIP first: importing pyVoIP.SIP before it fails with a circular import. Its RTP
+# module imports audioop (deprecated); that warning is pyVoIP's business, not our users'.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
+    import pyVoIP
+    import pyVoIP.VoIP  # noqa: F401  (import order matters)
+    from pyVoIP import RTP as pv_rtp
+    from pyVoIP import SIP as pv_sip
+    from pyVoIP.VoIP import VoIP as pv_voip
+    from pyVoIP.VoIP.status import PhoneStatus
 
 log = structlog.get_logger("providers.sip")
 
@@ -534,8 +538,9 @@ class DialerSipClient(pv_sip.SIPClient):
         # registration (read by other threads: simple values only)
         self.reg_state = "off" if not register else "idle"
         self.reg_error: str | None = None
-        self.reg_attempts = 0
+        self.reg_attempts = 0  # REGISTER requests sent (a challenged one counts twice)
         self.reg_successes = 0
+        self.reg_failures = 0
         self.reg_expires_at = 0.0
         self.reg_changed = threading.Event()
         self.on_registration: Callable[[str, str | None], None] | None = None
@@ -1242,6 +1247,7 @@ class DialerSipClient(pv_sip.SIPClient):
             return
         delay = self._reg_backoff * random.uniform(0.75, 1.0)
         self._reg_backoff = min(self.backoff_max, self._reg_backoff * 2)
+        self.reg_failures += 1
         self.reg_state = "failed"
         self.reg_error = why
         log.error(

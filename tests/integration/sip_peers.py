@@ -206,6 +206,7 @@ RING = """
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]
       [last_CSeq:]
+      [last_Record-Route:]
       Contact: <sip:ring@[local_ip]:[local_port];transport=[transport]>
       Content-Length: 0
     ]]>
@@ -240,6 +241,7 @@ HANGUP_AFTER = """
     <![CDATA[
       BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
       From: <sip:answer@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]
       To:[$remote_from]
       [last_Call-ID:]

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -22,6 +23,7 @@ from dialer import calendar
 from dialer.clock import Clock
 from dialer.config import Campaign, DialerConfig
 from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_of
+from dialer.metrics import DialerMetrics
 from dialer.lifecycle import Transition, apply_disposition
 from dialer.planning import lines_of
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
@@ -32,6 +34,10 @@ from providers.base import CallResult, DialRequest, Provider, ProviderError, Pro
 log = structlog.get_logger("dialer.dispatcher")
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
+STORE_RETRY_FIRST = 0.5  # seconds; doubled up to STORE_RETRY_MAX while the store is away
+STORE_RETRY_MAX = 15.0
+STORE_RETRY_FOR = 600.0  # then give up: the call row stays `dialing` and is reconciled later
+T = TypeVar("T")
 LEASE_SLACK = timedelta(seconds=60)
 
 
@@ -52,13 +58,49 @@ class StepResult:
 
 @dataclass
 class Metrics:
-    """Counters the daemon exports (/metrics) and tests read."""
+    """What the dispatcher counts: plain counters (tests read them) mirrored into the
+    Prometheus registry when the daemon attaches one."""
 
     started: Counter[str] = field(default_factory=Counter)
     ended: Counter[tuple[str, str]] = field(default_factory=Counter)
     provider_errors: Counter[str] = field(default_factory=Counter)
     rescues: int = 0
     lease_lost: int = 0
+    store_errors: int = 0
+    prom: DialerMetrics | None = None
+
+    def call_started(self, campaign: str) -> None:
+        self.started[campaign] += 1
+        if self.prom:
+            self.prom.calls_started.labels(campaign).inc()
+
+    def call_ended(self, campaign: str, status: str, talk_s: float, guideline: str | None) -> None:
+        self.ended[(campaign, status)] += 1
+        if self.prom:
+            self.prom.calls_ended.labels(campaign, status).inc()
+            if guideline is not None:
+                self.prom.talk_seconds.labels(campaign).observe(talk_s)
+                self.prom.talk_guideline.labels(campaign, guideline).inc()
+
+    def provider_error(self, provider: str) -> None:
+        self.provider_errors[provider] += 1
+        if self.prom:
+            self.prom.provider_errors.labels(provider).inc()
+
+    def rescued(self) -> None:
+        self.rescues += 1
+        if self.prom:
+            self.prom.lease_rescues.inc()
+
+    def lost_lease(self) -> None:
+        self.lease_lost += 1
+        if self.prom:
+            self.prom.lease_lost.inc()
+
+    def store_error(self) -> None:
+        self.store_errors += 1
+        if self.prom:
+            self.prom.store_errors.inc()
 
 
 class Dispatcher:
@@ -186,7 +228,7 @@ class Dispatcher:
             start = replace(start, attempt=attempt)
         except LeaseLost:
             self._free_agent(campaign, agent.name if agent else None)
-            self.metrics.lease_lost += 1
+            self.metrics.lost_lease()
             return False
         request = DialRequest(
             call_id=call_id,
@@ -202,7 +244,7 @@ class Dispatcher:
             context={"client_id": client.id, "attempt": str(attempt), "stage": client.state.stage.value},
         )
         self._lines[campaign.name] += 1
-        self.metrics.started[campaign.name] += 1
+        self.metrics.call_started(campaign.name)
         task = asyncio.create_task(self._run_call(campaign, provider, claim, start, request), name=f"call-{call_id}")
         self._tasks[call_id] = task
         task.add_done_callback(lambda _t, cid=call_id: self._tasks.pop(cid, None))
@@ -254,14 +296,14 @@ class Dispatcher:
                 await self._pace(campaign)
                 result = await provider.dial(request, on_event)
             except ProviderError as exc:
-                self.metrics.provider_errors[campaign.provider] += 1
+                self.metrics.provider_error(campaign.provider)
                 result = self._failed(start, f"provider error: {exc}")
             except asyncio.CancelledError:
                 # Drain timed out: the call is abandoned; record it so nothing is lost.
                 await asyncio.shield(self.record(claim, start, self._failed(start, "canceled at shutdown", CallStatus.CANCELED)))
                 raise
             except Exception as exc:  # a provider bug must not lose the client
-                self.metrics.provider_errors[campaign.provider] += 1
+                self.metrics.provider_error(campaign.provider)
                 log.exception("provider_crashed", call_id=start.call_id)
                 result = self._failed(start, f"provider crashed: {type(exc).__name__}: {exc}")
             await self.record(claim, start, result)
@@ -301,9 +343,6 @@ class Dispatcher:
         )
         guideline = classify_talk(result.talk_s, campaign.talk) if result.status is CallStatus.ANSWERED else None
         counted = start.started_at if result.status is CallStatus.ANSWERED else None
-        update = await self._client_update(
-            client.id, client.timezone, client.schedule, client, transition, campaign, now, counted
-        )
         call = CallUpdate(
             status=result.status,
             provider_call_id=result.provider_call_id,
@@ -317,19 +356,49 @@ class Dispatcher:
             error=result.error,
         )
         event = _event(client.state, transition, {"status": result.status.value, "talk_s": result.talk_s})
-        try:
+
+        async def write() -> ClientUpdate:
+            update = await self._client_update(
+                client.id, client.timezone, client.schedule, client, transition, campaign, now, counted
+            )
             await self.store.record_outcome(start.call_id, client.id, claim.lease_token, call, update, event, now)
+            return update
+
+        try:
+            # A call's result is worth waiting for: if the database is away, keep
+            # trying (bounded); past that the row stays `dialing` and is reconciled.
+            update = await self._retry_store("record_outcome", write)
         except LeaseLost:
-            self.metrics.lease_lost += 1
+            self.metrics.lost_lease()
             log.warning("lease_lost", call_id=start.call_id, client_id=client.id)
             return
-        self.metrics.ended[(start.campaign, result.status.value)] += 1
+        self.metrics.call_ended(
+            start.campaign, result.status.value, result.talk_s, guideline.value if guideline else None
+        )
         log.info(
             "call_ended", call_id=start.call_id, client_id=client.id, campaign=start.campaign, status=result.status.value,
             ring_s=result.ring_s, talk_s=result.talk_s, guideline=guideline.value if guideline else None,
             disposition=disposition.value if disposition else None, next_dial_at=update.next_dial_at,
             reason=transition.reason,
         )  # fmt: skip
+
+    async def _retry_store(self, what: str, fn: Callable[[], Awaitable[T]]) -> T:
+        delay = STORE_RETRY_FIRST
+        deadline = asyncio.get_running_loop().time() + STORE_RETRY_FOR
+        while True:
+            try:
+                return await fn()
+            except (LeaseLost, LookupError, ValueError, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                self.metrics.store_error()
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    log.error("store_gave_up", operation=what, error=f"{type(exc).__name__}: {exc}")
+                    raise
+                log.warning("store_unavailable", operation=what, error=f"{type(exc).__name__}: {exc}", retry_in=delay)
+                # Real time on purpose: the database comes back in real time.
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, STORE_RETRY_MAX)
 
     async def _client_update(
         self,
@@ -465,7 +534,7 @@ class Dispatcher:
                 lease_token=claim.lease_token,
             )  # fmt: skip
             await self.record(claim, start, result)
-            self.metrics.rescues += 1
+            self.metrics.rescued()
             rescued += 1
             log.warning("call_rescued", call_id=call.call_id, client_id=call.client_id, status=result.status.value)
         return rescued

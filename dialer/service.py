@@ -23,6 +23,8 @@ from dialer.clock import SystemClock
 from dialer.config import ConfigError, DialerConfig, load_config
 from dialer.daily import DailyJobs
 from dialer.dispatcher import Dispatcher
+from dialer.metrics import DialerMetrics
+from dialer.planning import center_today, day_bounds, lines_of
 from dialer.http import DEFAULT_BIND, HttpServer, bind_address, create_app, readiness_check, set_providers
 from dialer.scheduler import DialerScheduler
 from dialer.store import store_for
@@ -30,6 +32,9 @@ from dialer.store.base import Store
 from providers.base import Provider, create_provider
 
 log = structlog.get_logger("dialer.service")
+
+GAUGES_EVERY = 15.0  # seconds between queue gauge refreshes (scrapes never hit the database)
+PAUSE_MAX = 30.0  # longest pause between ticks while the database is away
 
 
 def sd_notify(message: str) -> bool:
@@ -70,6 +75,10 @@ class Service:
         self._reload_requested = False
         self._watchdog_every = _watchdog_interval()
         self._last_watchdog = 0.0
+        self._paused_until = 0.0
+        self._failures = 0
+        self._last_gauges = 0.0
+        self.metrics = DialerMetrics()
         self.store: Store | None = None
         self.dispatcher: Dispatcher | None = None
         self.scheduler: DialerScheduler | None = None
@@ -85,14 +94,52 @@ class Service:
 
     async def _tick(self) -> None:
         assert self.dispatcher is not None
-        if self._reload_requested:
-            self._reload_requested = False
-            await self.reload()
-        await self.dispatcher.step()
         now = time.monotonic()
+        # The process is alive and handling its state even while the database is away.
         if self._watchdog_every and now - self._last_watchdog >= self._watchdog_every:
             sd_notify("WATCHDOG=1")
             self._last_watchdog = now
+        if self._reload_requested:
+            self._reload_requested = False
+            await self.reload()
+        if now < self._paused_until:
+            return
+        started = time.monotonic()
+        try:
+            await self.dispatcher.step()
+            if now - self._last_gauges >= GAUGES_EVERY:
+                self._last_gauges = now
+                await self._refresh_gauges()
+        except Exception as exc:
+            # The database went away (or a bug): pause with back-off, never spin, never die.
+            self._failures += 1
+            pause = min(PAUSE_MAX, 2 ** min(self._failures, 6) / 2)
+            self._paused_until = time.monotonic() + pause
+            self.metrics.store_up.set(0)
+            self.metrics.store_errors.inc()
+            log.warning("tick_paused", error=f"{type(exc).__name__}: {exc}", retry_in=pause, failures=self._failures)
+            return
+        if self._failures:
+            log.info("tick_resumed", after_failures=self._failures)
+            self._failures = 0
+        self.metrics.store_up.set(1)
+        self.metrics.tick_lag.set(time.monotonic() - started)
+
+    async def _refresh_gauges(self) -> None:
+        assert self.store is not None
+        now = self.clock.now()
+        today = center_today(self.config, now)
+        start, end = day_bounds(self.config, today)
+        for c in self.config.campaigns:
+            stats = await self.store.queue_stats(c.name, now)
+            self.metrics.lines.labels(c.name).set(lines_of(c))
+            self.metrics.lines_in_use.labels(c.name).set(stats["lines_in_use"])
+            self.metrics.due_now.labels(c.name).set(stats["due_now"])
+            counts = await self.store.plan_counts(c.name, today, start, end)
+            if counts is not None:
+                planned, rolled = counts
+                self.metrics.plan_due.labels(c.name).set(planned)
+                self.metrics.plan_done.labels(c.name).set(planned - rolled)
 
     async def _daily(self) -> None:
         assert self.store is not None
@@ -123,7 +170,11 @@ class Service:
             return
         assert self.store is not None and self.dispatcher is not None
         dispatcher = self.dispatcher
-        self.app = create_app(providers, readiness=readiness_check(lambda: dispatcher.providers, self.store.ping))
+        self.app = create_app(
+            providers,
+            readiness=readiness_check(lambda: dispatcher.providers, self.store.ping),
+            metrics=self.metrics.render,
+        )
         address = bind_address(providers, self.config.http.bind_settings()) or DEFAULT_BIND
         self.http = HttpServer(self.app)
         host, port = await self.http.start(*address)
@@ -143,6 +194,7 @@ class Service:
             for provider in providers.values():
                 await provider.start()
             self.dispatcher = Dispatcher(self.store, providers, self.config, self.clock, owner=owner)
+            self.dispatcher.metrics.prom = self.metrics
             # Webhooks must be served before reconciliation and the first call.
             await self._start_http(providers)
             # Our previous life's leases: expire them so its calls are reconciled now.

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 CONFIG = """
@@ -115,6 +116,19 @@ def test_daemon_ticks_reloads_and_drains(workdir: Path, notify_socket: tuple[soc
         wait_for(lambda: got("WATCHDOG=1"), 10, "WATCHDOG=1")
         db = workdir / "dialer.db"
         wait_for(lambda: count_calls(db, "status <> 'dialing'") >= 3, 30, "calls recorded")
+
+        # The operator's endpoints: health, readiness, Prometheus metrics (loopback).
+        port = next(
+            json.loads(line)["port"]
+            for line in (workdir / "run.log").read_text().splitlines()
+            if '"http_listening"' in line
+        )
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+        metrics = httpx.get(f"{base}/metrics", timeout=5).text
+        assert 'dialer_calls_started_total{campaign="cold"}' in metrics
+        assert "# TYPE dialer_talk_seconds histogram" in metrics and "dialer_store_up 1.0" in metrics
 
         # A broken config on reload is refused; the old one stays in force.
         good = (workdir / "dialer.yaml").read_text()

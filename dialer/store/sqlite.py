@@ -219,6 +219,10 @@ MIGRATIONS: list[str] = [
     CREATE TABLE pacing (campaign TEXT PRIMARY KEY, next_start REAL NOT NULL);
     CREATE INDEX clients_leased ON clients(campaign, lease_until) WHERE lease_owner IS NOT NULL;
     """,
+    # 4: one call per client and attempt, enforced by the database itself
+    """
+    CREATE UNIQUE INDEX calls_attempt ON calls(client_id, attempt);
+    """,
 ]
 
 _CLIENT_COLS = (

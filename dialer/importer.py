@@ -937,6 +937,10 @@ class _Reader:
         return records
 
 
+PARALLEL_FROM_BYTES = 8 << 20  # files larger than this are parsed in a separate process
+_CHILD_POLL = 0.5  # seconds between checks that the parsing process is still alive
+
+
 async def import_clients(
     config: DialerConfig,
     csv_path: str | os.PathLike[str],
@@ -946,6 +950,7 @@ async def import_clients(
     progress: bool = False,
     now: datetime | None = None,
     encoding: str | None = None,
+    parallel: bool | None = None,
 ) -> ImportSummary:
     """Import a client CSV into `sink` in batches of `batch_size`.
 
@@ -954,8 +959,9 @@ async def import_clients(
     next_contact dates count as past in the summary. `encoding` overrides the detection
     (UTF-8 with or without BOM, else Windows-1251).
 
-    Parsing runs in a worker thread, one batch ahead of the sink, so a store that writes
-    from its own thread (aiosqlite) overlaps with parsing.
+    Parsing runs one batch ahead of the sink, so the store's writes overlap with it:
+    in a worker thread for small files, in a separate process for large ones
+    (`parallel`, default: files over 8 MiB), where it also escapes the GIL.
     """
     started = _time.perf_counter()
     path = Path(csv_path)
@@ -964,8 +970,9 @@ async def import_clients(
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
-    source = _Source(path, encoding)
-    rejects = _Rejects(rejected_path_for(path), source.header, source.ncols, source.delimiter)
+    source = _Source(path, encoding)  # header errors surface here, before anything is written
+    if parallel is None:
+        parallel = source.size > PARALLEL_FROM_BYTES
     bar = None
     if progress:
         from tqdm import tqdm
@@ -979,36 +986,21 @@ async def import_clients(
             file=sys.stderr,
             dynamic_ncols=True,
         )
-    reader = _Reader(source, _parser_for(config), rejects, now, bar)
-    inserted = updated = 0
-    pending: asyncio.Future[tuple[int, int]] | None = None
-    pending_size = 0
-    finished = False
     try:
-        while True:
-            records = await asyncio.to_thread(reader.batch, batch_size) if not reader.done else []
-            if pending is not None:
-                ins, upd = await pending
-                _check_counts(ins, upd, pending_size)
-                inserted += ins
-                updated += upd
-                pending = None
-            if records:
-                pending = asyncio.ensure_future(sink.upsert_clients(records))
-                pending_size = len(records)
-            elif reader.done:
-                break
-        rejected_path = rejects.finish(path)
-        finished = True
+        if parallel:
+            source.close()
+            inserted, updated, counts, rejected_path = await _import_in_process(
+                config, path, source.encoding, now, batch_size, sink, bar
+            )
+        else:
+            inserted, updated, counts, rejected_path = await _import_in_thread(
+                config, source, path, now, batch_size, sink, bar
+            )
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-        if not finished:
-            rejects.abort()
         if bar is not None:
             bar.close()
         source.close()
-    c = reader.counts
+    c = counts
     summary = ImportSummary(
         rows=c.rows,
         imported=inserted,
@@ -1025,6 +1017,137 @@ async def import_clients(
     )
     assert summary.rows == summary.imported + summary.updated + summary.rejected, summary
     return summary
+
+
+class _Writer:
+    """Feeds batches to the sink, one in flight, checking the sink's counts."""
+
+    def __init__(self, sink: ClientSink):
+        self.sink = sink
+        self.inserted = 0
+        self.updated = 0
+        self._pending: asyncio.Future[tuple[int, int]] | None = None
+        self._size = 0
+
+    async def flush(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            ins, upd = await pending
+            _check_counts(ins, upd, self._size)
+            self.inserted += ins
+            self.updated += upd
+
+    async def put(self, records: list[ClientRecord]) -> None:
+        await self.flush()
+        if records:
+            self._pending = asyncio.ensure_future(self.sink.upsert_clients(records))
+            self._size = len(records)
+
+    def cancel(self) -> None:
+        if self._pending is not None and not self._pending.done():
+            self._pending.cancel()
+
+
+async def _import_in_thread(
+    config: DialerConfig, source: _Source, path: Path, now: datetime, batch_size: int, sink: ClientSink, bar: Any
+) -> tuple[int, int, _Counts, Path | None]:
+    rejects = _Rejects(rejected_path_for(path), source.header, source.ncols, source.delimiter)
+    reader = _Reader(source, _parser_for(config), rejects, now, bar)
+    writer = _Writer(sink)
+    finished = False
+    try:
+        while not reader.done:
+            records = await asyncio.to_thread(reader.batch, batch_size)
+            await writer.put(records)
+        await writer.flush()
+        rejected_path = rejects.finish(path)
+        finished = True
+    finally:
+        writer.cancel()
+        if not finished:
+            rejects.abort()
+    return writer.inserted, writer.updated, reader.counts, rejected_path
+
+
+def _read_in_process(
+    conn: Any, config: DialerConfig, path: Path, encoding: str, now: datetime, batch_size: int
+) -> None:
+    """The parsing process: sends ("batch", records, file position) and waits for the
+    parent's go-ahead (so at most two batches are in memory), then ("done", counts,
+    rejected file) or ("error", message)."""
+    rejects: _Rejects | None = None
+    try:
+        source = _Source(path, encoding)
+        rejects = _Rejects(rejected_path_for(path), source.header, source.ncols, source.delimiter)
+        reader = _Reader(source, _parser_for(config), rejects, now, None)
+        while not reader.done:
+            records = reader.batch(batch_size)
+            conn.send(("batch", records, source.size if reader.done else source.tell()))
+            if conn.recv() != "more":
+                rejects.abort()
+                return
+        conn.send(("done", reader.counts, rejects.finish(path)))
+        source.close()
+    except ImportFileError as exc:
+        if rejects is not None:
+            rejects.abort()
+        conn.send(("error", str(exc)))
+    except BaseException as exc:  # reported to the parent, which raises it
+        if rejects is not None:
+            rejects.abort()
+        conn.send(("crash", f"{type(exc).__name__}: {exc}"))
+
+
+async def _import_in_process(
+    config: DialerConfig, path: Path, encoding: str, now: datetime, batch_size: int, sink: ClientSink, bar: Any
+) -> tuple[int, int, _Counts, Path | None]:
+    import multiprocessing
+
+    # spawn, not fork: the parent has threads (the store's), and forking those is unsafe.
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_read_in_process, args=(child, config, path, encoding, now, batch_size), daemon=True)
+    proc.start()
+    child.close()
+    writer = _Writer(sink)
+    position = 0
+
+    def receive() -> Any:
+        while not parent.poll(_CHILD_POLL):
+            if not proc.is_alive():
+                raise RuntimeError(f"{path}: the parsing process died (exit code {proc.exitcode})")
+        return parent.recv()
+
+    try:
+        while True:
+            message = await asyncio.to_thread(receive)
+            kind = message[0]
+            if kind == "batch":
+                _, records, pos = message
+                parent.send("more")  # the child parses the next batch while we write this one
+                await writer.put(records)
+                if bar is not None:
+                    bar.update(max(0, pos - position))
+                    position = max(pos, position)
+            elif kind == "done":
+                await writer.flush()
+                return writer.inserted, writer.updated, message[1], message[2]
+            elif kind == "error":
+                raise ImportFileError(message[1])
+            else:
+                raise RuntimeError(f"{path}: parsing failed: {message[1]}")
+    finally:
+        writer.cancel()
+        if proc.is_alive():
+            try:
+                parent.send("stop")
+            except OSError:
+                pass
+            proc.join(5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)
+        parent.close()
 
 
 def _check_counts(inserted: int, updated: int, expected: int) -> None:

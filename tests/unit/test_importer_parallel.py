@@ -1,0 +1,38 @@
+"""The large-file path: parsing in a separate process gives the same result as the
+in-thread path, and its errors still name the file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialer.config import load_config
+from dialer.importer import ImportFileError, import_clients
+from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
+from tests.unit.test_importer import BAD, FakeSink
+
+
+@pytest.mark.parametrize("source", [EXAMPLE_CLIENTS, BAD], ids=["example", "bad"])
+async def test_process_and_thread_paths_agree(tmp_path: Path, source: Path) -> None:
+    config = load_config(EXAMPLE_CONFIG)
+    results = {}
+    for parallel in (False, True):
+        path = tmp_path / f"{parallel}-{source.name}"
+        path.write_bytes(source.read_bytes())
+        sink = FakeSink()
+        summary = await import_clients(config, path, sink, parallel=parallel, batch_size=7)
+        rejected = summary.rejected_path.read_text(encoding="utf-8-sig") if summary.rejected_path else None
+        results[parallel] = (summary.rows, summary.imported, summary.rejected, summary.tz_inferred, rejected,
+                             sorted(sink.clients.items()))  # fmt: skip
+    assert results[True] == results[False]
+
+
+async def test_process_path_reports_a_broken_file(tmp_path: Path) -> None:
+    config = load_config(EXAMPLE_CONFIG)
+    path = tmp_path / "broken.csv"
+    path.write_bytes("id,name,phone\n1,A,+79123456789\n".encode() + b"2,\xff\xfe\xfa,+79123456788\n" * 3)
+    with pytest.raises(ImportFileError) as exc:
+        await import_clients(config, path, FakeSink(), parallel=True, encoding="utf-8")
+    assert "broken.csv" in str(exc.value)
+    assert not (tmp_path / "broken.rejected.csv.part").exists()

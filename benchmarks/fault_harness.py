@@ -158,8 +158,10 @@ def query(dsn: str | None, db: Path | None, sql: str) -> list[tuple[Any, ...]]:
 
         import asyncpg
 
+        base, schema = _split_schema(dsn)
+
         async def go() -> list[tuple[Any, ...]]:
-            conn = await asyncpg.connect(dsn)
+            conn = await asyncpg.connect(base, server_settings={"search_path": schema} if schema else None)
             try:
                 return [tuple(r) for r in await conn.fetch(sql)]
             finally:
@@ -253,8 +255,7 @@ def main() -> int:
     dsn = args.dsn
     schema = None
     if dsn:
-        schema = f"faults_{uuid.uuid4().hex[:8]}"
-        dsn = _with_schema(dsn, schema)
+        dsn, schema = fresh_schema_dsn(dsn)
     with tempfile.TemporaryDirectory(prefix="dialer-faults-") as tmp:
         t0 = time.monotonic()
         report = run(
@@ -263,7 +264,7 @@ def main() -> int:
         )  # fmt: skip
         elapsed = time.monotonic() - t0
     if schema and args.dsn:
-        _drop_schema(args.dsn, schema)
+        drop_schema(args.dsn, schema)
     store = "PostgreSQL" if dsn else "SQLite"
     print(f"fault harness on {store}: {args.workers} worker(s), {report.kills} SIGKILLs, {report.restarts} starts, "
           f"{elapsed:.0f} s")
@@ -277,11 +278,27 @@ def main() -> int:
 
 
 def _with_schema(dsn: str, schema: str) -> str:
+    """The store reads `?schema=NAME` (its own parameter) and keeps to that schema."""
     sep = "&" if "?" in dsn else "?"
-    return f"{dsn}{sep}options=-csearch_path%3D{schema}"
+    return f"{dsn}{sep}schema={schema}"
 
 
-def _drop_schema(dsn: str, schema: str) -> None:
+def _split_schema(dsn: str) -> tuple[str, str | None]:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    query = parse_qsl(parts.query)
+    schema = next((v for k, v in query if k == "schema"), None)
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+def fresh_schema_dsn(dsn: str) -> tuple[str, str]:
+    schema = f"faults_{uuid.uuid4().hex[:8]}"
+    return _with_schema(dsn, schema), schema
+
+
+def drop_schema(dsn: str, schema: str) -> None:
     import asyncio
 
     import asyncpg

@@ -179,8 +179,9 @@ class Peer:
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()  # our child's PID only
+                # our child's own process group (start_new_session): kamailio's workers too
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout)
         return proc.returncode
 
@@ -432,7 +433,9 @@ class Baresip(Peer):
         (conf / "accounts").write_text(
             f"<sip:{user}@127.0.0.1:{registrar_port}>;auth_pass={PASSWORD};answermode=auto;regint=300\n"
         )
-        self._spawn([binary("baresip") or "baresip", "-f", str(conf)])
+        # line-buffered stdout, or its log lines reach the file late (the tests read it)
+        stdbuf = shutil.which("stdbuf")
+        self._spawn([*([stdbuf, "-oL"] if stdbuf else []), binary("baresip") or "baresip", "-f", str(conf)])
         self.wait_port(self.port)
         deadline = time.monotonic() + 10
         while "200 OK" not in self.log.read_text(errors="replace"):
@@ -443,8 +446,14 @@ class Baresip(Peer):
     def established(self) -> int:
         return self.log.read_text(errors="replace").count("Call established")
 
-    def terminated_lines(self) -> list[str]:
-        return [line for line in self.log.read_text(errors="replace").splitlines() if "terminated" in line]
+    def terminated_lines(self, wait: float = 3.0) -> list[str]:
+        """'Call with ... terminated (duration: ...)' lines, waiting a little for the first."""
+        deadline = time.monotonic() + wait
+        while True:
+            lines = [ln for ln in self.log.read_text(errors="replace").splitlines() if "terminated (duration" in ln]
+            if lines or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
 
 
 # ------------------------------------------------------------------ media files
@@ -586,3 +595,13 @@ def peers() -> Iterator[list[Peer]]:
         for p in reversed(started):
             with contextlib.suppress(Exception):
                 p.stop()
+
+
+def early_media_scenario(sdp_port: int | str, play: Path, early_ms: int) -> str:
+    return (DATA / "uas_early_media.xml").read_text().format(sdp_port=sdp_port, play=play, early_ms=early_ms)
+
+
+def reinvite_scenario(first_port: int, second_port: int, reinvite_ms: int) -> str:
+    return (DATA / "uas_reinvite.xml").read_text().format(
+        first_port=first_port, second_port=second_port, reinvite_ms=reinvite_ms
+    )

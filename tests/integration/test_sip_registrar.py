@@ -56,6 +56,7 @@ async def test_refresh_under_call_traffic_and_registrar_restart(tmp_path, sipp, 
     trunk = sipp(sp.answer_scenario(hold_ms=3000), label="trunk", trace_msg=True)
     agent = sipp(sp.answer_scenario(), label="agent")
     kam = sp.Kamailio(tmp_path / "kamailio", trunk_port=trunk.port)
+    p = None
     try:
         p = await provider(pbx_settings(kam, **QUICK))
         ua = p._ua
@@ -86,4 +87,18 @@ async def test_refresh_under_call_traffic_and_registrar_restart(tmp_path, sipp, 
         assert r2.status is CallStatus.ANSWERED, r2
         assert trunk.received("INVITE") == 2
     finally:
+        if p is not None:
+            await p.close()  # deregisters while kamailio is still there
         kam.stop()
+
+
+async def test_check_pings_an_ip_trunk(sipp, provider) -> None:
+    trunk = sipp(sp.answer_scenario(), label="trunk")  # sipp -aa answers OPTIONS
+    base = {"register": False, "bind_ip": "127.0.0.1", "bind_port": 0, "rtp_ports": list(sp.rtp_range())}
+    alive = await provider({**base, "proxy": f"127.0.0.1:{trunk.port}"}, name="alive")
+    await alive.check()
+    dead = await provider({**base, "proxy": f"127.0.0.1:{sp.free_udp_port()}"}, name="dead")
+    t0 = time.monotonic()
+    with pytest.raises(ProviderError, match="does not answer OPTIONS"):
+        await dead.check()
+    assert time.monotonic() - t0 < 4

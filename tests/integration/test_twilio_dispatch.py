@@ -58,17 +58,6 @@ def client(i: int) -> ClientRecord:
     )  # fmt: skip
 
 
-@pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = SqliteStore(tmp_path / "dialer.db")
-    await s.open()
-    await s.migrate()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
 async def seed(store: SqliteStore, config: DialerConfig, clock: ScaledClock, n: int) -> None:
     now = clock.now()
     await store.upsert_clients([client(i) for i in range(1, n + 1)])

@@ -1,0 +1,113 @@
+"""The operator's and agent's commands on a real SQLite file: import, dispose, report,
+status, plan; bad input gets a clear error and loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dialer.cli import main
+from dialer.config import load_config
+from dialer.dispatcher import Dispatcher
+from dialer.store.sqlite import SqliteStore
+from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG, FixedClock
+from tests.integration.test_dispatcher import MORNING, ScriptedProvider, client, load
+
+BAD = Path(__file__).resolve().parent.parent / "data" / "clients_bad.csv"
+
+
+def cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_import_counts_and_rejects(tmp_path: Path) -> None:
+    db = str(tmp_path / "q.db")
+    bad = tmp_path / "clients_bad.csv"
+    bad.write_bytes(BAD.read_bytes())
+    code, out = cli("import", str(EXAMPLE_CONFIG), str(bad), "--db", db, "--no-progress")
+    assert code == 0, out
+    assert "rejected" in out
+    rejected = list(csv.DictReader(io.StringIO((tmp_path / "clients_bad.rejected.csv").read_text("utf-8-sig"))))
+    assert rejected and all(r["reason"] and r["line"] for r in rejected)
+    # Re-import: updates, never duplicates.
+    code, out = cli("import", str(EXAMPLE_CONFIG), str(EXAMPLE_CLIENTS), "--db", db, "--no-progress")
+    code2, out2 = cli("import", str(EXAMPLE_CONFIG), str(EXAMPLE_CLIENTS), "--db", db, "--no-progress")
+    assert "120 new" in out and "120 updated" in out2
+
+
+def test_import_of_a_file_without_required_columns(tmp_path: Path) -> None:
+    bad = tmp_path / "nophone.csv"
+    bad.write_text("id,name\n1,Ivan\n")
+    code, out = cli("import", str(EXAMPLE_CONFIG), str(bad), "--db", str(tmp_path / "q.db"), "--no-progress")
+    assert code == 1
+    assert "nophone.csv" in out and "phone" in out
+
+
+async def answered_call_without_disposition(db: Path) -> str:
+    config = load_config(EXAMPLE_CONFIG)
+    store = SqliteStore(db)
+    await store.open()
+    await store.migrate()
+    clock = FixedClock(MORNING)
+    await load(store, config, [client(1)], MORNING)
+    d = Dispatcher(store, {"simulated": ScriptedProvider(clock)}, config, clock)
+    await d.step()
+    await d.wait_idle()
+    [call] = await store.client_calls("c1")
+    await store.close()
+    return call.call_id
+
+
+def test_agent_disposes_an_answered_call(tmp_path: Path) -> None:
+    # Sync test: the command runs its own event loop, as it does for an agent.
+    db = tmp_path / "q.db"
+    call_id = asyncio.run(answered_call_without_disposition(db))
+
+    code, out = cli("dispose", "--config", str(EXAMPLE_CONFIG), "--db", str(db), call_id, "callback")
+    assert code != 0 and "--at" in out  # a callback needs its agreed time
+    code, out = cli("dispose", "--config", str(EXAMPLE_CONFIG), "--db", str(db), call_id, "shrug")
+    assert code != 0
+    code, out = cli(
+        "dispose", "--config", str(EXAMPLE_CONFIG), "--db", str(db), call_id, "callback",
+        "--at", "2026-12-03T11:00", "--note", "after the board meeting",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "callback recorded" in out and "2026-12-03T08:00:00Z" in out  # 11:00 Moscow, not before
+    code, out = cli("calls", "--config", str(EXAMPLE_CONFIG), "--db", str(db), "--date", "2026-12-01", "--format", "jsonl")
+    [row] = [json.loads(line) for line in out.splitlines()]
+    assert row["disposition"] == "callback" and row["status"] == "answered"
+    code, out = cli("dispose", "--config", str(EXAMPLE_CONFIG), "--db", str(db), "no-such-call", "no_need")
+    assert code != 0 and "no call" in out
+
+
+def test_report_status_and_plan_on_a_simulated_day(tmp_path: Path) -> None:
+    db = str(tmp_path / "sim.db")
+    code, out = cli(
+        "simulate", "--config", str(EXAMPLE_CONFIG), "--clients", str(EXAMPLE_CLIENTS), "--from", "2026-12-01",
+        "--seed", "1", "--db", db,
+    )  # fmt: skip
+    assert code == 0, out
+    assert "0 outside any window, 0 do-not-call dialed, 0 without a final result" in out
+    code, out = cli("report", "--config", str(EXAMPLE_CONFIG), "--db", db, "--date", "2026-12-01", "--csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {"planned", "dialed", "clients_dialed", "reached", "busy", "no_answer", "failed", "machine",
+            "meetings_set", "contracts_signed", "became_hot", "refused", "do_not_call", "rolled_over",
+            "talk_median_s", "talk_within_share", "talk_short", "talk_long"} <= set(rows[0])  # fmt: skip
+    totals = [r for r in rows if r["agent"] == "*"]
+    assert {r["campaign"] for r in totals} == {"cold", "warm", "care"}
+    code, out = cli("report", "--config", str(EXAMPLE_CONFIG), "--db", db, "--date", "2026-12-01", "--json")
+    assert json.loads(out)[0]["date"] == "2026-12-01"
+    code, out = cli("status", "--config", str(EXAMPLE_CONFIG), "--db", db, "--json")
+    status = json.loads(out)
+    assert {s["campaign"] for s in status} == {"cold", "warm", "care"}
+    assert all(s["lines_in_use"] == 0 for s in status)
+    code, out = cli("plan", "--config", str(EXAMPLE_CONFIG), "--db", db, "--date", "2026-12-01")
+    assert code == 0 and "(stored)" in out and "capacity" in out
+    code, out = cli("report", "--config", str(EXAMPLE_CONFIG), "--db", db, "--date", "1.12.2026")
+    assert code != 0 and "--date" in out

@@ -34,6 +34,8 @@ from providers.base import CallResult, DialRequest, Provider, ProviderError, Pro
 log = structlog.get_logger("dialer.dispatcher")
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
+RESCUE_LEASE = timedelta(minutes=2)  # how long a reconciling worker holds a dead worker's call
+FETCH_TRIES = 5  # provider look-ups of an orphaned call before it is recorded as failed
 STORE_RETRY_FIRST = 0.5  # seconds; doubled up to STORE_RETRY_MAX while the store is away
 STORE_RETRY_MAX = 15.0
 STORE_RETRY_FOR = 600.0  # then give up: the call row stays `dialing` and is reconciled later
@@ -123,6 +125,7 @@ class Dispatcher:
         self._last_heartbeat: datetime | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.ended = 0  # calls finished so far (the simulation steps when this moves)
+        self._fetch_failures: dict[str, int] = {}
         self._claiming = True
         self.set_config(config)
 
@@ -509,7 +512,7 @@ class Dispatcher:
         for call in await self.store.orphaned_calls(now, limit):
             if call.call_id in self._tasks:
                 continue  # ours and still running (heartbeat lagged)
-            claim = await self.store.rescue(call.call_id, self.owner, now, now + timedelta(minutes=5))
+            claim = await self.store.rescue(call.call_id, self.owner, now, now + RESCUE_LEASE)
             if claim is None:
                 continue
             result: CallResult | None = None
@@ -517,8 +520,16 @@ class Dispatcher:
             if provider is not None and call.provider_call_id:
                 try:
                     result = await provider.fetch(call.provider_call_id)
+                    self._fetch_failures.pop(call.call_id, None)
                 except Exception as exc:
-                    log.warning("reconcile_fetch_failed", call_id=call.call_id, error=str(exc))
+                    # A network blip must not write a wrong result: keep the rescue lease
+                    # (the call is looked at again when it expires), a few times at most.
+                    failures = self._fetch_failures.get(call.call_id, 0) + 1
+                    self._fetch_failures[call.call_id] = failures
+                    log.warning("reconcile_fetch_failed", call_id=call.call_id, error=str(exc), tries=failures)
+                    if failures < FETCH_TRIES:
+                        continue
+                    self._fetch_failures.pop(call.call_id, None)
             if result is None:
                 result = CallResult(
                     status=CallStatus.FAILED,

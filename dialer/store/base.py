@@ -294,8 +294,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def expire_leases(self, owner: str, now: datetime) -> int:
-        """At start-up: leases this worker id held in a previous life expire now, so
-        its calls are reconciled at once instead of after the lease runs out."""
+        """At start-up: leases this worker id held in a previous life end now. Clients
+        it had claimed but not dialed are released; clients with a call in flight keep
+        an expired lease, so reconciliation takes their calls over at once (instead of
+        after the lease runs out). Returns how many."""
 
     @abc.abstractmethod
     async def heartbeat(self, owner: str, lease_until: datetime) -> int:

@@ -3,10 +3,11 @@
 Same contract as the SQLite store (tests/integration/test_store_contract.py runs
 against both). What differs is how the guarantees are kept with concurrent writers:
 
-- claims are one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`:
+- claims are one `UPDATE ... WHERE id = ANY(ARRAY(SELECT ... FOR UPDATE SKIP LOCKED))`:
   workers never queue behind each other's row locks;
 - campaign lines (`max_in_use`) are global: claims of one campaign with a line limit
-  take a transaction-scoped advisory lock, count the live leases, claim the rest;
+  take a transaction-scoped advisory lock, then count the live leases and claim the
+  rest in one statement;
 - outcomes, call starts and dispositions are single statements (data-modifying CTEs):
   the client row guarded by its lease token, the call row and the event commit
   together or not at all, in one round trip;
@@ -15,9 +16,10 @@ against both). What differs is how the guarantees are kept with concurrent write
 - `events` refuses UPDATE, DELETE and TRUNCATE (a trigger): the audit trail is
   append-only.
 
-Instants are `timestamptz` (microseconds kept; SQLite keeps whole seconds) and come
-back as aware UTC datetimes. A naive datetime reaching the store is an error, as in
-SQLite (asyncpg would silently read it as UTC).
+Needs PostgreSQL 13 or later (gen_random_uuid() in core). Instants are `timestamptz`
+(microseconds kept; SQLite keeps whole seconds) and come back as aware UTC datetimes.
+A naive datetime reaching the store is an error, as in SQLite (asyncpg would silently
+read it as UTC).
 
 An optional `schema` (constructor, or `?schema=NAME`, `?search_path=NAME` or
 `?options=-csearch_path=NAME` in the DSN) puts every table in that schema; it is set
@@ -208,7 +210,7 @@ _CLIENT_FIELDS = (
     "needs_schedule", "lease_owner", "lease_token", "lease_until", "open_call_id", "attributes",
 )  # fmt: skip
 _CLIENT_COLS = ", ".join(_CLIENT_FIELDS)
-_CLIENT_COLS_C = ", ".join(f"c.{f}" for f in _CLIENT_FIELDS)
+_CLAIM_COLS = ", ".join(f"c.{f}" for f in _CLIENT_FIELDS)
 _CALL_FIELDS = (
     "call_id", "client_id", "campaign", "agent", "phone", "client_tz", "attempt", "started_at", "local_day",
     "status", "provider", "provider_call_id", "answered_at", "ended_at", "ring_s", "talk_s", "guideline",
@@ -384,8 +386,12 @@ class PostgresStore(Store):
             # then read the new version (READ COMMITTED: the next statement's snapshot
             # is taken after the lock is granted).
             await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._lock_ns + "migrate")
-            if self.schema:
-                await con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote_ident(self.schema)}")
+            if self.schema and not await con.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", self.schema
+            ):
+                # Only when missing: a role without CREATE on the database can still
+                # migrate inside a schema an administrator made for it.
+                await con.execute(f"CREATE SCHEMA {_quote_ident(self.schema)}")
             await con.execute("CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)")
             row = await con.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
             version = int(row) if row else 0
@@ -476,20 +482,11 @@ class PostgresStore(Store):
                 rows = await con.fetch(_CLAIM, owner, lease_until, campaign, now, limit)
             else:
                 async with con.transaction():
-                    # Lines are global: claims of this campaign take turns, and each one
-                    # counts the leases committed before it got the lock (the count is a
-                    # later statement, so its snapshot sees them).
+                    # Lines are global: claims of this campaign take turns. The claim is a
+                    # later statement than the lock, so its snapshot sees every lease
+                    # committed before the lock was granted, and it counts them itself.
                     await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._lock_ns + "claim." + campaign)
-                    in_use = await con.fetchval(
-                        "SELECT count(*) FROM clients WHERE campaign = $1 AND lease_owner IS NOT NULL "
-                        "AND lease_until > $2",
-                        campaign,
-                        now,
-                    )
-                    limit = min(limit, max_in_use - in_use)
-                    if limit <= 0:
-                        return []
-                    rows = await con.fetch(_CLAIM, owner, lease_until, campaign, now, limit)
+                    rows = await con.fetch(_CLAIM_LINES, owner, lease_until, campaign, now, limit, max_in_use)
         clients = sorted((_client(r) for r in rows), key=lambda c: (c.priority, c.window_closes_at))
         return [Claim(client=c, lease_token=c.lease_token or "", lease_until=lease_until) for c in clients]
 
@@ -602,7 +599,9 @@ class PostgresStore(Store):
 
     async def mark_all_for_schedule(self) -> int:
         return _count(
-            await self.pool.execute("UPDATE clients SET needs_schedule = true WHERE stage <> 'dnc' AND NOT needs_schedule")
+            await self.pool.execute(
+                "UPDATE clients SET needs_schedule = true WHERE stage <> 'dnc' AND NOT needs_schedule"
+            )
         )
 
     async def expire_leases(self, owner: str, now: datetime) -> int:
@@ -622,22 +621,7 @@ class PostgresStore(Store):
         )
 
     async def orphaned_calls(self, now: datetime, limit: int) -> list[CallRecord]:
-        cols = ", ".join(f"o.{c}" for c in _CALL_FIELDS)
-        # Driven by the small partial index of open calls; each one looks its client up
-        # by primary key (OFFSET 0 keeps the lookup a per-row subquery, so the planner
-        # cannot turn it into a join that scans clients).
-        rows = await self.pool.fetch(
-            f"""
-            SELECT {cols} FROM calls o
-            WHERE o.status = 'dialing'
-              AND EXISTS (SELECT 1 FROM clients c
-                          WHERE c.id = o.client_id AND c.open_call_id = o.call_id
-                            AND (c.lease_until IS NULL OR c.lease_until <= $1) OFFSET 0)
-            LIMIT $2
-            """,
-            _ts(now),
-            limit,
-        )
+        rows = await self.pool.fetch(_ORPHANED, _ts(now), limit)
         return [_call(r) for r in rows]
 
     async def rescue(self, call_id: str, owner: str, now: datetime, lease_until: datetime) -> Claim | None:
@@ -851,19 +835,42 @@ class PostgresStore(Store):
 
 
 # One claim statement: skip rows other transactions hold, lease the best `limit` of the
-# rest in call order; each row gets its own token.
-_CLAIM = f"""
+# rest in call order; each row gets its own token. `= ANY(ARRAY(...))`, not `IN (...)`:
+# the picked ids become one array and the update looks them up by primary key whatever
+# the planner guesses for LIMIT. With `IN`, a generic plan (or a LIMIT that is an
+# expression) assumes 10 % of the campaign and hash-joins a scan of the whole table
+# (~280 ms a claim at 1M clients instead of ~2 ms).
+_CLAIM_SQL = """
 UPDATE clients c SET lease_owner = $1, lease_token = gen_random_uuid()::text, lease_until = $2
-WHERE c.id IN (
+WHERE c.id = ANY(ARRAY(
     SELECT id FROM clients
     WHERE campaign = $3 AND next_dial_at IS NOT NULL AND window_closes_at > $4
       AND next_dial_at <= $4 AND open_call_id IS NULL
       AND (lease_until IS NULL OR lease_until <= $4)
       AND (cap_until IS NULL OR cap_until <= $4)
     ORDER BY priority, window_closes_at
-    LIMIT $5
-    FOR UPDATE SKIP LOCKED)
-RETURNING {_CLIENT_COLS_C}
+    LIMIT {limit}
+    FOR UPDATE SKIP LOCKED))
+RETURNING {cols}
+"""
+_CLAIM = _CLAIM_SQL.format(limit="$5", cols=_CLAIM_COLS)
+# With global lines ($6 = max_in_use): at most what the live leases of all workers leave.
+_CLAIM_LINES = _CLAIM_SQL.format(
+    limit="GREATEST(0, LEAST($5, $6 - (SELECT count(*) FROM clients WHERE campaign = $3 "
+    "AND lease_owner IS NOT NULL AND lease_until > $4)))",
+    cols=_CLAIM_COLS,
+)
+
+# Calls still dialing whose client's lease ran out. Driven by the small partial index of
+# open calls; each one looks its client up by primary key (OFFSET 0 keeps the lookup a
+# per-row subquery, so the planner cannot turn it into a join that scans clients).
+_ORPHANED = f"""
+SELECT {", ".join(f"o.{c}" for c in _CALL_FIELDS)} FROM calls o
+WHERE o.status = 'dialing'
+  AND EXISTS (SELECT 1 FROM clients c
+              WHERE c.id = o.client_id AND c.open_call_id = o.call_id
+                AND (c.lease_until IS NULL OR c.lease_until <= $1) OFFSET 0)
+LIMIT $2
 """
 
 # An outcome (or a disposition) in one statement, hence one transaction: the client row

@@ -656,9 +656,20 @@ class SqliteStore(Store):
         return await self._write("UPDATE clients SET needs_schedule=1 WHERE stage <> 'dnc' AND needs_schedule=0")
 
     async def expire_leases(self, owner: str, now: datetime) -> int:
-        return await self._write(
-            "UPDATE clients SET lease_until=? WHERE lease_owner=? AND lease_until > ?", (ts(now), owner, ts(now))
-        )
+        async with self._tx() as db:
+            # Claimed but never dialed: simply released.
+            cur = await db.execute(
+                "UPDATE clients SET lease_owner=NULL, lease_token=NULL, lease_until=NULL "
+                "WHERE lease_owner=? AND open_call_id IS NULL",
+                (owner,),
+            )
+            released = cur.rowcount
+            # In a call when we died: expired, so reconciliation takes them over now.
+            cur = await db.execute(
+                "UPDATE clients SET lease_until=? WHERE lease_owner=? AND open_call_id IS NOT NULL",
+                (ts(now), owner),
+            )
+            return released + cur.rowcount
 
     async def heartbeat(self, owner: str, lease_until: datetime) -> int:
         return await self._write(

@@ -256,3 +256,33 @@ def test_never_dials_outside_window_or_dnc(
             await store.close()
 
     asyncio.run(scenario())
+
+
+async def test_reconcile_waits_out_a_provider_blip(store: SqliteStore, config: DialerConfig) -> None:
+    """A failing look-up never writes a guessed result at once; after a few tries it does."""
+    from dialer.dispatcher import FETCH_TRIES, RESCUE_LEASE
+
+    clock = FixedClock(MORNING)
+    dead = ScriptedProvider(clock)
+    dead.hold = asyncio.Event()
+    await load(store, config, [client(1)], MORNING)
+    d1 = Dispatcher(store, {"simulated": dead}, config, clock, owner="dead")
+    await d1.step()
+    await asyncio.sleep(0.05)
+    clock.set(MORNING + timedelta(hours=1))
+    flaky = ScriptedProvider(clock)
+
+    async def fetch(pcid: str) -> CallResult:
+        raise ProviderError("connection reset")
+
+    flaky.fetch = fetch  # type: ignore[method-assign]
+    d2 = Dispatcher(store, {"simulated": flaky}, config, clock, owner="alive")
+    for attempt in range(1, FETCH_TRIES + 1):
+        await d2.reconcile_orphans(clock.now())
+        [call] = await store.client_calls("c1")
+        if attempt < FETCH_TRIES:
+            assert call.status is CallStatus.DIALING
+        clock.set(clock.now() + RESCUE_LEASE + timedelta(seconds=1))
+    assert call.status is CallStatus.FAILED and "provider has no final status" in (call.error or "")
+    dead.hold.set()
+    await d1.wait_idle()

@@ -305,3 +305,16 @@ async def test_calls_per_second_are_global(any_store: Store) -> None:
     later = NOW + timedelta(seconds=10)
     assert await any_store.reserve_start("cold", 2.0, later) == later  # idle: no backlog
     assert await any_store.reserve_start("warm", 1.0, NOW) == NOW  # per campaign
+
+
+async def test_restart_releases_own_leases(any_store: Store) -> None:
+    await queue(any_store, 3)
+    lease = NOW + timedelta(minutes=10)
+    c1, c2, _ = await any_store.claim("cold", NOW, 3, "w1", lease)
+    await any_store.start_call(start_for(c1.client.id, c1.lease_token))
+    # w1 dies and comes back: the undialed claims are released, the call is rescuable now.
+    assert await any_store.expire_leases("w1", NOW) == 3
+    c = await any_store.get_client(c2.client.id)
+    assert c is not None and c.lease_owner is None
+    [orphan] = await any_store.orphaned_calls(NOW, 10)
+    assert orphan.client_id == c1.client.id

@@ -109,6 +109,7 @@ def create_provider(name: str, type_: str, settings: Mapping[str, Any], clock: C
     builtins = {
         "simulated": "providers.simulated:SimulatedProvider",
         "twilio": "providers.twilio:TwilioProvider",
+        "sip": "providers.sip:SipProvider",
     }
     eps = provider_types()
     if type_ in eps:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import socket
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -79,7 +80,7 @@ def map_final(code: int, reason: str, *, timeout: bool = False) -> CallStatus:
         return CallStatus.INVALID_NUMBER
     if code in _NO_ANSWER:
         return CallStatus.NO_ANSWER
-    return CallStatus.FAILED  # 5xx, 401/407 after credentials, 403, other 4xx/6xx
+    return CallStatus.FAILED  # 5xx, 401/407 after credentials, 403, 3xx (not followed), other 4xx/6xx
 
 
 @dataclass(eq=False)
@@ -119,7 +120,6 @@ class SipProvider:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._start_lock = asyncio.Lock()
         self._registered = asyncio.Event()
-        self._reg_changed = asyncio.Event()
         self._active: set[_Call] = set()
         self._dns: dict[str, str] = {}
         self._nudge = nudge_samples(
@@ -156,18 +156,22 @@ class SipProvider:
                 domain=self._domain(fallback=s.public_ip or s.bind_ip), registrar=registrar, register=s.register_,
                 expiry=s.register_expiry.total_seconds(),
                 backoff=(s.register_backoff_initial.total_seconds(), s.register_backoff_max.total_seconds()),
-                t1=s.t1.total_seconds(), user_agent=s.user_agent, display_name=s.display_name,
+                t1=s.t1.total_seconds(), user_agent=s.user_agent,
             )  # fmt: skip
             media = MediaEngine(s.bind_ip, s.rtp_ports, self.name, s.symmetric_rtp)
             phone = SipPhone(ua, media, s.rtp_ports, s.register_wait.total_seconds())
-            ua.on_registration = lambda state, error: loop.call_soon_threadsafe(self._on_registration, state, error)
+
+            def registration_changed(state: str, error: str | None) -> None:  # SIP thread
+                loop.call_soon_threadsafe(self._on_registration, state, error)
+
+            ua.on_registration = registration_changed
             executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"sip-{self.name}")
             try:
-                await loop.run_in_executor(executor, phone.start)
                 if s.message_mode.enabled and s.message_mode.prompt is not None:
                     self._prompt = await loop.run_in_executor(executor, load_wav, s.message_mode.prompt)
-            except OSError as exc:
-                executor.shutdown(wait=False)
+                await loop.run_in_executor(executor, phone.start)  # bounded by register_wait
+            except OSError as exc:  # the SIP port is taken, the prompt unreadable, ...
+                executor.shutdown(wait=True)
                 raise ProviderError(f"provider {self.name}: {exc}") from None
             self._phone, self._ua, self._media, self._executor = phone, ua, media, executor
             if s.domain is None and s.send_to is None:
@@ -188,6 +192,7 @@ class SipProvider:
         executor, self._executor = self._executor, None
         for call in list(self._active):
             self._hangup_all(call, "SIP;cause=503;text=\"dialer shutting down\"")
+            call.queue.put_nowait(("*", "closed", {}))  # wake the dial() that waits on it
         if phone is not None and executor is not None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(executor, phone.stop)
@@ -211,8 +216,12 @@ class SipProvider:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[tuple[int, str]] = loop.create_future()
 
-        def done(code: int, reason: str) -> None:
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result((code, reason)))
+        def settle(code: int, reason: str) -> None:
+            if not fut.done():
+                fut.set_result((code, reason))
+
+        def done(code: int, reason: str) -> None:  # SIP thread
+            loop.call_soon_threadsafe(settle, code, reason)
 
         ua.options((await self._resolve(hp.host), hp.port), done, 2.0)
         try:
@@ -237,7 +246,6 @@ class SipProvider:
             self._registered.set()
         else:
             self._registered.clear()
-        self._reg_changed.set()
 
     @property
     def registration(self) -> tuple[str, str | None]:
@@ -273,15 +281,16 @@ class SipProvider:
             return host
         except ValueError:
             pass
-        ip = self._dns.get(host)
-        if ip is None:
-            loop = asyncio.get_running_loop()
-            try:
-                infos = await loop.getaddrinfo(host, None, family=2, type=2)  # AF_INET, SOCK_DGRAM
-            except OSError as exc:
-                raise ProviderError(f"cannot resolve {host}: {exc}") from None
-            ip = infos[0][4][0]
-            self._dns[host] = ip
+        cached = self._dns.get(host)
+        if cached is not None:
+            return cached
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise ProviderError(f"cannot resolve {host}: {exc}") from None
+        ip = str(infos[0][4][0])
+        self._dns[host] = ip
         return ip
 
     def _agent_uri(self, target: str) -> str:
@@ -353,15 +362,17 @@ class SipProvider:
     async def _next(self, call: _Call, deadline: float | None) -> Event | None:
         """The next event of this call, or None when the loop clock passes ``deadline``."""
         loop = asyncio.get_running_loop()
-        if deadline is None:
-            return await call.queue.get()
-        left = deadline - loop.time()
-        if left <= 0:
-            return call.queue.get_nowait() if not call.queue.empty() else None
-        try:
-            return await asyncio.wait_for(call.queue.get(), left)
-        except TimeoutError:
-            return None
+        left = None if deadline is None else deadline - loop.time()
+        if left is not None and left <= 0:
+            ev = call.queue.get_nowait() if not call.queue.empty() else None
+        else:
+            try:
+                ev = await asyncio.wait_for(call.queue.get(), left)
+            except TimeoutError:
+                return None
+        if ev is not None and ev[1] == "closed":
+            raise ProviderError(f"provider {self.name} was closed during the call")
+        return ev
 
     async def _invite(self, call: _Call, role: str, uri: str, call_id: str, codecs: list[str], display: str) -> _LegRun:
         ua = self._require()
@@ -428,9 +439,10 @@ class SipProvider:
 
     async def _await_leg(
         self, call: _Call, run: _LegRun, timeout: float, emit_ringing: Callable[[], None] | None = None,
-        watch: str | None = None,
+        watch: str | None = None, early_to: _LegRun | None = None, codecs: list[str] | None = None,
     ) -> tuple[str, dict[str, Any]]:  # fmt: skip
-        """Until ``run`` answers or fails: ("answered"|"failed"|"timeout"|"other_gone", info)."""
+        """Until ``run`` answers or fails: ("answered"|"failed"|"timeout"|"other_gone", info).
+        With ``early_to``, early media of ``run`` (183 + SDP) is played to that leg."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -444,6 +456,11 @@ class SipProvider:
                         run.ringing_at = self.clock.now()
                         if emit_ringing is not None:
                             emit_ringing()
+                    sdp = info.get("sdp")
+                    if early_to is not None and sdp is not None and run.sdp is None and self._media is not None:
+                        if self._configure(run, sdp, codecs or [run.endpoint.codec]) is not None:
+                            self._media.early(run.endpoint, early_to.endpoint)
+                            log.debug("sip_early_media", provider=self.name, call_id=call.request.call_id)
                 elif kind == "answered":
                     run.answered_at = self.clock.now()
                     return "answered", info
@@ -521,7 +538,7 @@ class SipProvider:
             first_id, second_id = self._ua.gen_call_id(), client_call_id  # type: ignore[union-attr]
             first_ring, second_ring = ring_agent, ring_client
         display = {"agent": r.number, "client": r.caller_id}
-        codecs = list(s.codecs)
+        codecs: list[str] = list(s.codecs)
 
         # 1. the first leg
         first = await self._invite(call, first_role, first_uri, first_id, codecs, display[first_role])
@@ -540,8 +557,9 @@ class SipProvider:
         # 2. the second leg, with the codec the first chose (passthrough, no transcoding)
         second = await self._invite(call, second_role, second_uri, second_id, [codec], display[second_role])
         what, info = await self._await_leg(
-            call, second, second_ring, ringing if second_role == "client" else None, watch=first_role
-        )
+            call, second, second_ring, ringing if second_role == "client" else None, watch=first_role,
+            early_to=first if second_role == "client" else None, codecs=[codec],
+        )  # fmt: skip
         if what != "answered":
             return await self._second_failed(call, first, second, what, info, dialed_at, client_call_id)
         if self._configure(second, info.get("sdp"), [codec]) is None:
@@ -666,7 +684,7 @@ class SipProvider:
         r = call.request
         mm = self.settings.message_mode
         emit(ProviderEvent("created", r.call_id, dialed_at, client_call_id))
-        codecs = list(self.settings.codecs)
+        codecs: list[str] = list(self.settings.codecs)
         client = await self._invite(call, "client", self._client_uri(r.number), client_call_id, codecs, r.caller_id)
 
         def ringing() -> None:

@@ -335,6 +335,17 @@ class MediaEngine:
 
         self.call(apply)
 
+    def early(self, source: RtpEndpoint, listener: RtpEndpoint) -> None:
+        """One way only: what ``source`` receives (a ringing client's early media:
+        ringback, operator announcements) goes to ``listener`` (the agent). Nothing of
+        the agent reaches the client before the answer."""
+
+        def apply() -> None:
+            source.peer = listener
+            listener.resync = True
+
+        self.call(apply)
+
     def nudge(self, ep: RtpEndpoint, samples: list[int]) -> None:
         frames = frames_of(samples)
 
@@ -388,8 +399,9 @@ class MediaEngine:
         if ep.closed:
             return
         ep.closed = True
-        if ep.peer is not None and ep.peer.peer is ep:
-            ep.peer.peer = None
+        for other in self._endpoints:
+            if other.peer is ep:
+                other.peer = None
         ep.peer = None
         ep.on_dtmf = ep.on_played = None
         ep.tone.clear()

@@ -153,7 +153,6 @@ class SipSettings(BaseModel):
     username: str | None = Field(None, description="SIP user (extension) of the dialer")
     auth_username: str | None = Field(None, description="digest user name when it differs from username")
     password_env: str | None = Field(None, description="environment variable holding the SIP password")
-    display_name: str | None = None
     register_: bool = Field(True, alias="register", description="false for an IP trunk that authenticates by address")
     register_expiry: Duration = Field(timedelta(seconds=300), description="Expires asked for in REGISTER")
     register_backoff_initial: Duration = timedelta(seconds=2)

@@ -117,7 +117,9 @@ def _canon(name: str) -> str:
 
 def split_commas(value: str) -> list[str]:
     """Split a header value on commas outside quotes and <...>."""
-    out, cur, quoted, depth = [], [], False, 0
+    out: list[str] = []
+    cur: list[str] = []
+    quoted, depth = False, 0
     for ch in value:
         if ch == '"':
             quoted = not quoted
@@ -314,7 +316,7 @@ class SipMessage(pv_sip.SIPMessage):
             if required not in self.fields:
                 raise pv_sip.SIPParseError(f"missing {required} header")
         self.headers = {"Via": []}
-        self.parse_header("Via", self.fields["Via"])  # pyVoIP's Via parser (list of dicts)
+        self.parse_header("Via", self.fields["Via"])  # type: ignore[arg-type]  # pyVoIP's Via parser takes the list
         self.parse_header("CSeq", self.fields["CSeq"][0])  # pyVoIP's: {"check": "1", "method": "INVITE"}
         for name, values in self.fields.items():
             if name in ("Via", "CSeq"):
@@ -355,8 +357,11 @@ class SipMessage(pv_sip.SIPMessage):
 # ------------------------------------------------------------------ digest
 
 
-def digest_authorization(challenge: str, method: str, uri: str, user: str, password: str) -> str:
-    """The Authorization / Proxy-Authorization value answering one Digest challenge."""
+def digest_authorization(
+    challenge: str, method: str, uri: str, user: str, password: str, cnonce: str | None = None
+) -> str:
+    """The Authorization / Proxy-Authorization value answering one Digest challenge
+    (RFC 2617 / 7616: MD5, MD5-sess, SHA-256; qop=auth or none)."""
     scheme, _, rest = challenge.strip().partition(" ")
     if scheme.lower() != "digest":
         raise ValueError(f"unsupported authentication scheme {scheme!r}")
@@ -370,7 +375,7 @@ def digest_authorization(challenge: str, method: str, uri: str, user: str, passw
         h = lambda s: hashlib.sha256(s.encode()).hexdigest()  # noqa: E731
     else:
         raise ValueError(f"unsupported digest algorithm {algorithm!r}")
-    cnonce = uuid.uuid4().hex[:16]
+    cnonce = cnonce or uuid.uuid4().hex[:16]
     ha1 = h(f"{user}:{realm}:{password}")
     if algorithm.upper().endswith("-SESS"):
         ha1 = h(f"{ha1}:{nonce}:{cnonce}")
@@ -396,7 +401,7 @@ def digest_authorization(challenge: str, method: str, uri: str, user: str, passw
 class _Timer:
     __slots__ = ("when", "fn", "cancelled")
 
-    def __init__(self, when: float, fn: Callable[[], None]):
+    def __init__(self, when: float, fn: Callable[[], object]):
         self.when, self.fn, self.cancelled = when, fn, False
 
     def cancel(self) -> None:
@@ -510,7 +515,6 @@ class DialerSipClient(pv_sip.SIPClient):
         backoff: tuple[float, float],
         t1: float,
         user_agent: str,
-        display_name: str | None = None,
     ):
         server, port = registrar or ("", 5060)
         super().__init__(server, port, username, password or "", phone, myIP=bind_ip, myPort=bind_port)
@@ -525,8 +529,7 @@ class DialerSipClient(pv_sip.SIPClient):
         self.backoff_initial, self.backoff_max = backoff
         self.t1 = t1
         self.user_agent = user_agent
-        self.display_name = display_name
-        self._cmds: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._cmds: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
         self._timers: list[tuple[float, int, _Timer]] = []
         self._tseq = itertools.count()
         self._tx: dict[str, _ClientTx] = {}
@@ -614,6 +617,9 @@ class DialerSipClient(pv_sip.SIPClient):
         """Deregister (bounded), stop the thread, close the sockets."""
         if not self.NSD:
             return
+        flushed = threading.Event()  # let queued commands (BYEs of calls being closed) go out first
+        self.call(flushed.set)
+        flushed.wait(min(timeout, 1.0))
         if self.register_enabled and self.reg_state == "registered":
             self._reg_dereg_done.clear()
             self.call(self._deregister_now)
@@ -634,7 +640,7 @@ class DialerSipClient(pv_sip.SIPClient):
         self._tx.clear()
         self._timers.clear()
 
-    def call(self, fn: Callable[[], None]) -> None:
+    def call(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` on the SIP thread."""
         if not self.NSD:
             return
@@ -653,11 +659,13 @@ class DialerSipClient(pv_sip.SIPClient):
 
     def recv_loop(self) -> None:
         """select() on the SIP socket and the wake pipe, bounded by the next timer."""
+        wake = self._wake_r
+        assert wake is not None
         while self.NSD:
             try:
                 delay = self._next_timer_delay()
-                ready, _, _ = select.select([self.s, self._wake_r], [], [], delay)
-                if self._wake_r in ready:
+                ready, _, _ = select.select([self.s, wake], [], [], delay)
+                if wake in ready:
                     self._drain()
                 if self.s in ready:
                     for _ in range(64):
@@ -694,7 +702,7 @@ class DialerSipClient(pv_sip.SIPClient):
             except Exception:
                 log.exception("sip_command_failed", provider=self.name)
 
-    def _after(self, delay: float, fn: Callable[[], None]) -> _Timer:
+    def _after(self, delay: float, fn: Callable[[], object]) -> _Timer:
         t = _Timer(time.monotonic() + max(0.0, delay), fn)
         heapq.heappush(self._timers, (t.when, next(self._tseq), t))
         return t
@@ -787,7 +795,10 @@ class DialerSipClient(pv_sip.SIPClient):
                 self._end_leg(leg)
             return
         if method == "INVITE" and in_dialog and leg is not None:
-            self._reinvite(leg, msg, addr)
+            if leg.state == "confirmed":
+                self._reinvite(leg, msg, addr)
+            else:  # we are hanging up: no new offer/answer
+                self._respond(msg, addr, 481, "Call/Transaction Does Not Exist")
             return
         if method == "INVITE":
             # an outbound dialer takes no inbound calls
@@ -801,7 +812,7 @@ class DialerSipClient(pv_sip.SIPClient):
                 body = msg.raw_body.decode("utf-8", "replace")
                 m = re.search(r"Signal\s*=\s*([0-9*#A-D])", body)
                 if m:
-                    self._report(leg, "dtmf", digit=m.group(1))
+                    self._report(leg, "digit", digit=m.group(1))  # SIP INFO (dtmf-relay) digits too
             extra = [f"Allow: {ALLOW}"] if method == "OPTIONS" else []
             self._respond(msg, addr, 200, "OK", extra=extra, to_tag=None if in_dialog else self.gen_tag())
             return
@@ -924,7 +935,8 @@ class DialerSipClient(pv_sip.SIPClient):
         leg.got_response = False
         leg.interval = self.t1
         self._sendto(leg.invite, leg.dest)
-        leg.timers.append(self._after(leg.interval, lambda b=leg.branch: self._retransmit_invite(leg, b)))
+        branch = leg.branch
+        leg.timers.append(self._after(leg.interval, lambda: self._retransmit_invite(leg, branch)))
 
     def _retransmit_invite(self, leg: Leg, branch: str) -> None:
         if leg.state != "calling" or leg.got_response or leg.branch != branch:
@@ -951,7 +963,11 @@ class DialerSipClient(pv_sip.SIPClient):
     def _end_leg(self, leg: Leg) -> None:
         """Keep a finished leg a little for retransmissions, then drop it (bounded memory)."""
         linger = min(64 * self.t1, 8.0)
-        self._after(linger, lambda: self._legs.pop(leg.call_id, None) if self._legs.get(leg.call_id) is leg else None)
+        def drop() -> None:
+            if self._legs.get(leg.call_id) is leg:
+                del self._legs[leg.call_id]
+
+        self._after(linger, drop)
 
     def _invite_response(self, leg: Leg, msg: SipMessage) -> None:
         code = msg.code
@@ -1315,6 +1331,7 @@ class SipPhone(pv_voip.VoIPPhone):
             sipPort=sip.myPort, rtpPortLow=lo, rtpPortHigh=hi,
         )  # fmt: skip
         self.sip = sip  # replaces the SIPClient VoIPPhone made (no socket was opened by it)
+        self.ua: DialerSipClient = sip
         sip.phone = self
         self.media = media
         self.register_wait = register_wait
@@ -1323,23 +1340,23 @@ class SipPhone(pv_voip.VoIPPhone):
         self._status = PhoneStatus.REGISTERING
         self.media.start()
         try:
-            self.sip.start()
+            self.ua.start()
         except Exception:
             self.media.stop()
             self._status = PhoneStatus.FAILED
             raise
         self.NSD = True
-        if self.sip.register_enabled:
+        if self.ua.register_enabled:
             deadline = time.monotonic() + self.register_wait
-            while self.sip.reg_state in ("idle", "registering") and time.monotonic() < deadline:
-                self.sip.reg_changed.wait(max(0.0, min(0.2, deadline - time.monotonic())))
-                self.sip.reg_changed.clear()
+            while self.ua.reg_state in ("idle", "registering") and time.monotonic() < deadline:
+                self.ua.reg_changed.wait(max(0.0, min(0.2, deadline - time.monotonic())))
+                self.ua.reg_changed.clear()
         self._status = self.get_status()
 
     def get_status(self) -> PhoneStatus:
         if not self.NSD:
             return PhoneStatus.INACTIVE
-        state = self.sip.reg_state
+        state = self.ua.reg_state
         if state in ("registered", "off"):
             return PhoneStatus.REGISTERED
         if state == "failed":
@@ -1350,7 +1367,7 @@ class SipPhone(pv_voip.VoIPPhone):
         self._status = PhoneStatus.DEREGISTERING
         self.NSD = False
         try:
-            self.sip.stop()
+            self.ua.stop()
         finally:
             self.media.stop()
             self._status = PhoneStatus.FAILED if failed else PhoneStatus.INACTIVE

@@ -201,6 +201,10 @@ MIGRATIONS: list[str] = [
     -- Global calls-per-second pacing per campaign (epoch seconds of the next free slot).
     CREATE TABLE pacing (campaign text PRIMARY KEY, next_start double precision NOT NULL);
     """,
+    # 2: one call per client and attempt, enforced by the database itself (SQLite's 4)
+    """
+    CREATE UNIQUE INDEX calls_attempt ON calls(client_id, attempt);
+    """,
 ]
 
 _CLIENT_FIELDS = (
@@ -605,9 +609,19 @@ class PostgresStore(Store):
         )
 
     async def expire_leases(self, owner: str, now: datetime) -> int:
+        # Claimed but never dialed: released. In a call when we died: the lease ends
+        # now, so reconciliation takes the call over at once.
         return _count(
             await self.pool.execute(
-                "UPDATE clients SET lease_until = $2 WHERE lease_owner = $1 AND lease_until > $2", owner, _ts(now)
+                """
+                UPDATE clients SET
+                    lease_owner = CASE WHEN open_call_id IS NULL THEN NULL ELSE lease_owner END,
+                    lease_token = CASE WHEN open_call_id IS NULL THEN NULL ELSE lease_token END,
+                    lease_until = CASE WHEN open_call_id IS NULL THEN NULL ELSE $2::timestamptz END
+                WHERE lease_owner = $1
+                """,
+                owner,
+                _ts(now),
             )
         )
 

@@ -12,6 +12,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -22,7 +23,10 @@ from tests.integration.test_store_contract import PG_DSN, pg_available
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=5)
 
-StoreFactory = Callable[..., Awaitable["PostgresStore"]]  # noqa: F821
+if TYPE_CHECKING:
+    from dialer.store.postgres import PostgresStore
+
+StoreFactory = Callable[..., Awaitable["PostgresStore"]]
 
 
 @pytest.fixture
@@ -78,12 +82,11 @@ def sched(i: int | str, campaign: str = "cold", minutes: int = 0) -> Schedule:
     return Schedule(str(i), NOW, NOW + timedelta(hours=1, minutes=minutes), "test", campaign)
 
 
-async def fill(store, n: int, campaign: str = "cold") -> None:  # type: ignore[no-untyped-def]
+async def fill(store: PostgresStore, n: int, campaign: str = "cold") -> None:
+    """n clients due now; client i's window closes i minutes after the previous one."""
     records = [rec(i) for i in range(n)]
-    assert await store.upsert_clients(records, {r.id: sched(r.id, campaign, i) for i, r in enumerate(records)}) == (
-        n,
-        0,
-    )
+    schedules = {r.id: sched(r.id, campaign, i) for i, r in enumerate(records)}
+    assert await store.upsert_clients(records, schedules) == (n, 0)
 
 
 def outcome(next_dial: datetime | None = None) -> ClientUpdate:
@@ -108,7 +111,9 @@ def start_for(claim: Claim, call_id: str) -> CallStart:
 async def test_concurrent_migrations_apply_once(workers: StoreFactory, schema: str) -> None:
     from dialer.store.postgres import MIGRATIONS
 
-    # Four workers start at once against a schema that does not exist yet.
+    # Four workers start at once against a schema that does not exist yet. Applying a
+    # migration twice would fail (CREATE TABLE of an existing table), so all four
+    # succeeding with the same version means each step ran exactly once.
     stores = [await workers(migrate=False) for _ in range(4)]
     versions = await asyncio.gather(*(s.migrate() for s in stores))
     assert versions == [len(MIGRATIONS)] * 4
@@ -324,7 +329,7 @@ async def test_orphaned_calls_use_the_open_calls_index(workers: StoreFactory) ->
         """
         INSERT INTO calls(call_id, client_id, campaign, phone, client_tz, attempt, started_at, local_day, status,
                           provider, allowed_by)
-        SELECT 'h' || g, (g % $1)::text, 'cold', '+7', 'Europe/Moscow', 1, $2, '2026-12-01', 'busy', 'sim', 't'
+        SELECT 'h' || g, (g % $1)::text, 'cold', '+7', 'Europe/Moscow', g, $2, '2026-12-01', 'busy', 'sim', 't'
         FROM generate_series(1, 20000) g
         """,
         n,

@@ -25,6 +25,7 @@ from dialer.store.base import Store
 log = structlog.get_logger("dialer.daily")
 
 PLAN = "plan"
+BUSY_RECHECK = timedelta(minutes=5)
 REPORT = "report"
 
 
@@ -64,21 +65,25 @@ class DailyJobs:
     def __init__(self, owner: str):
         self.owner = owner
         self._settled: set[JobRun] = set()
+        self._busy_until: dict[JobRun, datetime] = {}  # another worker runs it: look again then
 
     async def run_due(self, store: Store, config: DialerConfig, now: datetime) -> list[JobRun]:
         """Run every due job not yet run (by anyone); return the ones this call ran."""
         ran: list[JobRun] = []
         today = center_today(config, now)
         self._settled = {r for r in self._settled if r.day >= today - timedelta(days=2)}
+        self._busy_until = {r: t for r, t in self._busy_until.items() if r.day >= today - timedelta(days=2)}
         for run, campaign in due_jobs(config, now):
-            if run in self._settled:
+            if run in self._settled or now < self._busy_until.get(run, now):
                 continue
             # Catch up on yesterday's report only if that day was worked (it has a plan).
             if run.job == REPORT and run.day < today and await store.get_plan(run.campaign, run.day, 0) is None:
                 self._settled.add(run)
                 continue
             if not await store.try_start_job(run.job, run.campaign, run.day, self.owner, now):
-                self._settled.add(run)
+                # Done, or running elsewhere; if that worker dies, the run is taken over
+                # after JOB_TAKEOVER, so look again now and then rather than never.
+                self._busy_until[run] = now + BUSY_RECHECK
                 continue
             if run.job == PLAN:
                 await morning_plan(store, config, campaign, run.day, now)
@@ -86,6 +91,7 @@ class DailyJobs:
                 await evening_report(store, config, campaign, run.day)
             await store.finish_job(run.job, run.campaign, run.day, now)
             self._settled.add(run)
+            self._busy_until.pop(run, None)
             ran.append(run)
         return ran
 

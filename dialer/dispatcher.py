@@ -360,7 +360,11 @@ class Dispatcher:
         )
         event = _event(client.state, transition, {"status": result.status.value, "talk_s": result.talk_s})
 
+        tries = 0
+
         async def write() -> ClientUpdate:
+            nonlocal tries
+            tries += 1
             update = await self._client_update(
                 client.id, client.timezone, client.schedule, client, transition, campaign, now, counted
             )
@@ -372,9 +376,19 @@ class Dispatcher:
             # trying (bounded); past that the row stays `dialing` and is reconciled.
             update = await self._retry_store("record_outcome", write)
         except LeaseLost:
-            self.metrics.lost_lease()
-            log.warning("lease_lost", call_id=start.call_id, client_id=client.id)
-            return
+            # A retry after a dropped connection finds its own committed write (the
+            # token is already cleared): that is success, not a lost lease.
+            stored = await self.store.get_call(start.call_id) if tries > 1 else None
+            if stored is None or not stored.status.final or stored.status is not result.status:
+                self.metrics.lost_lease()
+                log.warning("lease_lost", call_id=start.call_id, client_id=client.id)
+                return
+            stored_client = await self.store.get_client(client.id)
+            update = ClientUpdate(
+                state=stored_client.state if stored_client else transition.state, due_at=None,
+                next_dial_at=stored_client.next_dial_at if stored_client else None, window_closes_at=None,
+                cap_until=None, priority=0, campaign=None, reason="written by an earlier try",
+            )  # fmt: skip
         self.metrics.call_ended(
             start.campaign, result.status.value, result.talk_s, guideline.value if guideline else None
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Guideline, Stage
@@ -190,6 +190,10 @@ class Plan:
     @property
     def rolls_over(self) -> int:
         return self.due - self.fits
+
+
+# A daily job started but never finished (its worker died) is run again after this.
+JOB_TAKEOVER = timedelta(minutes=15)
 
 
 class LeaseLost(Exception):
@@ -372,7 +376,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def try_start_job(self, job: str, campaign: str, day: date, owner: str, now: datetime) -> bool:
-        """Record that a daily job runs; False if it already ran (or runs) for that day."""
+        """Record that a daily job runs; False if it already ran or runs for that day.
+        A run left unfinished for JOB_TAKEOVER (its worker died) may be taken over."""
 
     @abc.abstractmethod
     async def finish_job(self, job: str, campaign: str, day: date, now: datetime) -> None: ...

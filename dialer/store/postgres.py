@@ -49,8 +49,10 @@ from dialer.domain import (
     Stage,
     initial_state,
     priority_of,
+    priority_sql,
 )
 from dialer.store.base import (
+    JOB_TAKEOVER,
     CallRecord,
     CallStart,
     CallUpdate,
@@ -454,7 +456,10 @@ class PostgresStore(Store):
         await self.pool.execute(
             """
             UPDATE clients c SET next_dial_at = s.next_dial_at, window_closes_at = s.window_closes_at,
-                schedule_reason = s.reason, campaign = COALESCE(s.campaign, c.campaign), needs_schedule = false
+                schedule_reason = s.reason, campaign = COALESCE(s.campaign, c.campaign), needs_schedule = false,
+                priority = """
+            + priority_sql("c.complaint")
+            + """
             FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[])
                 AS s(id, next_dial_at, window_closes_at, reason, campaign)
             WHERE c.id = s.id
@@ -827,14 +832,17 @@ class PostgresStore(Store):
         return int(row[1]), int(row[2])
 
     async def try_start_job(self, job: str, campaign: str, day: date, owner: str, now: datetime) -> bool:
+        # A run whose worker died before finishing is taken over after JOB_TAKEOVER.
         status = await self.pool.execute(
             "INSERT INTO job_runs(job, campaign, day, owner, started_at) VALUES ($1, $2, $3, $4, $5) "
-            "ON CONFLICT DO NOTHING",
+            "ON CONFLICT (job, campaign, day) DO UPDATE SET owner = EXCLUDED.owner, started_at = EXCLUDED.started_at "
+            "WHERE job_runs.finished_at IS NULL AND job_runs.started_at < $6",
             job,
             campaign,
             day,
             owner,
             _ts(now),
+            _ts(now - JOB_TAKEOVER),
         )
         return _count(status) == 1
 

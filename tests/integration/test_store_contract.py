@@ -318,3 +318,40 @@ async def test_restart_releases_own_leases(any_store: Store) -> None:
     assert c is not None and c.lease_owner is None
     [orphan] = await any_store.orphaned_calls(NOW, 10)
     assert orphan.client_id == c1.client.id
+
+
+async def test_unfinished_daily_job_is_taken_over(any_store: Store) -> None:
+    from dialer.store.base import JOB_TAKEOVER
+
+    d = date(2026, 12, 1)
+    assert await any_store.try_start_job("plan", "cold", d, "w1", NOW)  # w1 dies mid-run
+    assert not await any_store.try_start_job("plan", "cold", d, "w2", NOW + timedelta(minutes=1))
+    later = NOW + JOB_TAKEOVER + timedelta(minutes=1)
+    assert await any_store.try_start_job("plan", "cold", d, "w2", later)
+    await any_store.finish_job("plan", "cold", d, later)
+    assert not await any_store.try_start_job("plan", "cold", d, "w3", later + 2 * JOB_TAKEOVER)
+
+
+async def test_reimport_updates_priority(any_store: Store) -> None:
+    await queue(any_store, 1)
+    assert (await any_store.get_client("0")).priority == 4  # type: ignore[union-attr]
+    await any_store.upsert_clients([rec(0, stage=Stage.CUSTOMER, complaint=True)])
+    [c] = await any_store.clients_to_schedule(NOW, 10)
+    await any_store.set_schedules([Schedule(c.id, NOW, NOW + timedelta(hours=1), "t", "care")])
+    assert (await any_store.get_client("0")).priority == 0  # type: ignore[union-attr]
+
+
+def test_priority_sql_matches_priority_of() -> None:
+    import sqlite3
+
+    from dialer.domain import priority_of, priority_sql
+
+    db = sqlite3.connect(":memory:")
+    for stage in Stage:
+        for complaint in (False, True):
+            for callback in (None, "2026-12-01T10:00:00Z"):
+                state = ClientState(stage=stage, complaint=complaint, callback_at=NOW if callback else None)
+                sql = priority_sql("c = 1").replace("callback_at", "cb").replace("stage", "s")
+                got = db.execute(f"SELECT {sql} FROM (SELECT ? AS c, ? AS cb, ? AS s)",
+                                 (int(complaint), callback, stage.value)).fetchone()[0]  # fmt: skip
+                assert got == int(priority_of(state))

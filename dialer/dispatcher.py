@@ -34,6 +34,8 @@ from providers.base import CallResult, DialRequest, Provider, ProviderError, Pro
 log = structlog.get_logger("dialer.dispatcher")
 
 HEARTBEAT_EVERY = timedelta(seconds=20)
+HOUSEKEEPING_EVERY = timedelta(seconds=5)
+CLAIM_IDLE = timedelta(seconds=10)  # after a claim came back short, wait this long (or for a call to end)
 RESCUE_LEASE = timedelta(minutes=2)  # how long a reconciling worker holds a dead worker's call
 FETCH_TRIES = 5  # provider look-ups of an orphaned call before it is recorded as failed
 STORE_RETRY_FIRST = 0.5  # seconds; doubled up to STORE_RETRY_MAX while the store is away
@@ -126,6 +128,8 @@ class Dispatcher:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.ended = 0  # calls finished so far (the simulation steps when this moves)
         self._fetch_failures: dict[str, int] = {}
+        self._idle_until: dict[str, datetime] = {}
+        self._last_housekeeping: datetime | None = None
         self._claiming = True
         self.set_config(config)
 
@@ -155,8 +159,12 @@ class Dispatcher:
         now = self.clock.now()
         result = StepResult()
         await self._heartbeat(now)
-        result.scheduled = await self.schedule_pending(now)
-        result.rescued = await self.reconcile_orphans(now)
+        # Housekeeping (new/changed/stale clients, dead workers' calls) every few
+        # seconds, not every tick: each is a query, and ticks are frequent.
+        if self._last_housekeeping is None or now - self._last_housekeeping >= HOUSEKEEPING_EVERY:
+            self._last_housekeeping = now
+            result.scheduled = await self.schedule_pending(now)
+            result.rescued = await self.reconcile_orphans(now)
         if not self._claiming:
             return result
         for campaign in self.config.campaigns:
@@ -181,6 +189,10 @@ class Dispatcher:
         free = self._free_lines(campaign)
         if free <= 0:
             return 0
+        # The queue had nothing more for this campaign a moment ago, and no call of
+        # it has ended since: don't ask again yet (a claim scans today's windows).
+        if now < self._idle_until.get(campaign.name, now):
+            return 0
         provider = self.providers.get(campaign.provider)
         if provider is None:
             log.error("provider_missing", campaign=campaign.name, provider=campaign.provider)
@@ -188,6 +200,10 @@ class Dispatcher:
         claims = await self.store.claim(
             campaign.name, now, free, self.owner, now + lease_for(campaign), max_in_use=lines_of(campaign)
         )
+        if len(claims) < free:
+            self._idle_until[campaign.name] = now + CLAIM_IDLE
+        else:
+            self._idle_until.pop(campaign.name, None)
         started = 0
         for claim in claims:
             if await self._start_call(campaign, provider, claim, now, result):
@@ -317,6 +333,8 @@ class Dispatcher:
         finally:
             self.ended += 1
             self._lines[campaign.name] -= 1
+            # A line is free, and this call's result may have made a client due.
+            self._idle_until.pop(campaign.name, None)
             agent = request.agent if campaign.agents else None
             self._free_agent(campaign, agent)
 

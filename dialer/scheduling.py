@@ -100,6 +100,10 @@ class Scheduler:
         if found is None:
             return Schedule(client_id, None, None, "no open window within 400 days", campaign.name)
         opens, last_start = found
+        # A stored window ends within a day of opening (a 24/7 client's one long window is
+        # cut, and renewed when it passes): so every client due now has a window closing
+        # within a day, and the claim scans only those, never the whole queue.
+        last_start = min(last_start, opens + WINDOW_HORIZON)
         if cap_until is not None and cap_until > now and cap_until >= (due_at or now):
             why = f"contact cap reached until {_minute(cap_until)}"
         elif state.callback_at is not None and due_at is not None and due_at > now:
@@ -140,6 +144,9 @@ class Scheduler:
             now,
             client.cap_until,
         )
+
+
+WINDOW_HORIZON = timedelta(days=1)
 
 
 def _minute(instant: datetime) -> str:

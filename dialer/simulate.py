@@ -101,7 +101,7 @@ async def _quiesce(clock: VirtualClock, dispatcher: Dispatcher, extra: Iterable[
 
 
 async def _next_instant(
-    store: Store, config: DialerConfig, clock: VirtualClock, end: datetime
+    store: Store, config: DialerConfig, clock: VirtualClock, end: datetime, due: datetime | None
 ) -> tuple[datetime, bool]:
     """The next instant worth simulating, and whether it is only a call progressing."""
     now = clock.now()
@@ -109,8 +109,7 @@ async def _next_instant(
     wake = clock.next_wake()
     if wake is not None:
         candidates.append(wake)
-    due = await store.next_dial_after(now)
-    if due is not None:
+    if due is not None and due > now:
         candidates.append(due)
     today = now.astimezone(calendar.ZoneInfo(config.center.timezone)).date()
     for campaign in config.campaigns:
@@ -151,6 +150,8 @@ async def run_simulation(
         day = first_day + timedelta(days=offset)
         _, day_end = day_bounds(config, day)
         wake_reason = _Pending()
+        next_due: datetime | None = None
+        due_known_at: tuple[int, int] | None = None
         while clock.now() < day_end:
             await daily.run_due(store, config, clock.now())
             # Step only when something can have changed for the queue: a call ended (a
@@ -162,7 +163,12 @@ async def run_simulation(
                 await _quiesce(clock, dispatcher, [step])
                 step.result()
                 wake_reason.stepped(clock.now(), dispatcher.ended)
-            target, only_calls = await _next_instant(store, config, clock, day_end)
+            # The next client falling due changes only when a step or a call's result
+            # touched the queue: ask the store then, not at every instant.
+            if due_known_at != (wake_reason.last_ended, dispatcher.ended) or (next_due and next_due <= clock.now()):
+                next_due = await store.next_dial_after(clock.now())
+                due_known_at = (wake_reason.last_ended, dispatcher.ended)
+            target, only_calls = await _next_instant(store, config, clock, day_end, next_due)
             wake_reason.only_call_progress = only_calls
             clock.advance_to(target)
             await _quiesce(clock, dispatcher)

@@ -183,16 +183,23 @@ async def test_drain_records_calls_still_running(store: SqliteStore, config: Dia
         assert c is not None and c.lease_owner is None and c.next_dial_at is not None
 
 
-async def test_orphan_from_dead_worker_is_reconciled_before_redial(store: SqliteStore, config: DialerConfig) -> None:
-    clock = FixedClock(MORNING)
+async def worker_dies_mid_call(
+    store: SqliteStore, config: DialerConfig, clock: FixedClock
+) -> tuple[Dispatcher, ScriptedProvider]:
+    """A worker starts a call that never reports back; an hour later its lease is gone."""
     dead = ScriptedProvider(clock)
     dead.hold = asyncio.Event()
     await load(store, config, [client(1)], MORNING)
     d1 = Dispatcher(store, {"simulated": dead}, config, clock, owner="dead")
     await d1.step()
     await asyncio.sleep(0.05)
-    # The worker "dies": its call never reports back and its lease runs out.
     clock.set(MORNING + timedelta(hours=1))
+    return d1, dead
+
+
+async def test_orphan_from_dead_worker_is_reconciled_before_redial(store: SqliteStore, config: DialerConfig) -> None:
+    clock = FixedClock(MORNING)
+    d1, dead = await worker_dies_mid_call(store, config, clock)
     fresh = ScriptedProvider(clock)
 
     async def fetch(pcid: str) -> CallResult:
@@ -263,13 +270,7 @@ async def test_reconcile_waits_out_a_provider_blip(store: SqliteStore, config: D
     from dialer.dispatcher import FETCH_TRIES, RESCUE_LEASE
 
     clock = FixedClock(MORNING)
-    dead = ScriptedProvider(clock)
-    dead.hold = asyncio.Event()
-    await load(store, config, [client(1)], MORNING)
-    d1 = Dispatcher(store, {"simulated": dead}, config, clock, owner="dead")
-    await d1.step()
-    await asyncio.sleep(0.05)
-    clock.set(MORNING + timedelta(hours=1))
+    d1, dead = await worker_dies_mid_call(store, config, clock)
     flaky = ScriptedProvider(clock)
 
     async def fetch(pcid: str) -> CallResult:

@@ -488,20 +488,19 @@ class PostgresStore(Store):
             return []
         _ts(now)
         _ts(lease_until)
-        rows: list[Any] = []
-        async with self.pool.acquire() as con, con.transaction():
-            if max_in_use is not None:
-                # Lines are global: claims of this campaign take turns. Statements after
-                # the lock see every lease committed before it was granted.
-                await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._lock_ns + "claim." + campaign)
-                live = await con.fetchval(_LIVE_LEASES, campaign, now)
-                limit = min(limit, max_in_use - int(live))
-            for priority in range(len(Priority)):
-                if limit - len(rows) <= 0:
-                    break
-                rows += await con.fetch(
-                    _CLAIM, owner, lease_until, campaign, now, limit - len(rows), priority, now + WINDOW_HORIZON
-                )
+        horizon = now + WINDOW_HORIZON
+        async with self.pool.acquire() as con:
+            if max_in_use is None:
+                rows = await con.fetch(_CLAIM, owner, lease_until, campaign, now, limit, _PRIORITIES, horizon)
+            else:
+                async with con.transaction():
+                    # Lines are global: claims of this campaign take turns. The claim is a
+                    # later statement than the lock, so its snapshot sees every lease
+                    # committed before the lock was granted, and it counts them itself.
+                    await con.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._lock_ns + "claim." + campaign)
+                    rows = await con.fetch(
+                        _CLAIM_LINES, owner, lease_until, campaign, now, limit, _PRIORITIES, horizon, max_in_use
+                    )
         clients = sorted((_client(r) for r in rows), key=lambda c: (c.priority, c.window_closes_at))
         return [Claim(client=c, lease_token=c.lease_token or "", lease_until=lease_until) for c in clients]
 
@@ -868,28 +867,40 @@ class PostgresStore(Store):
 # the planner guesses for LIMIT. With `IN`, a generic plan (or a LIMIT that is an
 # expression) assumes 10 % of the campaign and hash-joins a scan of the whole table
 # (~280 ms a claim at 1M clients instead of ~2 ms).
-# A claim takes one priority class at a time (complaints, callbacks, hot, customers,
-# prospects): within a class the index (campaign, priority, window_closes_at) is read
-# from "closes after now" in closing order, so the scan meets today's windows first and
-# stops at `limit` due rows — it never walks the clients due on later days, whatever the
-# size of the queue. ($6 = the class.)
+# One claim statement, one index range per priority class (complaints, callbacks, hot,
+# customers, prospects; $6 lists them): within a class the index (campaign, priority,
+# window_closes_at) is read from "closes after now" in closing order and no further
+# than a day ahead ($7; stored windows close within a day of opening), so clients due
+# on later days are never walked, whatever the size of the queue. Rows other
+# transactions hold are skipped. `= ANY(ARRAY(...))`, not `IN (...)`: the picked ids
+# become one array and the update looks them up by primary key whatever the planner
+# guesses for LIMIT (with `IN`, a generic plan hash-joins a scan of the whole table).
 _CLAIM_SQL = """
 UPDATE clients c SET lease_owner = $1, lease_token = gen_random_uuid()::text, lease_until = $2
 WHERE c.id = ANY(ARRAY(
-    SELECT id FROM clients
-    WHERE campaign = $3 AND priority = $6 AND next_dial_at IS NOT NULL AND window_closes_at > $4
-      AND window_closes_at <= $7 AND next_dial_at <= $4 AND open_call_id IS NULL
-      AND (lease_until IS NULL OR lease_until <= $4)
-      AND (cap_until IS NULL OR cap_until <= $4)
-    ORDER BY window_closes_at
-    LIMIT $5
-    FOR UPDATE SKIP LOCKED))
+    SELECT x.id FROM unnest($6::int[]) AS p(priority)
+    CROSS JOIN LATERAL (
+        SELECT id, window_closes_at FROM clients
+        WHERE campaign = $3 AND priority = p.priority AND next_dial_at IS NOT NULL
+          AND window_closes_at > $4 AND window_closes_at <= $7 AND next_dial_at <= $4
+          AND open_call_id IS NULL
+          AND (lease_until IS NULL OR lease_until <= $4)
+          AND (cap_until IS NULL OR cap_until <= $4)
+        ORDER BY window_closes_at
+        LIMIT {limit}
+        FOR UPDATE SKIP LOCKED) x
+    ORDER BY p.priority, x.window_closes_at
+    LIMIT {limit}))
 RETURNING {cols}
 """
-_CLAIM = _CLAIM_SQL.format(cols=_CLAIM_COLS)
-_LIVE_LEASES = (
-    "SELECT count(*) FROM clients WHERE campaign = $1 AND lease_owner IS NOT NULL AND lease_until > $2"
+_CLAIM = _CLAIM_SQL.format(limit="$5", cols=_CLAIM_COLS)
+# With global lines ($8 = max_in_use): at most what the live leases of all workers leave.
+_CLAIM_LINES = _CLAIM_SQL.format(
+    limit="GREATEST(0, LEAST($5, $8 - (SELECT count(*) FROM clients WHERE campaign = $3 "
+    "AND lease_owner IS NOT NULL AND lease_until > $4)))",
+    cols=_CLAIM_COLS,
 )
+_PRIORITIES = [int(p) for p in Priority]
 
 # Calls still dialing whose client's lease ran out. Driven by the small partial index of
 # open calls; each one looks its client up by primary key (OFFSET 0 keeps the lookup a

@@ -350,7 +350,7 @@ async def test_claim_plans_never_scan_the_table(workers: StoreFactory) -> None:
     """The claim walks the claim index and updates by primary key, whether the server
     plans it for the given values or once for all (generic plan, LIMIT unknown)."""
     from dialer.scheduling import WINDOW_HORIZON
-    from dialer.store.postgres import _CLAIM
+    from dialer.store.postgres import _CLAIM, _CLAIM_LINES, _PRIORITIES
 
     s = await workers()
     await fill(s, 5000)
@@ -358,7 +358,8 @@ async def test_claim_plans_never_scan_the_table(workers: StoreFactory) -> None:
     async with s.pool.acquire() as con:
         for mode in ("auto", "force_generic_plan"):
             await con.execute(f"SET plan_cache_mode = {mode}")
-            for sql, args in ((_CLAIM, ("w", LEASE, "cold", NOW, 20, 4, NOW + WINDOW_HORIZON)),):
+            base = ("w", LEASE, "cold", NOW, 20, _PRIORITIES, NOW + WINDOW_HORIZON)
+            for sql, args in ((_CLAIM, base), (_CLAIM_LINES, (*base, 50))):
                 stmt = await con.prepare("EXPLAIN " + sql)
                 plan = "\n".join(r[0] for r in await stmt.fetch(*args))
                 # Either index range is bounded (a day of windows): clients_claim

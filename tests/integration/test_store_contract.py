@@ -355,3 +355,15 @@ def test_priority_sql_matches_priority_of() -> None:
                 got = db.execute(f"SELECT {sql} FROM (SELECT ? AS c, ? AS cb, ? AS s)",
                                  (int(complaint), callback, stage.value)).fetchone()[0]  # fmt: skip
                 assert got == int(priority_of(state))
+
+
+def test_aiosqlite_thread_hand_off_is_available() -> None:
+    """SqliteStore runs whole transactions in aiosqlite's thread through its `_execute`
+    queue and reads the plain connection as `_conn`; an aiosqlite upgrade that drops
+    either must fail here, loudly, not in production."""
+    import inspect
+
+    import aiosqlite
+
+    assert inspect.iscoroutinefunction(aiosqlite.Connection._execute)
+    assert isinstance(inspect.getattr_static(aiosqlite.Connection, "_conn"), property)

@@ -206,6 +206,10 @@ class Dispatcher:
             self._idle_until.pop(campaign.name, None)
         started = 0
         for claim in claims:
+            if not self._claiming:
+                # Stopping: give back what this step claimed but has not dialed yet.
+                await self.store.release(claim, None)
+                continue
             if await self._start_call(campaign, provider, claim, now, result):
                 started += 1
         return started

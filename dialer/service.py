@@ -76,6 +76,7 @@ class Service:
         self._watchdog_every = _watchdog_interval()
         self._last_watchdog = 0.0
         self._paused_until = 0.0
+        self._stepping = asyncio.Lock()
         self._failures = 0
         self._last_gauges = 0.0
         self.metrics = DialerMetrics()
@@ -106,7 +107,8 @@ class Service:
             return
         started = time.monotonic()
         try:
-            await self.dispatcher.step()
+            async with self._stepping:  # the drain waits for a step in progress
+                await self.dispatcher.step()
             if now - self._last_gauges >= GAUGES_EVERY:
                 self._last_gauges = now
                 await self._refresh_gauges()
@@ -212,6 +214,11 @@ class Service:
             sd_notify("STOPPING=1")
             log.info("stopping", in_flight=self.dispatcher.in_flight)
             self.scheduler.shutdown()
+            # A tick may be in the middle of a step (claiming, starting calls): stop
+            # claiming and let that step finish before the drain takes stock.
+            self.dispatcher.stop_claiming()
+            async with self._stepping:
+                pass
             drained = await self.dispatcher.drain(self.config.service.drain_timeout.total_seconds())
             await self.dispatcher.wait_idle()
             # Calls in flight needed their callbacks until now; then the endpoint goes.

@@ -107,8 +107,10 @@ class Service:
             return
         started = time.monotonic()
         try:
-            async with self._stepping:  # the drain waits for a step in progress
-                await self.dispatcher.step()
+            # APScheduler's shutdown cancels a running job: shielded, the step itself
+            # always completes (a call row written but never dialed would be orphaned),
+            # and the drain waits for it through the lock.
+            await asyncio.shield(asyncio.ensure_future(self._locked_step()))
             if now - self._last_gauges >= GAUGES_EVERY:
                 self._last_gauges = now
                 await self._refresh_gauges()
@@ -126,6 +128,11 @@ class Service:
             self._failures = 0
         self.metrics.store_up.set(1)
         self.metrics.tick_lag.set(time.monotonic() - started)
+
+    async def _locked_step(self) -> None:
+        assert self.dispatcher is not None
+        async with self._stepping:
+            await self.dispatcher.step()
 
     async def _refresh_gauges(self) -> None:
         assert self.store is not None

@@ -228,6 +228,13 @@ class Service:
                 pass
             drained = await self.dispatcher.drain(self.config.service.drain_timeout.total_seconds())
             await self.dispatcher.wait_idle()
+            # Leave no lease behind: a claim whose answer was lost with a dropped
+            # connection is still ours in the database. (Best effort: the database may
+            # be away, and then the leases simply expire.)
+            try:
+                await self.store.expire_leases(owner, self.clock.now())
+            except Exception as exc:
+                log.warning("leases_not_released", error=f"{type(exc).__name__}: {exc}")
             # Calls in flight needed their callbacks until now; then the endpoint goes.
             if self.http is not None:
                 await self.http.stop()

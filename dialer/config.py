@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import phonenumbers
@@ -572,7 +572,3 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dialer configuration"
     return schema
-
-
-def known_zones() -> set[str]:
-    return available_timezones()

@@ -15,7 +15,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 
 from dialer.config import DialerConfig
@@ -193,7 +193,3 @@ def report_table(rows: list[ReportRow]) -> str:
         table.append(["" if getattr(r, k) is None else str(getattr(r, k)) for k, _ in cols])
     widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -13,7 +13,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -970,4 +969,4 @@ def _split_sql(script: str) -> list[str]:
     return statements
 
 
-__all__ = ["SqliteStore", "ts", "from_ts", "asdict"]
+__all__ = ["SqliteStore", "ts", "from_ts"]

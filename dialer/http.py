@@ -14,6 +14,11 @@ A provider takes webhooks by having ``handle_webhook(request) -> (status, media_
 body)``; it gets a `WebhookRequest` and may set ``webhook_max_body`` (bytes; larger
 bodies get 413 before the provider sees them) and ``listen`` ((host, port) it wants the
 endpoint bound to). Signature checks are the provider's: only it knows its secret.
+
+Slow or broken clients are bounded by the protocol itself (`_BoundedH11Protocol`): a
+connection must deliver its request line and headers within `headers_timeout` and its
+body within `body_timeout`, else it is closed; a client that goes away mid-body is
+logged, not raised. uvicorn's own messages go through structlog (event `http_server`).
 """
 
 from __future__ import annotations
@@ -25,11 +30,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import h11
 import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from dialer.logging import route_stdlib_logger
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -38,6 +47,10 @@ log = structlog.get_logger("dialer.http")
 DEFAULT_MAX_BODY = 16384
 DEFAULT_BIND = ("127.0.0.1", 8089)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+HEADERS_TIMEOUT = 10.0  # seconds from connection (or first byte of a request) to its complete headers
+BODY_TIMEOUT = 10.0  # seconds from the headers to the end of the body
+KEEP_ALIVE_TIMEOUT = 5  # idle seconds between requests on one connection
+MAX_CONNECTIONS = 256  # beyond this, new requests get 503 (uvicorn's limit_concurrency)
 
 Readiness = Callable[[], Awaitable[None]]
 Metrics = Callable[[], bytes]
@@ -119,6 +132,11 @@ def create_app(
         except BodyTooLarge:
             log.warning("webhook_too_large", provider=name, limit=limit, client=_peer(request))
             return PlainTextResponse("request body too large", status_code=413)
+        except ClientDisconnect:
+            # Gone before the body was complete (or cut off by the body timeout): nothing
+            # to answer and nothing reached the provider.
+            log.info("webhook_client_gone", provider=name, client=_peer(request))
+            return PlainTextResponse("client disconnected", status_code=400)
         # The path as sent (percent-escapes kept): signatures cover the exact URL.
         raw = request.scope.get("raw_path")
         path = raw.decode("latin-1") if raw else request.scope["path"]
@@ -215,6 +233,69 @@ def bind_address(providers: Mapping[str, Any], http_settings: Mapping[str, Any] 
     return str(host), int(port)
 
 
+class _BoundedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with deadlines on slow clients (uvicorn itself only times
+    out idle keep-alive connections, so a client that connects and sends nothing, or
+    trickles its headers or body, would hold a connection forever).
+
+    While the client owes us bytes (h11's `their_state` is IDLE with a connection
+    open, or SEND_BODY) one deadline runs per phase; trickling bytes does not extend
+    it. When it passes, the connection is closed: a request still being read sees a
+    disconnect."""
+
+    headers_timeout: float = HEADERS_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline_phase: Any = None
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # Between requests uvicorn's keep-alive timer rules; ours starts again with
+        # the next request's first byte (data_received).
+        if self.conn.their_state is h11.IDLE:
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        phase = self.conn.their_state
+        if phase not in (h11.IDLE, h11.SEND_BODY):
+            self._disarm()
+            return
+        if self._deadline is not None and self._deadline_phase is phase:
+            return  # the same phase keeps its first deadline
+        self._disarm()
+        timeout = self.headers_timeout if phase is h11.IDLE else self.body_timeout
+        self._deadline_phase = phase
+        self._deadline = self.loop.call_later(timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = None
+        self._deadline_phase = None
+
+    def _expired(self) -> None:
+        phase = "headers" if self._deadline_phase is h11.IDLE else "body"
+        self._deadline = None
+        self._deadline_phase = None
+        if self.transport.is_closing():
+            return
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else None
+        log.info("http_client_timeout", phase=phase, client=client)
+        self.transport.close()
+
+
 class _Server(uvicorn.Server):
     @contextmanager
     def capture_signals(self):  # type: ignore[no-untyped-def,override]
@@ -229,9 +310,22 @@ class HttpServer:
     and returns the bound (host, port) — port 0 picks a free one; ``await stop()``
     closes the listener and waits (bounded) for requests in flight."""
 
-    def __init__(self, app: Any, *, graceful_timeout: float = 5.0):
+    def __init__(
+        self,
+        app: Any,
+        *,
+        graceful_timeout: float = 5.0,
+        headers_timeout: float = HEADERS_TIMEOUT,
+        body_timeout: float = BODY_TIMEOUT,
+        keep_alive_timeout: int = KEEP_ALIVE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
+    ):
         self.app = app
         self.graceful_timeout = graceful_timeout
+        self.headers_timeout = headers_timeout
+        self.body_timeout = body_timeout
+        self.keep_alive_timeout = keep_alive_timeout
+        self.max_connections = max_connections
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self.address: tuple[str, int] | None = None
@@ -240,11 +334,22 @@ class HttpServer:
         if self._task is not None:
             raise RuntimeError("HttpServer already started")
         sock = _bind(host, port)
+        # uvicorn's messages ("Invalid HTTP request received.", "Exception in ASGI
+        # application") as structured lines, not raw text on stderr.
+        route_stdlib_logger("uvicorn")
+        protocol = type(
+            "BoundedH11Protocol",
+            (_BoundedH11Protocol,),
+            {"headers_timeout": self.headers_timeout, "body_timeout": self.body_timeout},
+        )
         config = uvicorn.Config(
             self.app,
+            http=protocol,
             lifespan="off",
             log_config=None,
             access_log=False,
+            timeout_keep_alive=self.keep_alive_timeout,
+            limit_concurrency=self.max_connections,
             proxy_headers=False,  # X-Forwarded-* are judged by the provider (trusted proxies)
             server_header=False,
             timeout_graceful_shutdown=max(1, round(self.graceful_timeout)),

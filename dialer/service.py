@@ -186,8 +186,7 @@ class Service:
         )
         address = bind_address(providers, self.config.http.bind_settings()) or DEFAULT_BIND
         self.http = HttpServer(self.app)
-        host, port = await self.http.start(*address)
-        log.info("http_listening", host=host, port=port)
+        await self.http.start(*address)  # logs http_listening
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

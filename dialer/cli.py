@@ -3,7 +3,12 @@
 Every command that reads the queue takes `--config FILE` (default: $DIALER_CONFIG or
 config/dialer.yaml) and `--db PATH` to override the store the config names.
 Exit codes: 0 ok, 1 the command ran but found a problem (bad config, rejected rows
-with --strict, guarantee violated in a simulation), 2 usage errors.
+with --strict, guarantee violated in a simulation), 2 usage errors, 3 the database
+cannot be reached or opened, 4 the database is missing or its schema is not the one
+this version knows (`dialer migrate`, or upgrade dialer).
+
+Only `run`, `import`, `simulate` and `migrate` create a database or migrate its
+schema; every other command opens an existing database of exactly this version.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -37,7 +42,7 @@ from dialer.reports import (
     to_jsonl,
 )
 from dialer.store import store_for
-from dialer.store.base import Store
+from dialer.store.base import SchemaMismatch, Store, StoreError, StoreUnreachable
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config/dialer.yaml"
@@ -63,17 +68,36 @@ def _load(config_path: Path) -> DialerConfig:
 
 
 def _run(coro: Awaitable[T]) -> T:
-    return asyncio.run(coro)  # type: ignore[arg-type]
-
-
-async def _with_store(config: DialerConfig, db: str | None, fn: Callable[[Store], Awaitable[T]]) -> T:
-    store = store_for(config, db)
-    await store.open()
+    """Run a command's coroutine; a store it cannot use is one line and exit 3 or 4."""
     try:
-        await store.migrate()
-        return await fn(store)
-    finally:
-        await store.close()
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(exc.exit_code) from None
+
+
+async def _with_store(
+    config: DialerConfig, db: str | None, fn: Callable[[Store], Awaitable[T]], *, migrate: bool = False
+) -> T:
+    """Open the store, run `fn`, close. With `migrate` the database may be created and
+    its schema brought up to date; without, it must exist at exactly this version."""
+    try:
+        store = store_for(config, db)
+    except ValueError as exc:
+        raise SchemaMismatch(str(exc)) from None
+    try:
+        await store.open(create=migrate)
+        try:
+            if migrate:
+                await store.migrate()
+            else:
+                await store.check_schema()
+            return await fn(store)
+        finally:
+            await store.close()
+    except store.connection_errors as exc:
+        # The connection broke mid-command (server restart, network cut, locked file).
+        raise StoreUnreachable(f"{store.describe()}: {type(exc).__name__}: {exc}") from None
 
 
 def _parse_instant(value: str | None, zone: str) -> datetime:
@@ -129,10 +153,31 @@ def check_config(file: Path) -> None:
         for problem in problems:
             click.echo(problem, err=True)
         raise SystemExit(1)
+    for warning in _config_warnings(file, config):
+        click.echo(warning, err=True)
     click.echo(
         f"{file}: ok ({len(config.campaigns)} campaigns, {len(config.schedules)} schedules, "
         f"{len(config.providers)} providers)"
     )
+
+
+def _config_warnings(file: Path, config: DialerConfig) -> list[str]:
+    """Valid, but it will not work as written: FILE:LINE: field: warning: message."""
+    from dialer.daily import reports_dir_problem
+
+    out = []
+    problem = reports_dir_problem(config.storage.reports_dir)
+    if problem:
+        out.append(f"{file}:{line_of(file, ('storage', 'reports_dir'))}: storage.reports_dir: warning: {problem}")
+    for i, c in enumerate(config.campaigns):
+        if c.agents and c.lines > len(c.agents):
+            agents = len(c.agents)
+            out.append(
+                f"{file}:{line_of(file, ('campaigns', i, 'lines'))}: campaigns[{i}].lines: warning: "
+                f"{c.lines} lines but {agents} agent{'s' if agents != 1 else ''}: campaign {c.name!r} makes at most "
+                f"{agents} call{'s' if agents != 1 else ''} at once (each call is connected to a free agent)"
+            )
+    return out
 
 
 @main.command("config-schema")
@@ -149,8 +194,11 @@ def config_schema() -> None:
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @db_option
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: when stderr is a terminal)")
-def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool | None) -> None:
-    """Load clients from CSV_FILE into the queue (re-import updates, never duplicates)."""
+@click.option("--strict", is_flag=True, help="exit 1 when any row was rejected (the good rows are still imported)")
+def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool | None, strict: bool) -> None:
+    """Load clients from CSV_FILE into the queue (re-import updates, never duplicates).
+
+    Creates the database or migrates its schema if needed."""
     from dialer.importer import ImportFileError
     from dialer.loading import load_clients
 
@@ -161,14 +209,15 @@ def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool
         return await load_clients(config, csv_file, store, progress=show)
 
     try:
-        summary, scheduled = _run(_with_store(config, db, go))
+        summary, placed = _run(_with_store(config, db, go, migrate=True))
     except ImportFileError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
-    for line in summary.lines():
+    for line in summary.lines() + placed.lines():
         click.echo(line)
-    if scheduled:
-        click.echo(f"re-placed in the queue: {scheduled} updated clients")
+    if strict and summary.rejected:
+        click.echo(f"error: {summary.rejected:,} rows rejected (--strict)", err=True)
+        raise SystemExit(1)
 
 
 # ---------------------------------------------------------------- the daemon and the simulation
@@ -178,12 +227,45 @@ def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool
 @config_option
 @db_option
 def run_cmd(config_path: Path, db: str | None) -> None:
-    """Run the dialer service (SIGTERM drains and stops, SIGHUP reloads the config)."""
+    """Run the dialer service (SIGTERM drains and stops, SIGHUP reloads the config).
+
+    Creates the database or migrates its schema if needed; refuses a newer schema."""
     from dialer.service import Service
 
     dlog.configure(json=True, level=logging.INFO)
     _load(config_path)
     raise SystemExit(asyncio.run(Service(config_path, db).run()))
+
+
+@main.command("migrate")
+@config_option
+@db_option
+def migrate_cmd(config_path: Path, db: str | None) -> None:
+    """Create the database or bring its schema up to this version.
+
+    Stop the workers of an older version first: they refuse a newer schema."""
+    config = _load(config_path)
+
+    async def go() -> tuple[str, int, int]:
+        try:
+            store = store_for(config, db)
+        except ValueError as exc:
+            raise SchemaMismatch(str(exc)) from None
+        try:
+            await store.open(create=True)
+            try:
+                before = await store.schema_version()
+                return store.describe(), before, await store.migrate()
+            finally:
+                await store.close()
+        except store.connection_errors as exc:
+            raise StoreUnreachable(f"{store.describe()}: {type(exc).__name__}: {exc}") from None
+
+    where, before, after = _run(go())
+    if before == after:
+        click.echo(f"{where}: schema version {after}, already current")
+    else:
+        click.echo(f"{where}: schema version {after} (was {before or 'none'})")
 
 
 @main.command("simulate")
@@ -206,8 +288,9 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
     if db is None:
         tmp = tempfile.TemporaryDirectory(prefix="dialer-sim-")
         db = str(Path(tmp.name) / "simulation.db")
-    # Reports of a simulation never land in the production reports folder.
-    reports = Path(db).parent / "reports" if tmp is None else Path(tmp.name) / "reports"
+    # Reports of a simulation never land in the production reports folder, and two
+    # simulations in one folder keep theirs apart: sim.db -> sim.reports/.
+    reports = Path(db).with_name(Path(db).name + ".reports") if tmp is None else Path(tmp.name) / "reports"
     config = config.model_copy(update={"storage": config.storage.model_copy(update={"reports_dir": reports})})
     start, _ = day_bounds(config, first_day)
 
@@ -216,7 +299,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
         return summary, await run_simulation(store, config, first_day, days, seed)
 
     try:
-        summary, results = _run(_with_store(config, db, go))
+        summary, results = _run(_with_store(config, db, go, migrate=True))
     except ImportFileError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -447,7 +530,13 @@ def dispose_cmd(config_path: Path, db: str | None, call_id: str, disposition: st
 @db_option
 @click.option("--json", "as_json", is_flag=True)
 def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
-    """Per campaign: lines in use, due now, done today, next opening."""
+    """Per campaign: lines in use, due now, done today, next opening.
+
+    Lines are the effective ones: a campaign with agents makes no more calls at once
+    than it has agents. The next opening is the earliest moment after now at which a
+    queued client of the campaign falls due (clients due already count in "due now")."""
+    from dialer.planning import lines_of
+
     config = _load(config_path)
     now = datetime.now(UTC)
     today = center_today(config, now)
@@ -458,17 +547,18 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
         out = []
         for c in config.campaigns:
             stats = await store.queue_stats(c.name, now)
-            nxt = await store.due_clients(c.name, now + timedelta(days=400), limit=1)
-            future = [x.next_dial_at for x in nxt if x.next_dial_at]
+            nxt = await store.next_dial_after(now, c.name)
             out.append(
                 {
                     "campaign": c.name,
-                    "lines": c.lines,
+                    "lines": lines_of(c),
+                    "lines_configured": c.lines,
+                    "agents": len(c.agents) if c.agents else None,
                     "lines_in_use": stats["lines_in_use"],
                     "due_now": stats["due_now"],
                     "queued": stats["queued"],
                     "done_today": sum(1 for x in calls if x.campaign == c.name and x.status.final),
-                    "next_opening": _iso(min(future)) if future else None,
+                    "next_opening": _iso(nxt),
                 }
             )
         return out
@@ -478,8 +568,9 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=1))
         return
     for r in rows:
+        limited = f" ({r['lines_configured']} set, {r['agents']} agents)" if r["lines"] < r["lines_configured"] else ""
         click.echo(
-            f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}  due now {r['due_now']}  "
+            f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}{limited}  due now {r['due_now']}  "
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
 

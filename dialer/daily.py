@@ -9,7 +9,9 @@ the cron triggers, which makes catch-up after a late start or a DST-skipped hour
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -20,7 +22,7 @@ import structlog
 from dialer.config import Campaign, DialerConfig
 from dialer.planning import center_today, form_plan
 from dialer.reports import REPORT_FIELDS, build_rows, day_report, report_dicts, to_csv
-from dialer.store.base import Store
+from dialer.store.base import JOB_TAKEOVER, Store
 
 log = structlog.get_logger("dialer.daily")
 
@@ -85,10 +87,22 @@ class DailyJobs:
                 # after JOB_TAKEOVER, so look again now and then rather than never.
                 self._busy_until[run] = now + BUSY_RECHECK
                 continue
-            if run.job == PLAN:
-                await morning_plan(store, config, campaign, run.day, now)
-            else:
-                await evening_report(store, config, campaign, run.day)
+            try:
+                if run.job == PLAN:
+                    await morning_plan(store, config, campaign, run.day, now)
+                else:
+                    await evening_report(store, config, campaign, run.day, now)
+            except Exception as exc:
+                # A report folder that cannot be written (read-only, a path under a
+                # file, disk full) or a database hiccup must not stop the worker nor
+                # the other jobs. The run stays unfinished in the store, so it is
+                # taken over (by this worker or another) after JOB_TAKEOVER: retried.
+                log.error(
+                    "daily_job_failed", job=run.job, campaign=run.campaign, day=run.day.isoformat(),
+                    error=f"{type(exc).__name__}: {exc}", retry_in=JOB_TAKEOVER.total_seconds(),
+                )  # fmt: skip
+                self._busy_until[run] = now + JOB_TAKEOVER + timedelta(seconds=1)
+                continue
             await store.finish_job(run.job, run.campaign, run.day, now)
             self._settled.add(run)
             self._busy_until.pop(run, None)
@@ -104,16 +118,61 @@ async def morning_plan(store: Store, config: DialerConfig, campaign: Campaign, d
     )  # fmt: skip
 
 
-async def evening_report(store: Store, config: DialerConfig, campaign: Campaign, day: date) -> Path | None:
-    rows = [r for r in await day_report(store, config, day) if r.campaign == campaign.name]
+# Read-only for the service under the unit's ProtectSystem=strict (systemd/dialer.service).
+_READ_ONLY_UNDER_SYSTEMD = (Path("/etc"), Path("/usr"), Path("/boot"), Path("/efi"), Path("/opt"))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return f"uid {os.getuid()}"
+
+
+def reports_dir_problem(directory: Path) -> str | None:
+    """Why the evening reports could not be written to `directory` by this user, or
+    None. (check-config runs as the service user in the unit's ExecStartPre.)"""
+    existing = directory
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder, so {directory} cannot be created"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        who = f"this user ({_user()})"
+        if existing == directory:
+            return f"{directory} is not writable by {who}"
+        return f"{directory} cannot be created: {existing} is not writable by {who}"
+    if any(directory.is_relative_to(p) for p in _READ_ONLY_UNDER_SYSTEMD):
+        return (
+            f"{directory} is read-only for the service under systemd's ProtectSystem=strict "
+            "(systemd/dialer.service); use a folder under /var/lib/dialer, e.g. /var/lib/dialer/reports"
+        )
+    return None
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write through a temporary name and rename: a reader never sees half a report."""
+    part = path.with_name(path.name + ".part")
+    try:
+        part.write_text(text, encoding="utf-8")
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+async def evening_report(
+    store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime | None = None
+) -> Path | None:
+    """Write the day report files; raises OSError when the folder cannot be written."""
+    rows = [r for r in await day_report(store, config, day, now) if r.campaign == campaign.name]
     if not rows:
         rows = build_rows(day, [], [], {})
     directory = config.storage.reports_dir
     directory.mkdir(parents=True, exist_ok=True)
     base = directory / f"{day.isoformat()}.{campaign.name}"
     dicts = report_dicts(rows)
-    base.with_suffix(base.suffix + ".csv").write_text(to_csv(dicts, REPORT_FIELDS), encoding="utf-8")
-    base.with_suffix(base.suffix + ".json").write_text(json.dumps(dicts, ensure_ascii=False, indent=1), encoding="utf-8")
+    _write_whole(base.with_suffix(base.suffix + ".csv"), to_csv(dicts, REPORT_FIELDS))
+    _write_whole(base.with_suffix(base.suffix + ".json"), json.dumps(dicts, ensure_ascii=False, indent=1))
     total = next((r for r in rows if r.agent == "*"), None)
     log.info(
         "day_report", campaign=campaign.name, day=day.isoformat(), file=str(base) + ".csv",

@@ -150,6 +150,7 @@ class ImportSummary:
     tz_inferred: int  # from the phone number
     tz_defaulted: int  # schedule / campaign / center zone
     rejected_path: Path | None = None  # written only when rejected > 0
+    defaulted_path: Path | None = None  # clients whose zone was defaulted; written only when there are some
     source: Path | None = None
     blank: int = 0  # empty lines / rows of empty cells, skipped
     next_contact_past: int = 0  # accepted rows whose next_contact is before `now` (due at once)
@@ -158,7 +159,7 @@ class ImportSummary:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (paths as strings)."""
         out = dict(self.__dict__)
-        for key in ("rejected_path", "source"):
+        for key in ("rejected_path", "defaulted_path", "source"):
             out[key] = None if out[key] is None else str(out[key])
         out["seconds"] = round(self.seconds, 3)
         return out
@@ -177,6 +178,11 @@ class ImportSummary:
             )
         if self.rejected and self.rejected_path:
             out.append(f"rejected rows with line and reason: {self.rejected_path} (fix them and import that file)")
+        if self.tz_defaulted and self.defaulted_path:
+            out.append(
+                f"clients whose time zone was defaulted: {self.defaulted_path} "
+                "(fill in their timezone and import that file to correct them)"
+            )
         if self.blank:
             out.append(f"{self.blank:,} blank lines skipped")
         if self.next_contact_past:
@@ -190,6 +196,14 @@ def rejected_path_for(csv_path: str | os.PathLike[str]) -> Path:
     """``clients.csv`` -> ``clients.rejected.csv`` in the same folder."""
     p = Path(csv_path)
     return p.with_name(p.stem + ".rejected.csv")
+
+
+def defaulted_path_for(csv_path: str | os.PathLike[str]) -> Path:
+    """``clients.csv`` -> ``clients.defaulted.csv``: the imported clients whose time zone
+    was neither in the file nor inferable from the number (same columns as the rejects,
+    so the file can be corrected and imported again)."""
+    p = Path(csv_path)
+    return p.with_name(p.stem + ".defaulted.csv")
 
 
 # ---------------------------------------------------------------- zones
@@ -855,15 +869,25 @@ class _Counts:
     rejected: int = 0
     tz: dict[str, int] = field(default_factory=lambda: {TZ_FROM_ROW: 0, TZ_INFERRED: 0, TZ_DEFAULTED: 0})
     past: int = 0
+    defaulted_path: Path | None = None
 
 
 class _Reader:
     """Turns the file into batches of records; rejects go to the rejected file."""
 
-    def __init__(self, source: _Source, parser: _RowParser, rejects: _Rejects, now: datetime, bar: Any):
+    def __init__(
+        self,
+        source: _Source,
+        parser: _RowParser,
+        rejects: _Rejects,
+        now: datetime,
+        bar: Any,
+        defaulted: _Rejects | None = None,
+    ):
         self.source = source
         self.parser = parser
         self.rejects = rejects
+        self.defaulted = defaulted
         self.now = now
         self.bar = bar
         self.counts = _Counts()
@@ -922,6 +946,8 @@ class _Reader:
                 reject(line, cells, exc.reason)
                 continue
             tz[source] += 1
+            if source == TZ_DEFAULTED and self.defaulted is not None:
+                self.defaulted.add(line, cells, _defaulted_reason(record.timezone))
             if record.next_contact is not None and record.next_contact < now:
                 counts.past += 1
             append(record)
@@ -935,6 +961,21 @@ class _Reader:
             self._pos = max(pos, self._pos)
             self.bar.set_postfix_str(f"{counts.rows:,} rows, {counts.rejected:,} rejected", refresh=False)
         return records
+
+
+def _defaulted_reason(zone: str) -> str:
+    return (
+        f"timezone: empty and not inferable from the number; defaulted to {zone} "
+        "(the schedule's, campaign's or center's zone)"
+    )
+
+
+def _side_files(path: Path, source: _Source) -> tuple[_Rejects, _Rejects]:
+    """The rejected-rows file and the defaulted-zone file of an import."""
+    return (
+        _Rejects(rejected_path_for(path), source.header, source.ncols, source.delimiter),
+        _Rejects(defaulted_path_for(path), source.header, source.ncols, source.delimiter),
+    )
 
 
 PARALLEL_FROM_BYTES = 8 << 20  # files larger than this are parsed in a separate process
@@ -1010,6 +1051,7 @@ async def import_clients(
         tz_inferred=c.tz[TZ_INFERRED],
         tz_defaulted=c.tz[TZ_DEFAULTED],
         rejected_path=rejected_path,
+        defaulted_path=c.defaulted_path,
         source=path,
         blank=c.blank,
         next_contact_past=c.past,
@@ -1051,8 +1093,8 @@ class _Writer:
 async def _import_in_thread(
     config: DialerConfig, source: _Source, path: Path, now: datetime, batch_size: int, sink: ClientSink, bar: Any
 ) -> tuple[int, int, _Counts, Path | None]:
-    rejects = _Rejects(rejected_path_for(path), source.header, source.ncols, source.delimiter)
-    reader = _Reader(source, _parser_for(config), rejects, now, bar)
+    rejects, defaulted = _side_files(path, source)
+    reader = _Reader(source, _parser_for(config), rejects, now, bar, defaulted)
     writer = _Writer(sink)
     finished = False
     try:
@@ -1061,11 +1103,13 @@ async def _import_in_thread(
             await writer.put(records)
         await writer.flush()
         rejected_path = rejects.finish(path)
+        reader.counts.defaulted_path = defaulted.finish(path)
         finished = True
     finally:
         writer.cancel()
         if not finished:
             rejects.abort()
+            defaulted.abort()
     return writer.inserted, writer.updated, reader.counts, rejected_path
 
 
@@ -1076,25 +1120,30 @@ def _read_in_process(
     parent's go-ahead (so at most two batches are in memory), then ("done", counts,
     rejected file) or ("error", message)."""
     rejects: _Rejects | None = None
+    defaulted: _Rejects | None = None
     try:
         source = _Source(path, encoding)
-        rejects = _Rejects(rejected_path_for(path), source.header, source.ncols, source.delimiter)
-        reader = _Reader(source, _parser_for(config), rejects, now, None)
+        rejects, defaulted = _side_files(path, source)
+        reader = _Reader(source, _parser_for(config), rejects, now, None, defaulted)
         while not reader.done:
             records = reader.batch(batch_size)
             conn.send(("batch", records, source.size if reader.done else source.tell()))
             if conn.recv() != "more":
                 rejects.abort()
+                defaulted.abort()
                 return
+        reader.counts.defaulted_path = defaulted.finish(path)
         conn.send(("done", reader.counts, rejects.finish(path)))
         source.close()
     except ImportFileError as exc:
-        if rejects is not None:
-            rejects.abort()
+        for side in (rejects, defaulted):
+            if side is not None:
+                side.abort()
         conn.send(("error", str(exc)))
     except BaseException as exc:  # reported to the parent, which raises it
-        if rejects is not None:
-            rejects.abort()
+        for side in (rejects, defaulted):
+            if side is not None:
+                side.abort()
         conn.send(("crash", f"{type(exc).__name__}: {exc}"))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from dialer.config import DialerConfig
 from dialer.domain import ClientRecord
@@ -33,21 +34,47 @@ class SchedulingSink:
         return await self.store.upsert_clients(records, schedules)
 
 
-async def schedule_pending(store: Store, scheduler: Scheduler, now: datetime, batch: int = 5000) -> int:
+class Placed(NamedTuple):
+    """Clients placed in the queue after an import, by why they needed it."""
+
+    changed: int  # updated by the file (or otherwise marked as needing a new placement)
+    window_passed: int  # already queued, whose window closed without a call: moved to the next one
+
+    @property
+    def total(self) -> int:
+        return self.changed + self.window_passed
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.changed:
+            out.append(f"next dial moment recomputed for {self.changed:,} changed clients")
+        if self.window_passed:
+            out.append(
+                f"{self.window_passed:,} queued clients whose window had passed without a call "
+                "were moved to their next window"
+            )
+        return out
+
+
+async def schedule_pending(store: Store, scheduler: Scheduler, now: datetime, batch: int = 5000) -> Placed:
     """Place every new/changed client that still needs it (bounded batches)."""
-    total = 0
+    changed = passed = 0
     while True:
         clients = await store.clients_to_schedule(now, batch)
         if not clients:
-            return total
+            return Placed(changed, passed)
         await store.set_schedules([scheduler.place_client(c, now) for c in clients])
-        total += len(clients)
+        marked = sum(1 for c in clients if c.needs_schedule)
+        changed += marked
+        passed += len(clients) - marked
 
 
 async def load_clients(
     config: DialerConfig, csv_path: Path, store: Store, *, now: datetime | None = None, progress: bool = False
-) -> tuple[ImportSummary, int]:
-    """Import a CSV into the queue; (summary, clients re-placed after an update)."""
+) -> tuple[ImportSummary, Placed]:
+    """Import a CSV into the queue; (summary, clients placed after the import).
+
+    New clients are placed as they are written and are not counted again here."""
     now = now or datetime.now(UTC)
     scheduler = Scheduler(config)
     summary = await import_clients(config, csv_path, SchedulingSink(store, scheduler, now), progress=progress, now=now)

@@ -15,7 +15,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from dialer.config import DialerConfig
@@ -88,7 +88,8 @@ def build_rows(
 ) -> list[ReportRow]:
     """Pure: the report rows from a day's calls, events and plans.
 
-    `plans` maps campaign -> (planned, rolled over: planned but not dialed that day)."""
+    `plans` maps campaign -> (planned, rolled over: planned, not dialed that day, and no
+    longer dialable that day; see `Store.plan_counts`)."""
     calls = list(calls)
     became_hot_calls = {
         e.call_id for e in events if e.call_id and e.from_stage != "hot" and e.to_stage == "hot"
@@ -130,15 +131,18 @@ def build_rows(
     return rows
 
 
-async def day_report(store: Store, config: DialerConfig, day: date) -> list[ReportRow]:
+async def day_report(store: Store, config: DialerConfig, day: date, now: datetime | None = None) -> list[ReportRow]:
+    """The report of `day` as of `now` (default: the current time): mid-day, clients
+    still waiting for today's window are not rolled over yet."""
+    now = now or datetime.now(UTC)
     start, end = day_bounds(config, day)
     calls = await store.calls_between(start, end)
     events = await store.events_between(start, end)
     plans: dict[str, tuple[int, int]] = {}
     for campaign in config.campaigns:
-        counts = await store.plan_counts(campaign.name, day, start, end)
+        counts = await store.plan_counts(campaign.name, day, start, end, now)
         if counts is not None:
-            plans[campaign.name] = counts
+            plans[campaign.name] = (counts.planned, counts.rolled_over)
     return build_rows(day, calls, events, plans)
 
 

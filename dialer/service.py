@@ -28,7 +28,7 @@ from dialer.planning import center_today, day_bounds, lines_of
 from dialer.http import DEFAULT_BIND, HttpServer, bind_address, create_app, readiness_check, set_providers
 from dialer.scheduler import DialerScheduler
 from dialer.store import store_for
-from dialer.store.base import Store
+from dialer.store.base import Store, StoreError, StoreUnreachable
 from providers.base import Provider, create_provider
 
 log = structlog.get_logger("dialer.service")
@@ -144,11 +144,10 @@ class Service:
             self.metrics.lines.labels(c.name).set(lines_of(c))
             self.metrics.lines_in_use.labels(c.name).set(stats["lines_in_use"])
             self.metrics.due_now.labels(c.name).set(stats["due_now"])
-            counts = await self.store.plan_counts(c.name, today, start, end)
+            counts = await self.store.plan_counts(c.name, today, start, end, now)
             if counts is not None:
-                planned, rolled = counts
-                self.metrics.plan_due.labels(c.name).set(planned)
-                self.metrics.plan_done.labels(c.name).set(planned - rolled)
+                self.metrics.plan_due.labels(c.name).set(counts.planned)
+                self.metrics.plan_done.labels(c.name).set(counts.dialed)
 
     async def _daily(self) -> None:
         assert self.store is not None
@@ -195,9 +194,22 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         owner = worker_id(self.config)
         self.store = store_for(self.config, self.db)
-        await self.store.open()
         try:
+            # `run` may create and migrate the schema (and only forward: a schema newer
+            # than this version is refused). A store it cannot reach is one log line
+            # and a documented exit code; systemd restarts the unit (Restart=on-failure).
+            await self.store.open()
             await self.store.migrate()
+        except StoreError as exc:
+            log.error("store_unavailable", error=str(exc), exit_code=exc.exit_code)
+            await self.store.close()
+            return exc.exit_code
+        except self.store.connection_errors as exc:
+            error = StoreUnreachable(f"{self.store.describe()}: {type(exc).__name__}: {exc}")
+            log.error("store_unavailable", error=str(error), exit_code=error.exit_code)
+            await self.store.close()
+            return error.exit_code
+        try:
             providers = build_providers(self.config, self.clock)
             for provider in providers.values():
                 await provider.start()
@@ -208,7 +220,11 @@ class Service:
             # Our previous life's leases: expire them so its calls are reconciled now.
             expired = await self.store.expire_leases(owner, self.clock.now())
             rescued = await self.dispatcher.reconcile_orphans(self.clock.now())
-            await self._daily()
+            try:
+                await self._daily()
+            except Exception as exc:
+                # The catch-up is retried by the scheduler every 30 s; dialing starts anyway.
+                log.error("daily_jobs_failed", error=f"{type(exc).__name__}: {exc}")
             self.scheduler = DialerScheduler(self.config, self._tick, self._daily)
             self.scheduler.start()
             sd_notify("READY=1")

@@ -181,7 +181,7 @@ async def run_simulation(
             clock.advance_to(wake)
             await _quiesce(clock, dispatcher)
         await daily.run_due(store, config, clock.now())
-        rows = await day_report(store, config, day)
+        rows = await day_report(store, config, day, clock.now())
         results.append(DayResult(day, rows, await audit_day(store, config, day)))
     await dispatcher.wait_idle()
     return results

@@ -200,19 +200,89 @@ class LeaseLost(Exception):
     """The client's lease moved on (expired and rescued by someone else)."""
 
 
+class StoreError(Exception):
+    """The store cannot be used. The message is one line for the operator: it names
+    the database (never its password) and the reason. `exit_code` is the CLI's."""
+
+    exit_code = 3
+
+
+class StoreUnreachable(StoreError):
+    """The database cannot be reached or opened (server down, refused, timed out,
+    authentication failed, file not readable). Often worth retrying later."""
+
+    exit_code = 3
+
+
+class SchemaMismatch(StoreError):
+    """The database is missing, has no dialer schema, or its schema is older or newer
+    than this version knows: an operator must act (`dialer migrate`, or upgrade)."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class PlanCounts:
+    """A stored plan's progress on its day."""
+
+    planned: int
+    dialed: int  # planned clients with a call that day
+    rolled_over: int  # planned, not dialed, and no longer dialable that day
+
+
+def newer_schema_message(database: str, found: int, known: int) -> str:
+    return (
+        f"{database} has schema version {found}, newer than this dialer knows ({known}); "
+        "upgrade dialer on this host (never migrate a newer database down)"
+    )
+
+
 class Store(abc.ABC):
     """Everything the worker, the CLI and the reports need from the queue."""
 
+    # The schema version this code knows (the number of its migrations).
+    known_schema_version: int = 0
+
     # -- life cycle
     @abc.abstractmethod
-    async def open(self) -> None: ...
+    async def open(self, *, create: bool = True) -> None:
+        """Connect. With `create=False` a database that does not exist is not created
+        (SchemaMismatch). A database that cannot be reached raises StoreUnreachable."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...
 
     @abc.abstractmethod
+    def describe(self) -> str:
+        """The database for messages: a SQLite path or the DSN without its password."""
+
+    # Exceptions that mean the connection to the database failed mid-command.
+    connection_errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+
+    @abc.abstractmethod
     async def migrate(self) -> int:
-        """Bring the schema to the current version; return that version."""
+        """Bring the schema to the current version; return that version. Raises
+        SchemaMismatch if the schema is newer than this code knows (never downgrades)."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The stored schema version; 0 when the database has no dialer schema."""
+
+    async def check_schema(self) -> int:
+        """For commands that must not create or migrate: the schema is exactly the one
+        this code knows, else SchemaMismatch saying what to do."""
+        found = await self.schema_version()
+        known = self.known_schema_version
+        if found == 0:
+            raise SchemaMismatch(f"{self.describe()} has no dialer schema; create it with `dialer migrate`")
+        if found < known:
+            raise SchemaMismatch(
+                f"{self.describe()} has schema version {found}, older than this dialer's {known}; "
+                "upgrade it with `dialer migrate` (workers of the older version must be stopped first)"
+            )
+        if found > known:
+            raise SchemaMismatch(newer_schema_message(self.describe(), found, known))
+        return found
 
     @abc.abstractmethod
     async def ping(self) -> None:
@@ -342,8 +412,9 @@ class Store(abc.ABC):
         """Clients of a campaign whose next_dial_at is before `until`, in call order."""
 
     @abc.abstractmethod
-    async def next_dial_after(self, now: datetime) -> datetime | None:
-        """The earliest next_dial_at later than `now` (the simulation jumps there)."""
+    async def next_dial_after(self, now: datetime, campaign: str | None = None) -> datetime | None:
+        """The earliest next_dial_at later than `now` (the simulation jumps there), of
+        one campaign's clients or of all."""
 
     @abc.abstractmethod
     async def queue_stats(self, campaign: str, now: datetime) -> dict[str, int]:
@@ -371,8 +442,14 @@ class Store(abc.ABC):
         """(1-based position, plan size, fits) of a client in a stored plan."""
 
     @abc.abstractmethod
-    async def plan_counts(self, campaign: str, day: date, start: datetime, end: datetime) -> tuple[int, int] | None:
-        """(planned, rolled over = planned but not dialed in [start, end)), or None without a plan."""
+    async def plan_counts(
+        self, campaign: str, day: date, start: datetime, end: datetime, now: datetime
+    ) -> PlanCounts | None:
+        """The plan's progress, or None without a plan. Dialed: a planned client with a
+        call in [start, end). Rolled over: not dialed, and it will not be that day: the
+        day is over (`now` >= `end`), or the client's next dial moment is no longer
+        inside it (its windows of the day closed, or it left the queue). Mid-day a
+        client still waiting for its window is neither."""
 
     @abc.abstractmethod
     async def try_start_job(self, job: str, campaign: str, day: date, owner: str, now: datetime) -> bool:

@@ -64,10 +64,14 @@ from dialer.store.base import (
     EventRecord,
     LeaseLost,
     Plan,
+    PlanCounts,
     PlanEntry,
     QueuedClient,
     Schedule,
+    SchemaMismatch,
     Store,
+    StoreUnreachable,
+    newer_schema_message,
 )
 
 # Versioned like sqlite.MIGRATIONS (the numbering is this store's own): entry n brings
@@ -329,6 +333,31 @@ def _split_dsn(dsn: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=urlencode(rest))), schema
 
 
+_SECRET_PARAM = re.compile(r"pass|secret|token|key", re.I)
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN for messages: no password (in the user part or as a query parameter)."""
+    try:
+        parts = urlsplit(dsn)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, _, hosts = netloc.rpartition("@")
+            user = userinfo.split(":", 1)[0]
+            netloc = f"{user}@{hosts}" if user else hosts
+        query = urlencode(
+            [(k, "***" if _SECRET_PARAM.search(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        )
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return "postgresql://(unparsable DSN)"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 async def _no_reset(_con: asyncpg.Connection) -> None:
     """The store keeps no session state (no SET, cursors, LISTEN or session advisory
     locks; open transactions are still rolled back by the pool): skip the reset query
@@ -336,6 +365,12 @@ async def _no_reset(_con: asyncpg.Connection) -> None:
 
 
 class PostgresStore(Store):
+    known_schema_version = len(MIGRATIONS)
+    connection_errors = (
+        ConnectionError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+    )  # fmt: skip
+
     def __init__(
         self,
         dsn: str,
@@ -359,20 +394,42 @@ class PostgresStore(Store):
 
     # ------------------------------------------------------------ life cycle
 
-    async def open(self) -> None:
+    def describe(self) -> str:
+        where = redact_dsn(self.dsn)
+        return f"PostgreSQL {where}" + (f" (schema {self.schema})" if self.schema else "")
+
+    async def open(self, *, create: bool = True) -> None:
+        # `create` is moot here: connecting never creates a database, and the schema
+        # is created by migrate() only.
         if self._pool is not None:
             return
         settings = {"application_name": "dialer"}
         if self.schema:
             settings["search_path"] = _quote_ident(self.schema)
-        self._pool = await asyncpg.create_pool(
-            self.dsn,
-            min_size=self.min_size,
-            max_size=self.max_size,
-            timeout=self.connect_timeout,
-            server_settings=settings,
-            reset=_no_reset,
-        )
+        try:
+            # The whole start-up is bounded: create_pool's own timeout covers each
+            # connection attempt, not a server that accepts and then says nothing.
+            self._pool = await asyncio.wait_for(
+                asyncpg.create_pool(
+                    self.dsn,
+                    min_size=self.min_size,
+                    max_size=self.max_size,
+                    timeout=self.connect_timeout,
+                    server_settings=settings,
+                    reset=_no_reset,
+                ),
+                timeout=self.connect_timeout * 2,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+            # ValueError/InterfaceError: a malformed DSN. Never echo the DSN as given.
+            reason = _reason(exc)
+            try:
+                password = urlsplit(self.dsn).password
+            except ValueError:
+                password = None
+            if password:
+                reason = reason.replace(password, "***")
+            raise StoreUnreachable(f"cannot connect to {self.describe()}: {reason}") from None
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -387,6 +444,14 @@ class PostgresStore(Store):
         if self._pool is None:
             raise RuntimeError("store is not open")
         return self._pool
+
+    async def schema_version(self) -> int:
+        async with self.pool.acquire() as con:
+            # to_regclass follows the search_path; NULL when the table (or schema) is not there.
+            if await con.fetchval("SELECT to_regclass('meta')") is None:
+                return 0
+            row = await con.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
+        return int(row) if row else 0
 
     async def migrate(self) -> int:
         async with self.pool.acquire() as con, con.transaction():
@@ -403,6 +468,8 @@ class PostgresStore(Store):
             await con.execute("CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)")
             row = await con.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
             version = int(row) if row else 0
+            if version > len(MIGRATIONS):
+                raise SchemaMismatch(newer_schema_message(self.describe(), version, len(MIGRATIONS)))
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 await con.execute(script)  # no arguments: simple protocol, several statements
                 await con.execute(
@@ -717,9 +784,11 @@ class PostgresStore(Store):
         )
         return [_client(r) for r in rows]
 
-    async def next_dial_after(self, now: datetime) -> datetime | None:
+    async def next_dial_after(self, now: datetime, campaign: str | None = None) -> datetime | None:
         value: datetime | None = await self.pool.fetchval(
-            "SELECT min(next_dial_at) FROM clients WHERE next_dial_at > $1", _ts(now)
+            "SELECT min(next_dial_at) FROM clients WHERE next_dial_at > $1 AND ($2::text IS NULL OR campaign = $2)",
+            _ts(now),
+            campaign,
         )
         return value
 
@@ -817,24 +886,30 @@ class PostgresStore(Store):
         )
         return (row[0] + 1, row[2], row[1]) if row else None
 
-    async def plan_counts(self, campaign: str, day: date, start: datetime, end: datetime) -> tuple[int, int] | None:
+    async def plan_counts(
+        self, campaign: str, day: date, start: datetime, end: datetime, now: datetime
+    ) -> PlanCounts | None:
         row = await self.pool.fetchrow(
             """
             SELECT EXISTS (SELECT 1 FROM plans WHERE campaign = $1 AND day = $2),
                    count(*),
-                   count(*) FILTER (WHERE NOT EXISTS (
-                       SELECT 1 FROM calls WHERE calls.client_id = pe.client_id
-                       AND calls.started_at >= $3 AND calls.started_at < $4))
-            FROM plan_entries pe WHERE pe.campaign = $1 AND pe.day = $2
+                   count(*) FILTER (WHERE dialed),
+                   count(*) FILTER (WHERE NOT dialed AND ($5 >= $4 OR next_dial_at IS NULL OR next_dial_at >= $4))
+            FROM (SELECT EXISTS (SELECT 1 FROM calls WHERE calls.client_id = pe.client_id
+                                 AND calls.started_at >= $3 AND calls.started_at < $4) AS dialed,
+                         c.next_dial_at
+                  FROM plan_entries pe LEFT JOIN clients c ON c.id = pe.client_id
+                  WHERE pe.campaign = $1 AND pe.day = $2) p
             """,
             campaign,
             day,
             _ts(start),
             _ts(end),
+            _ts(now),
         )
         if not row[0]:
             return None
-        return int(row[1]), int(row[2])
+        return PlanCounts(int(row[1]), int(row[2]), int(row[3]))
 
     async def try_start_job(self, job: str, campaign: str, day: date, owner: str, now: datetime) -> bool:
         # A run whose worker died before finishing is taken over after JOB_TAKEOVER.

@@ -47,10 +47,14 @@ from dialer.store.base import (
     EventRecord,
     LeaseLost,
     Plan,
+    PlanCounts,
     PlanEntry,
     QueuedClient,
     Schedule,
+    SchemaMismatch,
     Store,
+    StoreUnreachable,
+    newer_schema_message,
 )
 
 _FMT = "%Y-%m-%dT%H:%M:%SZ"
@@ -327,6 +331,9 @@ def _state_params(state: ClientState) -> dict[str, Any]:
 
 
 class SqliteStore(Store):
+    known_schema_version = len(MIGRATIONS)
+    connection_errors = (sqlite3.OperationalError,)  # locked, I/O error, file gone
+
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000):
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
@@ -337,14 +344,35 @@ class SqliteStore(Store):
 
     # ------------------------------------------------------------ life cycle
 
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; we BEGIN IMMEDIATE ourselves.
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.execute("PRAGMA foreign_keys=ON")
+    def describe(self) -> str:
+        return f"SQLite database {self.path}"
+
+    async def open(self, *, create: bool = True) -> None:
+        if not create and not self.path.is_file():
+            raise SchemaMismatch(
+                f"no SQLite database at {self.path} (a typo? `dialer import` or `dialer migrate` creates it)"
+            )
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                target: str | Path = self.path
+            else:
+                # mode=rw: never create the file, even if it vanished since the check.
+                target = self.path.resolve().as_uri() + "?mode=rw"
+            # isolation_level=None: no implicit transactions; we BEGIN IMMEDIATE ourselves.
+            self._db = await aiosqlite.connect(target, isolation_level=None, uri=not create)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            await self.close()
+            # "file is not a database" is a wrong file, not an outage.
+            kind = SchemaMismatch if not isinstance(exc, sqlite3.OperationalError) else StoreUnreachable
+            raise kind(f"cannot open {self.describe()}: {exc}") from None
+        except OSError as exc:
+            await self.close()
+            raise StoreUnreachable(f"cannot open {self.describe()}: {exc.strerror or exc}") from None
 
     async def close(self) -> None:
         if self._db is not None:
@@ -403,12 +431,20 @@ class SqliteStore(Store):
             cur = await self.db.execute(sql, args)
             return cur.rowcount
 
+    async def schema_version(self) -> int:
+        if not await self._one("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"):
+            return 0
+        row = await self._one("SELECT value FROM meta WHERE key='schema_version'")
+        return int(row[0]) if row else 0
+
     async def migrate(self) -> int:
         async with self._tx() as db:
             await db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             async with db.execute("SELECT value FROM meta WHERE key='schema_version'") as cur:
                 row = await cur.fetchone()
             version = int(row[0]) if row else 0
+            if version > len(MIGRATIONS):
+                raise SchemaMismatch(newer_schema_message(self.describe(), version, len(MIGRATIONS)))
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 # executescript would COMMIT our transaction; run statements one by one.
                 for statement in _split_sql(script):
@@ -806,10 +842,13 @@ class SqliteStore(Store):
             args += (limit,)
         return [_client(r) for r in await self.db.execute_fetchall(q, args)]
 
-    async def next_dial_after(self, now: datetime) -> datetime | None:
-        row = await self._one(
-            "SELECT MIN(next_dial_at) FROM clients WHERE next_dial_at > ?", (ts(now),)
-        )
+    async def next_dial_after(self, now: datetime, campaign: str | None = None) -> datetime | None:
+        if campaign is None:
+            row = await self._one("SELECT MIN(next_dial_at) FROM clients WHERE next_dial_at > ?", (ts(now),))
+        else:
+            row = await self._one(
+                "SELECT MIN(next_dial_at) FROM clients WHERE campaign=? AND next_dial_at > ?", (campaign, ts(now))
+            )
         return from_ts(row[0]) if row and row[0] else None
 
     async def queue_stats(self, campaign: str, now: datetime) -> dict[str, int]:
@@ -903,21 +942,26 @@ class SqliteStore(Store):
         )
         return (row[0] + 1, row[2], bool(row[1])) if row else None
 
-    async def plan_counts(self, campaign: str, day: date, start: datetime, end: datetime) -> tuple[int, int] | None:
+    async def plan_counts(
+        self, campaign: str, day: date, start: datetime, end: datetime, now: datetime
+    ) -> PlanCounts | None:
         d = day.isoformat()
         if await self._one("SELECT 1 FROM plans WHERE campaign=? AND day=?", (campaign, d)) is None:
             return None
         row = await self._one(
             """
-            SELECT COUNT(*),
-                   SUM(CASE WHEN EXISTS (SELECT 1 FROM calls WHERE calls.client_id = pe.client_id
-                                         AND calls.started_at >= ? AND calls.started_at < ?)
-                       THEN 0 ELSE 1 END)
-            FROM plan_entries pe WHERE pe.campaign=? AND pe.day=?
+            SELECT COUNT(*), SUM(dialed),
+                   SUM(CASE WHEN dialed = 0 AND (:now >= :end OR next_dial_at IS NULL OR next_dial_at >= :end)
+                       THEN 1 ELSE 0 END)
+            FROM (SELECT EXISTS (SELECT 1 FROM calls WHERE calls.client_id = pe.client_id
+                                 AND calls.started_at >= :start AND calls.started_at < :end) AS dialed,
+                         c.next_dial_at
+                  FROM plan_entries pe LEFT JOIN clients c ON c.id = pe.client_id
+                  WHERE pe.campaign = :campaign AND pe.day = :day)
             """,
-            (ts(start), ts(end), campaign, d),
+            {"start": ts(start), "end": ts(end), "now": ts(now), "campaign": campaign, "day": d},
         )
-        return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
+        return PlanCounts(int(row[0]), int(row[1] or 0), int(row[2] or 0)) if row else PlanCounts(0, 0, 0)
 
     async def try_start_job(self, job: str, campaign: str, day: date, owner: str, now: datetime) -> bool:
         async with self._tx() as db:

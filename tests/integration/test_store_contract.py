@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
-from dialer.store.base import CallStart, CallUpdate, ClientUpdate, Event, LeaseLost, Schedule, Store
+from dialer.store.base import (
+    CallStart,
+    CallUpdate,
+    ClientUpdate,
+    Event,
+    LeaseLost,
+    PlanCounts,
+    Schedule,
+    SchemaMismatch,
+    Store,
+    StoreError,
+)
 from dialer.store.sqlite import SqliteStore
 from tests.conftest import require_service
 
@@ -257,8 +268,96 @@ async def test_plan_is_formed_in_call_order(any_store: Store) -> None:
     # Rolled over = planned but not dialed that day.
     [claim] = await any_store.claim("cold", NOW, 1, "w", NOW + timedelta(minutes=5))
     await any_store.start_call(start_for(claim.client.id, claim.lease_token))
-    assert await any_store.plan_counts("cold", d, NOW - timedelta(hours=8), NOW + timedelta(hours=16)) == (5, 4)
-    assert await any_store.plan_counts("warm", d, NOW, NOW) is None
+    start, end = NOW - timedelta(hours=8), NOW + timedelta(hours=16)
+    assert await any_store.plan_counts("cold", d, start, end, end) == PlanCounts(5, 1, 4)
+    assert await any_store.plan_counts("warm", d, NOW, NOW, NOW) is None
+
+
+async def test_mid_day_only_clients_gone_for_the_day_are_rolled_over(any_store: Store) -> None:
+    """Rolled over = planned, not dialed, and not dialable again that day. Mid-day a
+    client still waiting for today's window is not rolled over; at the day's end every
+    undialed one is."""
+    d = date(2026, 12, 1)
+    start, end = NOW - timedelta(hours=8), NOW + timedelta(hours=16)
+    await queue(any_store, 4)
+    assert await any_store.form_plan("cold", d, end, 10, NOW) == 4
+    [claim] = await any_store.claim("cold", NOW, 1, "w", NOW + timedelta(minutes=5))
+    await any_store.start_call(start_for(claim.client.id, claim.lease_token))
+    # Client 1: its windows today closed, the next one is tomorrow. Client 2: reopens
+    # after lunch today. Client 3: left the queue (no next dial moment).
+    await any_store.set_schedules([
+        Schedule("1", end + timedelta(hours=9), end + timedelta(hours=17), "tomorrow", "cold"),
+        Schedule("2", NOW + timedelta(hours=3), NOW + timedelta(hours=7), "after lunch", "cold"),
+        Schedule("3", None, None, "dnc", "cold"),
+    ])  # fmt: skip
+    assert await any_store.plan_counts("cold", d, start, end, NOW + timedelta(hours=1)) == PlanCounts(4, 1, 2)
+    assert await any_store.plan_counts("cold", d, start, end, end) == PlanCounts(4, 1, 3)
+    assert await any_store.plan_counts("cold", d, start, end, end + timedelta(days=3)) == PlanCounts(4, 1, 3)
+
+
+async def test_next_dial_after_per_campaign(any_store: Store) -> None:
+    await any_store.upsert_clients([rec("a"), rec("b"), rec("c")])
+    await any_store.clients_to_schedule(NOW, 10)
+    await any_store.set_schedules([
+        Schedule("a", NOW - timedelta(hours=1), NOW + timedelta(hours=1), "t", "cold"),
+        Schedule("b", NOW + timedelta(hours=5), NOW + timedelta(hours=6), "t", "cold"),
+        Schedule("c", NOW + timedelta(hours=2), NOW + timedelta(hours=3), "t", "warm"),
+    ])  # fmt: skip
+    assert await any_store.next_dial_after(NOW, "cold") == NOW + timedelta(hours=5)  # never a past one
+    assert await any_store.next_dial_after(NOW, "warm") == NOW + timedelta(hours=2)
+    assert await any_store.next_dial_after(NOW) == NOW + timedelta(hours=2)
+    assert await any_store.next_dial_after(NOW, "care") is None
+
+
+async def test_schema_version_is_checked_not_changed(any_store: Store) -> None:
+    known = any_store.known_schema_version
+    assert await any_store.schema_version() == known
+    assert await any_store.check_schema() == known
+
+
+async def test_a_newer_schema_is_refused_by_migrate_and_check(any_store: Store) -> None:
+    await _set_schema_version(any_store, any_store.known_schema_version + 1)
+    with pytest.raises(SchemaMismatch, match="newer than this dialer knows"):
+        await any_store.migrate()
+    with pytest.raises(SchemaMismatch, match="newer"):
+        await any_store.check_schema()
+    assert await any_store.schema_version() == any_store.known_schema_version + 1  # untouched
+    await _set_schema_version(any_store, any_store.known_schema_version - 1)
+    with pytest.raises(SchemaMismatch, match="older than this dialer's.*dialer migrate"):
+        await any_store.check_schema()
+
+
+async def _set_schema_version(store: Store, version: int) -> None:
+    # The test reaches into the database on purpose: no store method may do this.
+    if isinstance(store, SqliteStore):
+        await store.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+    else:
+        await store.pool.execute("UPDATE meta SET value=$1 WHERE key='schema_version'", str(version))  # type: ignore[attr-defined]
+
+
+async def test_a_fresh_database_has_no_schema(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "fresh.db")
+    await s.open()
+    try:
+        assert await s.schema_version() == 0
+        with pytest.raises(SchemaMismatch, match="no dialer schema.*dialer migrate"):
+            await s.check_schema()
+    finally:
+        await s.close()
+
+
+async def test_opening_without_create_never_creates(tmp_path: Path) -> None:
+    missing = tmp_path / "typo" / "q.db"
+    with pytest.raises(SchemaMismatch, match="no SQLite database at"):
+        await SqliteStore(missing).open(create=False)
+    assert not missing.exists() and not missing.parent.exists()
+    not_a_db = tmp_path / "notes.db"
+    not_a_db.write_text("not a database, just text " * 100)
+    s = SqliteStore(not_a_db)
+    with pytest.raises(StoreError):
+        await s.open(create=False)
+        await s.check_schema()
+    await s.close()
 
 
 async def test_attempts_are_numbered_per_client(any_store: Store) -> None:

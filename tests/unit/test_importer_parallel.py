@@ -23,9 +23,13 @@ async def test_process_and_thread_paths_agree(tmp_path: Path, source: Path) -> N
         sink = FakeSink()
         summary = await import_clients(config, path, sink, parallel=parallel, batch_size=7)
         rejected = summary.rejected_path.read_text(encoding="utf-8-sig") if summary.rejected_path else None
+        defaulted = summary.defaulted_path.read_text(encoding="utf-8-sig") if summary.defaulted_path else None
         results[parallel] = (summary.rows, summary.imported, summary.rejected, summary.tz_inferred, rejected,
-                             sorted(sink.clients.items()))  # fmt: skip
+                             summary.tz_defaulted, defaulted, sorted(sink.clients.items()))  # fmt: skip
     assert results[True] == results[False]
+    # Every defaulted zone is listed (one row each), by both paths.
+    tz_defaulted, defaulted = results[True][5], results[True][6]
+    assert (defaulted or "").count("defaulted to") == tz_defaulted
 
 
 async def test_process_path_reports_a_broken_file(tmp_path: Path) -> None:

@@ -408,9 +408,14 @@ async def test_unreachable_server_raises() -> None:
     await pg_available()
     from dialer.store.postgres import PostgresStore
 
-    s = PostgresStore("postgresql://postgres@127.0.0.1:1/test", connect_timeout=2)
-    with pytest.raises(OSError):
+    from dialer.store.base import StoreUnreachable
+
+    s = PostgresStore("postgresql://postgres:pw-secret@127.0.0.1:1/test", connect_timeout=2)
+    with pytest.raises(StoreUnreachable) as exc:
         await s.open()
+    # One line for the operator: the DSN without its password, and the reason.
+    assert str(exc.value).startswith("cannot connect to PostgreSQL postgresql://postgres@127.0.0.1:1/test: ")
+    assert "Connect" in str(exc.value) and "pw-secret" not in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_schema_from_the_dsn() -> None:

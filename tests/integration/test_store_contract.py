@@ -278,7 +278,9 @@ async def test_disposition_refused_while_in_call(any_store: Store) -> None:
     [claim] = await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
     await any_store.start_call(start_for("0", claim.lease_token))
     with pytest.raises(LeaseLost):
-        await any_store.record_disposition("call-1", CallUpdate(CallStatus.ANSWERED), update(), Event("x", "x"), NOW)
+        await any_store.record_disposition(
+            "call-1", CallUpdate(CallStatus.ANSWERED), update(), Event("x", "x"), NOW, expected=None
+        )
 
 
 async def test_queue_stats_and_next_dial(any_store: Store) -> None:

@@ -11,7 +11,9 @@ Rules:
   --replace``): the lifecycle is applied again from the client's state *before* the
   call's first disposition (kept on the call row), as if the first had never been
   recorded, and the event row says who corrected what, and when. Only the client's
-  latest call can be corrected (a later call's outcome would be undone otherwise).
+  latest call can be corrected (a later call's outcome would be undone otherwise), and
+  never one of a do-not-call client: do-not-call is sticky, a correction does not lift
+  it (the person asked never to be called; that outweighs a lost lead).
 * An agreed moment (``at``) in the past is refused; ``at=NEXT_OPENING`` takes the
   client's next opening (its window under the campaign that will work it, after any
   contact cap), and the result says which moment was taken.
@@ -28,7 +30,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
-from dialer.domain import CallStatus, ClientState, Disposition
+from dialer.domain import CallStatus, ClientState, Disposition, Stage
 from dialer.lifecycle import Transition, apply_disposition
 from dialer.store.base import CallRecord, CallUpdate, ClientUpdate, DispositionConflict, Event, LeaseLost
 
@@ -48,7 +50,7 @@ NEXT_OPENING = NextOpening.TOKEN
 
 RefusalKind = Literal[
     "not_answered", "already_disposed", "nothing_to_replace", "not_latest", "no_state_before",
-    "needs_time", "in_past", "no_opening", "in_call", "conflict",
+    "needs_time", "in_past", "no_opening", "in_call", "conflict", "do_not_call",
 ]  # fmt: skip
 
 
@@ -119,6 +121,10 @@ async def dispose(
         raise LookupError(f"client {call.client_id!r} of call {call_id} is gone")
 
     before: ClientState
+    if replace and client.state.stage is Stage.DNC:
+        raise DispositionRefused(
+            "do_not_call", f"client {client.id} is do-not-call: a correction does not lift it (nothing changed)"
+        )
     if replace:
         [latest] = await store.client_calls(client.id, limit=1)
         if latest.call_id != call_id:

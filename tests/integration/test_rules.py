@@ -362,6 +362,21 @@ async def test_a_providers_disposition_counts_as_the_first(store: SqliteStore, c
     assert c.due_at == d.clock.now() + config.campaign("cold").lifecycle.no_need_recontact
 
 
+async def test_a_correction_never_lifts_do_not_call(store: SqliteStore, config: DialerConfig) -> None:
+    d = await answered(store, config, n=2)
+    one, two = await only_call(store, "c1"), await only_call(store, "c2")
+    await d.dispose(one.call_id, D.DO_NOT_CALL)
+    await d.dispose(two.call_id, D.NO_NEED)
+    await load(store, config, [client(2, do_not_call=True)], d.clock.now())  # the CRM says so
+    for call in (one, two):
+        with pytest.raises(DispositionRefused, match="do-not-call") as refused:
+            await d.dispose(call.call_id, D.INTERESTED, replace=True)
+        assert refused.value.kind == "do_not_call"
+    for cid in ("c1", "c2"):
+        c = await get(store, cid)
+        assert c.state.stage is Stage.DNC and c.next_dial_at is None
+
+
 @pytest.fixture(params=sorted(STORES))
 async def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     s = await STORES[request.param](tmp_path)
@@ -408,7 +423,8 @@ def test_only_the_last_accepted_disposition_counts(config: DialerConfig, ops: li
                 accepted: Disposition | None = None
                 for disposition, replace in ops:
                     at = d.clock.now() + timedelta(days=1) if disposition.needs_time else None
-                    ok = (accepted is None) != replace
+                    # A correction needs a first one, and never lifts do-not-call.
+                    ok = (accepted is None) != replace and not (replace and accepted is D.DO_NOT_CALL)
                     try:
                         await d.dispose(call.call_id, disposition, at, replace=replace)
                     except DispositionRefused:

@@ -168,8 +168,10 @@ class ClientRecord:
     """One client as imported (a CSV row after validation), ready for the store.
 
     ``None`` in stage/next_contact/complaint/do_not_call means "the cell was empty":
-    a new client gets the default, an existing one keeps what the store has (so
-    re-importing the original list does not undo the lifecycle's progress).
+    a new client gets the default, an existing one keeps what the store has. A filled
+    stage/next_contact/complaint changes an existing client only when it differs from
+    what the last import of that client said (the CRM changed it since), so
+    re-importing the original list never undoes the lifecycle's progress.
     Do-not-call is sticky: no import ever clears it.
     """
 

@@ -242,7 +242,11 @@ class Store(abc.ABC):
         """Insert new clients, update known ones (never duplicate); (inserted, updated).
 
         A new client with an entry in `schedules` goes straight into the queue (one
-        pass at import); every other touched client is marked as needing a schedule."""
+        pass at import). A known client takes the file's contact data; its stage,
+        due moment (next_contact) and complaint change only when the file's cell
+        differs from what its last import said (remembered per client; an empty cell
+        says nothing), and do-not-call is sticky. It is marked as needing a schedule
+        only when something its place in the queue depends on changed."""
 
     @abc.abstractmethod
     async def clients_to_schedule(self, now: datetime, limit: int) -> list[QueuedClient]:

@@ -429,7 +429,7 @@ def dispose_cmd(
     config = _load(config_path)
     disp = Disposition(disposition)
     if disp.needs_time and at is None:
-        raise click.UsageError(f"{disposition} needs --at (the agreed time, or 'now' for the client's next opening)")
+        raise click.ClickException(f"{disposition} needs --at (the agreed time, or 'now' for the client's next opening)")
     who = by or _login_name()
 
     async def go(store: Store) -> str:
@@ -438,7 +438,10 @@ def dispose_cmd(
             raise click.ClickException(f"no call {call_id!r}")
         when: datetime | NextOpening | None = None
         if at is not None:
-            when = NEXT_OPENING if at.strip().lower() == "now" else _parse_instant(at, call.client_tz)
+            try:
+                when = NEXT_OPENING if at.strip().lower() == "now" else _parse_instant(at, call.client_tz)
+            except click.BadParameter as exc:
+                raise click.ClickException(f"--at: {exc.message}") from None
         dispatcher = Dispatcher(store, {}, config, SystemClock(), owner="cli")
         try:
             done = await dispose(dispatcher, call_id, disp, when, note=note, by=who, replace=replace)

@@ -135,6 +135,10 @@ def test_one_disposition_per_call_corrections_and_agreed_times(tmp_path: Path) -
         [line] = out.splitlines()
         return json.loads(line)  # type: ignore[no-any-return]
 
+    code, out = cli(*base, "callback", "--at", "tomorrow-ish")
+    assert code != 0 and "--at" in out and len(out.strip().splitlines()) == 1
+    code, out = cli(*base, "meeting_set")
+    assert code != 0 and "--at" in out and len(out.strip().splitlines()) == 1
     # A callback in the past: one line, non-zero, nothing recorded.
     code, out = cli(*base, "callback", "--at", "2026-12-01T11:00")
     assert code != 0 and "in the past" in out and "--at now" in out

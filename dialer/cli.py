@@ -493,36 +493,60 @@ def why_cmd(config_path: Path, db: str | None, client_id: str, at: str | None) -
 @db_option
 @click.argument("call_id")
 @click.argument("disposition", type=click.Choice([d.value for d in Disposition]))
-@click.option("--at", "at", default=None, help="agreed time for callback / meeting_set (ISO; no offset = client's time)")
+@click.option(
+    "--at", "at", default=None,
+    help="agreed time for callback / meeting_set (ISO; no offset = client's time); 'now' = the client's next opening",
+)  # fmt: skip
 @click.option("--note", default=None)
-def dispose_cmd(config_path: Path, db: str | None, call_id: str, disposition: str, at: str | None, note: str | None) -> None:
-    """Record an agent's disposition for an answered call."""
+@click.option("--replace", is_flag=True, help="correct the call's disposition (audited; re-applied from before it)")
+@click.option("--by", "by", default=None, help="who records it, for the audit trail (default: your login name)")
+def dispose_cmd(
+    config_path: Path, db: str | None, call_id: str, disposition: str, at: str | None, note: str | None,
+    replace: bool, by: str | None,
+) -> None:  # fmt: skip
+    """Record an agent's disposition for an answered call (one per call; --replace corrects it)."""
     from dialer.clock import SystemClock
     from dialer.dispatcher import Dispatcher
-    from dialer.store.base import LeaseLost
+    from dialer.dispositions import NEXT_OPENING, DispositionRefused, NextOpening, dispose
 
     config = _load(config_path)
     disp = Disposition(disposition)
     if disp.needs_time and at is None:
-        raise click.UsageError(f"{disposition} needs --at (the agreed time)")
+        raise click.ClickException(f"{disposition} needs --at (the agreed time, or 'now' for the client's next opening)")
+    who = by or _login_name()
 
     async def go(store: Store) -> str:
         call = await store.get_call(call_id)
         if call is None:
             raise click.ClickException(f"no call {call_id!r}")
-        when = _parse_instant(at, call.client_tz) if at else None
+        when: datetime | NextOpening | None = None
+        if at is not None:
+            try:
+                when = NEXT_OPENING if at.strip().lower() == "now" else _parse_instant(at, call.client_tz)
+            except click.BadParameter as exc:
+                raise click.ClickException(f"--at: {exc.message}") from None
         dispatcher = Dispatcher(store, {}, config, SystemClock(), owner="cli")
         try:
-            _, transition = await dispatcher.dispose(call_id, disp, when, note)
-        except (ValueError, LookupError) as exc:
+            done = await dispose(dispatcher, call_id, disp, when, note=note, by=who, replace=replace)
+        except (DispositionRefused, LookupError) as exc:
             raise click.ClickException(str(exc)) from None
-        except LeaseLost:
-            raise click.ClickException("the client is in a call right now; record it when that call ends") from None
-        client = await store.get_client(call.client_id)
-        nxt = _iso(client.next_dial_at) if client else None
-        return f"{call_id}: {disposition} recorded; {transition.reason}; next dial {nxt or 'never'}"
+        what = f"{disposition} recorded" + (f" (replaces {done.replaced.value})" if done.replaced else "")
+        if done.at_next_opening and done.at is not None:
+            what += f"; --at now took the client's next opening {_iso(done.at)}"
+        nxt = _iso(done.update.next_dial_at)
+        return f"{call_id}: {what}; {done.transition.reason}; next dial {nxt or 'never'}"
 
     click.echo(_run(_with_store(config, db, go)))
+
+
+def _login_name() -> str:
+    """Who runs the command, for the audit trail ("agent" when the system cannot tell)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (a container without a passwd entry)
+        return "agent"
 
 
 @main.command("status")

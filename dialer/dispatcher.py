@@ -14,22 +14,34 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
 
 from dialer import calendar
 from dialer.clock import Clock
-from dialer.config import Campaign, DialerConfig
+from dialer.config import Campaign, DialerConfig, Lifecycle
 from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_of
 from dialer.metrics import DialerMetrics
-from dialer.lifecycle import Transition, apply_disposition
+from dialer.lifecycle import Transition
 from dialer.planning import lines_of
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
 from dialer.scheduling import Scheduler, local_midnight_after
-from dialer.store.base import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event, LeaseLost, Store
+from dialer.store.base import (
+    CallStart,
+    CallUpdate,
+    Claim,
+    ClientUpdate,
+    Event,
+    LeaseLost,
+    QueuedClient,
+    Store,
+)
 from providers.base import CallResult, DialRequest, Provider, ProviderError, ProviderEvent
+
+if TYPE_CHECKING:
+    from dialer.dispositions import Disposed, NextOpening
 
 log = structlog.get_logger("dialer.dispatcher")
 
@@ -229,6 +241,8 @@ class Dispatcher:
             result.skipped_closed += 1
             await self.store.release(claim, self.scheduler.place_client(client, now))
             return False
+        if await self._capped(campaign, claim, now):
+            return False
         agent = self._take_agent(campaign)
         call_id = uuid.uuid4().hex
         zone = ZoneInfo(client.timezone)
@@ -350,7 +364,7 @@ class Dispatcher:
 
     async def record(self, claim: Claim, start: CallStart, result: CallResult) -> None:
         """Apply the rules to a call's result and write call + client + event at once."""
-        campaign = self._campaign(start.campaign)
+        campaign = self.campaign_of_call(start.campaign)
         client = claim.client
         now = self.clock.now()
         disposition = _parse_disposition(result.disposition)
@@ -365,6 +379,7 @@ class Dispatcher:
             now,
             now.astimezone(zone).date(),
             next_local_day_start=local_midnight_after(now, zone),
+            periods=self.periods_for(client, campaign),
         )
         guideline = classify_talk(result.talk_s, campaign.talk) if result.status is CallStatus.ANSWERED else None
         counted = start.started_at if result.status is CallStatus.ANSWERED else None
@@ -379,6 +394,8 @@ class Dispatcher:
             disposition=disposition,
             disposition_at=result.disposition_at,
             error=result.error,
+            # A correction (`dialer dispose --replace`) re-applies the lifecycle from here.
+            state_before=client.state if disposition is not None else None,
         )
         event = _event(client.state, transition, {"status": result.status.value, "talk_s": result.talk_s})
 
@@ -387,9 +404,7 @@ class Dispatcher:
         async def write() -> ClientUpdate:
             nonlocal tries
             tries += 1
-            update = await self._client_update(
-                client.id, client.timezone, client.schedule, client, transition, campaign, now, counted
-            )
+            update = await self.client_update(client, transition, campaign, now, counted)
             await self.store.record_outcome(start.call_id, client.id, claim.lease_token, call, update, event, now)
             return update
 
@@ -439,24 +454,39 @@ class Dispatcher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX)
 
-    async def _client_update(
+    def periods_for(self, client: QueuedClient, calling: Campaign) -> dict[Stage, Lifecycle]:
+        """Per stage, the lifecycle of the campaign that works this client at that stage
+        (its pinned campaign, else the first working the stage; the calling campaign
+        where none does): the next contact after a disposition is computed with the
+        periods of the campaign that will work the client's new stage."""
+        pinned = client.campaign if client.campaign_pinned else None
+        return {
+            stage: (self.scheduler.campaign_of(stage, pinned) or calling).lifecycle
+            for stage in (Stage.PROSPECT, Stage.HOT, Stage.CUSTOMER)
+        }
+
+    async def client_update(
         self,
-        client_id: str,
-        zone_name: str,
-        schedule_name: str | None,
-        client,  # type: ignore[no-untyped-def]
+        client: QueuedClient,
         transition: Transition,
-        campaign: Campaign,
+        calling: Campaign,
         now: datetime,
         answered_now: datetime | None,
     ) -> ClientUpdate:
+        """The client row after `transition`: its place in the queue and its contact cap,
+        both under the campaign that will work its new stage. `answered_now` is the start
+        of a conversation being recorded (not yet counted by the store)."""
         state = transition.state
-        cap_until = await self._cap_until(client_id, zone_name, campaign, now, answered_now)
         pinned = client.campaign if client.campaign_pinned else None
+        # Caps protect the person: the campaign that calls next counts every contact,
+        # whichever campaign made it.
+        working = self.scheduler.campaign_of(state.stage, pinned) or calling
+        cap_until = await self._cap_until(client.id, client.timezone, working, now, answered_now)
         never = None if transition.due_at is not None else transition.reason
         schedule = self.scheduler.place(
-            client_id, zone_name, schedule_name, state, pinned, transition.due_at, now, cap_until, never_reason=never
-        )
+            client.id, client.timezone, client.schedule, state, pinned, transition.due_at, now, cap_until,
+            never_reason=never,
+        )  # fmt: skip
         return ClientUpdate(
             state=state,
             due_at=transition.due_at,
@@ -471,6 +501,8 @@ class Dispatcher:
     async def _cap_until(
         self, client_id: str, zone_name: str, campaign: Campaign, now: datetime, answered_now: datetime | None
     ) -> datetime | None:
+        """When `campaign`'s caps let the client be contacted again, counting all of the
+        client's calls (every campaign's), or None if no cap is reached."""
         caps = campaign.caps
         if not (caps.per_day or caps.per_week or caps.per_month):
             return None
@@ -482,7 +514,25 @@ class Dispatcher:
             contacts.append(answered_now)
         return caps_reopen_at(contacts, caps, ZoneInfo(zone_name), now)
 
-    def _campaign(self, name: str) -> Campaign:
+    async def _capped(self, campaign: Campaign, claim: Claim, now: datetime) -> bool:
+        """The claim-time cap check: the stored cap_until may have been computed under
+        another campaign's caps (the client changed stage or was re-imported since) or
+        another config, so count again with the caps of the campaign about to dial. A
+        capped client is given back, placed after the cap; True then."""
+        client = claim.client
+        cap = await self._cap_until(client.id, client.timezone, campaign, now, None)
+        if cap is None or cap <= now:
+            return False
+        pinned = client.campaign if client.campaign_pinned else None
+        schedule = self.scheduler.place(
+            client.id, client.timezone, client.schedule, client.state, pinned, client.due_at, now, cap
+        )
+        await self.store.release(claim, schedule, cap_until=cap)
+        log.info("cap_reached", client_id=client.id, campaign=campaign.name, cap_until=cap)
+        return True
+
+    def campaign_of_call(self, name: str) -> Campaign:
+        """The campaign that made a call (by the name on its row)."""
         try:
             return self.config.campaign(name)
         except KeyError:
@@ -493,43 +543,19 @@ class Dispatcher:
     # ------------------------------------------------------------ dispositions recorded later
 
     async def dispose(
-        self, call_id: str, disposition: Disposition, at: datetime | None = None, note: str | None = None
-    ) -> tuple[CallRecord, Transition]:
-        """An agent's disposition for an answered call (`dialer dispose`, HTTP)."""
-        call = await self.store.get_call(call_id)
-        if call is None:
-            raise LookupError(f"no call {call_id!r}")
-        if call.status is not CallStatus.ANSWERED:
-            raise ValueError(f"call {call_id} was {call.status.value}, not answered: nothing to dispose")
-        client = await self.store.get_client(call.client_id)
-        if client is None:
-            raise LookupError(f"client {call.client_id!r} of call {call_id} is gone")
-        now = self.clock.now()
-        campaign = self._campaign(call.campaign)
-        transition = apply_disposition(client.state, disposition, campaign.lifecycle, now, at)
-        update = await self._client_update(
-            client.id, client.timezone, client.schedule, client, transition, campaign, now, None
-        )
-        event = _event(client.state, transition, {"disposition": disposition.value, "by": "agent", "note": note})
-        await self.store.record_disposition(
-            call_id,
-            CallUpdate(
-                status=call.status,
-                answered_at=call.answered_at,
-                ended_at=call.ended_at,
-                ring_s=call.ring_s,
-                talk_s=call.talk_s,
-                guideline=call.guideline,
-                disposition=disposition,
-                disposition_at=at,
-                note=note,
-                error=call.error,
-            ),
-            update,
-            event,
-            now,
-        )
-        return call, transition
+        self,
+        call_id: str,
+        disposition: Disposition,
+        at: datetime | NextOpening | None = None,
+        note: str | None = None,
+        *,
+        by: str | None = None,
+        replace: bool = False,
+    ) -> Disposed:
+        """An agent's disposition for an answered call: see dialer/dispositions.py."""
+        from dialer.dispositions import dispose
+
+        return await dispose(self, call_id, disposition, at, note=note, by=by, replace=replace)
 
     # ------------------------------------------------------------ leases and crashes
 

@@ -104,6 +104,38 @@ class ClientState:
     def dialable(self) -> bool:
         return self.stage is not Stage.DNC and not self.invalid_number
 
+    def as_data(self) -> dict[str, Any]:
+        """JSON-ready (the state before a call's first disposition is kept on the call
+        row, so a correction re-applies the lifecycle from it)."""
+        return {
+            "stage": self.stage.value,
+            "complaint": self.complaint,
+            "hot_calls": self.hot_calls,
+            "attempts_today": self.attempts_today,
+            "attempts_total": self.attempts_total,
+            "attempts_day": self.attempts_day.isoformat() if self.attempts_day else None,
+            "callback_at": self.callback_at.isoformat() if self.callback_at else None,
+            "awaiting_disposition": self.awaiting_disposition,
+            "invalid_number": self.invalid_number,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ClientState:
+        """The inverse of `as_data`."""
+        day = data.get("attempts_day")
+        callback = data.get("callback_at")
+        return cls(
+            stage=Stage(data["stage"]),
+            complaint=bool(data.get("complaint", False)),
+            hot_calls=int(data.get("hot_calls", 0)),
+            attempts_today=int(data.get("attempts_today", 0)),
+            attempts_total=int(data.get("attempts_total", 0)),
+            attempts_day=date.fromisoformat(day) if day else None,
+            callback_at=datetime.fromisoformat(callback) if callback else None,
+            awaiting_disposition=bool(data.get("awaiting_disposition", False)),
+            invalid_number=bool(data.get("invalid_number", False)),
+        )
+
 
 def priority_of(state: ClientState) -> Priority:
     """Class used to order the daily plan and claims."""
@@ -136,8 +168,10 @@ class ClientRecord:
     """One client as imported (a CSV row after validation), ready for the store.
 
     ``None`` in stage/next_contact/complaint/do_not_call means "the cell was empty":
-    a new client gets the default, an existing one keeps what the store has (so
-    re-importing the original list does not undo the lifecycle's progress).
+    a new client gets the default, an existing one keeps what the store has. A filled
+    stage/next_contact/complaint changes an existing client only when it differs from
+    what the last import of that client said (the CRM changed it since), so
+    re-importing the original list never undoes the lifecycle's progress.
     Do-not-call is sticky: no import ever clears it.
     """
 

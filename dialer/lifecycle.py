@@ -55,10 +55,15 @@ Further choices:
   be dialed until the number is fixed).
 * Every conversation resets attempts_today/attempts_total (and attempts_day), clears
   awaiting_disposition, and clears callback_at unless the new disposition sets one.
+* Periods belong to the campaign that will work the client next: each period above is
+  read from the lifecycle of the campaign working the client's *new* stage (``periods``),
+  so a customer signed by the cold campaign gets the customer campaign's ``checkin``.
+  Whether a call was the deciding one is the calling campaign's rule (``policy``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -113,8 +118,17 @@ def apply_disposition(
     policy: Lifecycle,
     now: datetime,
     at: datetime | None = None,
+    *,
+    periods: Mapping[Stage, Lifecycle] | None = None,
 ) -> Transition:
     """Apply one recorded conversation outcome; see the module docstring for every rule.
+
+    ``policy`` is the lifecycle of the campaign that held the conversation: it decides
+    whether this was the deciding call (``hot_calls_before_decision``). ``periods`` maps
+    a stage to the lifecycle of the campaign that works that stage: the next contact is
+    computed with the periods of the client's *new* stage (a customer signed by the cold
+    campaign gets the customer campaign's check-in period); a stage it lacks falls back
+    to ``policy``.
 
     Raises ValueError when ``now``/``at`` are naive, or when a callback / meeting_set
     comes without its agreed moment ``at``.
@@ -148,6 +162,10 @@ def apply_disposition(
         return Transition(new, None, "wrong_number: fix the phone number and re-import", "wrong_number")
 
     deciding = old is Stage.HOT and state.hot_calls >= policy.hot_calls_before_decision
+
+    def of(new_state: ClientState) -> Lifecycle:
+        """The periods of the campaign that will work the client's new stage."""
+        return periods.get(new_state.stage, policy) if periods else policy
     # `agreed` is set when `at` is used as the next contact (it then becomes callback_at).
     agreed = False
 
@@ -167,24 +185,25 @@ def apply_disposition(
         # The deciding call ended without a decision: the seed wants no endless "hot".
         n = state.hot_calls + 1
         new = talked.evolve(stage=Stage.PROSPECT, hot_calls=0)
-        due = now + policy.no_need_recontact
+        recontact = of(new).no_need_recontact
+        due = now + recontact
         note = (
-            f"no decision after {n} hot calls, re-contact in {human_duration(policy.no_need_recontact)}"
+            f"no decision after {n} hot calls, re-contact in {human_duration(recontact)}"
             + (" (agreed time dropped)" if at is not None else "")
         )
         event = "no_decision"
     elif d is D.INTERESTED:
         if old is Stage.CUSTOMER:
             new = talked
-            due, note = follow(policy.hot_followup, "upsell interest, follow up")
+            due, note = follow(of(new).hot_followup, "upsell interest, follow up")
             event = "upsell_interest"
         elif old is Stage.PROSPECT:
             new = talked.evolve(stage=Stage.HOT, hot_calls=1)
-            due, note = follow(policy.hot_followup, "follow up")
+            due, note = follow(of(new).hot_followup, "follow up")
             event = "became_hot"
         else:  # hot, not yet deciding
             new = talked.evolve(hot_calls=state.hot_calls + 1)
-            due, note = follow(policy.hot_followup, "no time agreed, follow up")
+            due, note = follow(of(new).hot_followup, "no time agreed, follow up")
             event = "hot_followup"
     elif d is D.CALLBACK:
         assert at is not None
@@ -200,57 +219,59 @@ def apply_disposition(
             new = talked
         else:
             new = talked.evolve(stage=Stage.HOT, hot_calls=state.hot_calls + 1)
-        due = at + policy.meeting_followup
-        note = f"meeting at {at.isoformat()}, call {human_duration(policy.meeting_followup)} after it"
+        after = of(new).meeting_followup
+        due = at + after
+        note = f"meeting at {at.isoformat()}, call {human_duration(after)} after it"
         event = "meeting_set"
     elif d is D.CONTRACT_SIGNED:
         new = talked.evolve(stage=Stage.CUSTOMER, hot_calls=0, complaint=False)
-        due, note = follow(policy.checkin, "first check-in")
+        due, note = follow(of(new).checkin, "first check-in")
         event = "contract_signed"
     elif d is D.REFUSED:
         if old is Stage.CUSTOMER:
             new = talked
-            due, note = follow(policy.checkin, "offer refused, next check-in")
+            due, note = follow(of(new).checkin, "offer refused, next check-in")
             event = "offer_refused"
         else:
             new = talked.evolve(stage=Stage.PROSPECT, hot_calls=0)
-            due, note = follow(policy.refused_recontact, "firm refusal, re-contact")
+            due, note = follow(of(new).refused_recontact, "firm refusal, re-contact")
             event = "refused"
     elif d is D.NO_NEED:
         if old is Stage.CUSTOMER:
             new = talked
-            due, note = follow(policy.checkin, "check-in fine, next check-in")
+            due, note = follow(of(new).checkin, "check-in fine, next check-in")
             event = "checkin_ok"
         elif old is Stage.HOT:
             new = talked.evolve(stage=Stage.PROSPECT, hot_calls=0)
-            due, note = follow(policy.no_need_recontact, "interest lost, re-contact")
+            due, note = follow(of(new).no_need_recontact, "interest lost, re-contact")
             event = "interest_lost"
         else:
             new = talked
-            due, note = follow(policy.no_need_recontact, "re-contact")
+            due, note = follow(of(new).no_need_recontact, "re-contact")
             event = "no_need"
     elif d is D.COMPLAINT:
         new = talked.evolve(complaint=True)
-        due, note = follow(policy.complaint_followup, "complaint opened, call back")
+        due, note = follow(of(new).complaint_followup, "complaint opened, call back")
         event = "complaint_opened"
     elif d is D.COMPLAINT_RESOLVED:
         new = talked.evolve(complaint=False)
-        period = policy.hot_followup if old is Stage.HOT else policy.checkin
+        period = of(new).hot_followup if old is Stage.HOT else of(new).checkin
         due, note = follow(period, "complaint resolved, next contact")
         event = "complaint_resolved"
     elif d is D.CONTRACT_TERMINATED:
         new = talked.evolve(stage=Stage.PROSPECT, hot_calls=0, complaint=False)
-        due, note = follow(policy.terminated_cooldown, "contract terminated, cold again")
+        due, note = follow(of(new).terminated_cooldown, "contract terminated, cold again")
         event = "contract_terminated"
     else:  # pragma: no cover - every Disposition is handled above
         raise ValueError(f"unknown disposition {d!r}")
 
     if agreed:
         new = new.evolve(callback_at=at)
-    elif new.complaint and due > now + policy.complaint_followup:
+    elif new.complaint and due > now + of(new).complaint_followup:
         # An open complaint is followed up at its own pace, not the check-in's.
-        due = now + policy.complaint_followup
-        note += f" (open complaint: call back in {human_duration(policy.complaint_followup)})"
+        followup = of(new).complaint_followup
+        due = now + followup
+        note += f" (open complaint: call back in {human_duration(followup)})"
 
     if new.invalid_number:
         return Transition(new, None, f"{d}: {_moves(old, new.stage)}, number invalid: fix it and re-import", event)

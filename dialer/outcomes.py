@@ -7,14 +7,16 @@ working hours (dialer/calendar.py maps it into the next open window); ``None`` =
 
 Rules, with the choices made where shared/domain.md is silent:
 
-* answered + disposition  -> lifecycle.apply_disposition with the campaign's lifecycle;
-                             the talk time against the 3-5 minute guideline is appended
-                             to the reason.
+* answered + disposition  -> lifecycle.apply_disposition: the deciding-call rule of the
+                             calling campaign, the periods of the campaign that works the
+                             client's new stage (``periods``); the talk time against the
+                             3-5 minute guideline is appended to the reason.
 * answered, no disposition -> an agent records it later (``dialer dispose``): the client is
                              marked awaiting_disposition, attempt counters reset, and it is
-                             dialed again after ``lifecycle.awaiting_disposition`` so it is
-                             not lost if nobody ever records it. callback_at is kept until
-                             the disposition says what happened.
+                             dialed again after ``lifecycle.awaiting_disposition`` (of the
+                             campaign working its stage) so it is not lost if nobody ever
+                             records it. callback_at is kept until the disposition says
+                             what happened.
 * busy / no_answer / failed / machine -> that status's Retry. Counters: attempts_today is
   per client-local day (restarts when ``local_day`` differs from ``attempts_day``);
   attempts_total counts every unanswered attempt since the last conversation, whatever
@@ -35,12 +37,12 @@ Rules, with the choices made where shared/domain.md is silent:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.config import Campaign, Caps, Retry, Talk
+from dialer.config import Campaign, Caps, Lifecycle, Retry, Talk
 from dialer.domain import CallStatus, ClientState, Disposition, Guideline, Stage
 from dialer.lifecycle import Transition, apply_disposition, human_duration
 
@@ -115,9 +117,13 @@ def apply_call(
     local_day: date,
     *,
     next_local_day_start: datetime,
+    periods: Mapping[Stage, Lifecycle] | None = None,
 ) -> Transition:
     """The client's new state after one call (see the module docstring for the rules).
 
+    ``campaign`` is the campaign that made the call (talk guideline, retries, the
+    deciding-call rule); ``periods`` maps a stage to the lifecycle of the campaign that
+    works it (see lifecycle.apply_disposition), resolved by the caller.
     ``local_day`` is the client-local date of the call; ``next_local_day_start`` the UTC
     instant of the client's next local midnight (where a per-day retry cap reopens).
     Raises ValueError for a call that has not finished (status dialing), a disposition
@@ -131,7 +137,7 @@ def apply_call(
     if facts.disposition is not None and status is not CallStatus.ANSWERED:
         raise ValueError(f"a disposition ({facts.disposition}) needs an answered call, got {status}")
 
-    result = _transition(state, facts, campaign, now, local_day, next_local_day_start)
+    result = _transition(state, facts, campaign, now, local_day, next_local_day_start, periods)
     if not result.state.dialable and result.due_at is not None:
         # Guarantee: a do-not-call client (or an invalid number) is never scheduled again.
         why = "do-not-call" if result.state.stage is Stage.DNC else "number invalid"
@@ -146,6 +152,7 @@ def _transition(
     now: datetime,
     local_day: date,
     next_day: datetime,
+    periods: Mapping[Stage, Lifecycle] | None,
 ) -> Transition:
     status = facts.status
     lifecycle = campaign.lifecycle
@@ -154,12 +161,15 @@ def _transition(
         guideline = classify_talk(facts.talk_s, campaign.talk)
         talk_note = f" [talk {facts.talk_s:.0f} s, {guideline}]" if guideline is not None else ""
         if facts.disposition is not None:
-            result = apply_disposition(state, facts.disposition, lifecycle, now, facts.disposition_at)
+            result = apply_disposition(
+                state, facts.disposition, lifecycle, now, facts.disposition_at, periods=periods
+            )
             return replace(result, reason=result.reason + talk_note)
         new = state.evolve(
             awaiting_disposition=True, attempts_today=0, attempts_total=0, attempts_day=None
         )
-        wait = lifecycle.awaiting_disposition
+        # The stage does not change: the campaign working it says how long to wait.
+        wait = (periods or {}).get(state.stage, lifecycle).awaiting_disposition
         return Transition(
             new,
             now + wait,

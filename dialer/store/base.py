@@ -99,6 +99,9 @@ class CallRecord:
     note: str | None
     error: str | None
     allowed_by: str
+    # The client's state before the call's first disposition was applied (None while the
+    # call has none): a correction (`dialer dispose --replace`) re-applies from it.
+    state_before: ClientState | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,9 @@ class CallUpdate:
     disposition_at: datetime | None = None
     note: str | None = None
     error: str | None = None
+    # With the call's first disposition: the client's state before it (kept once; a
+    # correction leaves the stored one alone).
+    state_before: ClientState | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,16 @@ def newer_schema_message(database: str, found: int, known: int) -> str:
     )
 
 
+class DispositionConflict(Exception):
+    """The call's disposition is not the one the writer expected (another agent or a
+    retry recorded one meanwhile): nothing was written."""
+
+    def __init__(self, call_id: str, found: Disposition | None):
+        super().__init__(f"call {call_id} has disposition {found.value if found else 'none'}")
+        self.call_id = call_id
+        self.found = found
+
+
 class Store(abc.ABC):
     """Everything the worker, the CLI and the reports need from the queue."""
 
@@ -296,7 +312,11 @@ class Store(abc.ABC):
         """Insert new clients, update known ones (never duplicate); (inserted, updated).
 
         A new client with an entry in `schedules` goes straight into the queue (one
-        pass at import); every other touched client is marked as needing a schedule."""
+        pass at import). A known client takes the file's contact data; its stage,
+        due moment (next_contact) and complaint change only when the file's cell
+        differs from what its last import said (remembered per client; an empty cell
+        says nothing), and do-not-call is sticky. It is marked as needing a schedule
+        only when something its place in the queue depends on changed."""
 
     @abc.abstractmethod
     async def clients_to_schedule(self, now: datetime, limit: int) -> list[QueuedClient]:
@@ -327,8 +347,9 @@ class Store(abc.ABC):
         campaign and return when it is (now, or later if the slot is taken)."""
 
     @abc.abstractmethod
-    async def release(self, claim: Claim, schedule: Schedule | None) -> None:
-        """Give a claimed client back without a call (optionally rescheduled)."""
+    async def release(self, claim: Claim, schedule: Schedule | None, *, cap_until: datetime | None = None) -> None:
+        """Give a claimed client back without a call (optionally rescheduled). With
+        `cap_until` (a claim-time cap check found the client capped) it is stored too."""
 
     @abc.abstractmethod
     async def start_call(self, start: CallStart) -> int:
@@ -356,10 +377,20 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def record_disposition(
-        self, call_id: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime
+        self,
+        call_id: str,
+        call: CallUpdate,
+        client: ClientUpdate,
+        event: Event,
+        now: datetime,
+        *,
+        expected: Disposition | None,
     ) -> None:
         """An agent's disposition recorded after the call (`dialer dispose`): same
-        one-transaction rule; raises LeaseLost if the client is in a call right now."""
+        one-transaction rule. Written only if the call's disposition is still `expected`
+        (None: the call has none yet; a correction names the one it replaces), else
+        DispositionConflict; LeaseLost if the client is in a call right now; KeyError if
+        there is no such call. Nothing is written in any of those cases."""
 
     @abc.abstractmethod
     async def mark_all_for_schedule(self) -> int:

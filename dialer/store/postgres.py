@@ -60,6 +60,7 @@ from dialer.store.base import (
     CallUpdate,
     Claim,
     ClientUpdate,
+    DispositionConflict,
     Event,
     EventRecord,
     LeaseLost,
@@ -213,6 +214,19 @@ MIGRATIONS: list[str] = [
     """
     CREATE UNIQUE INDEX calls_attempt ON calls(client_id, attempt);
     """,
+    # 3: what the last import said (a re-import applies only what the CRM changed since),
+    # and the client's state before a call's first disposition (for a correction). A
+    # client never called has exactly what its import said; one called before may have
+    # moved on, so its last import is unknown (imported_at NULL) and its next import
+    # only records it. (SQLite's 5.)
+    """
+    ALTER TABLE clients ADD COLUMN imported_stage text, ADD COLUMN imported_next_contact timestamptz,
+        ADD COLUMN imported_complaint boolean, ADD COLUMN imported_at timestamptz;
+    ALTER TABLE calls ADD COLUMN state_before jsonb;
+    UPDATE clients SET imported_stage = CASE WHEN stage = 'dnc' THEN NULL ELSE stage END,
+        imported_next_contact = due_at, imported_complaint = complaint, imported_at = updated_at
+    WHERE NOT EXISTS (SELECT 1 FROM calls WHERE calls.client_id = clients.id);
+    """,
 ]
 
 _CLIENT_FIELDS = (
@@ -229,6 +243,8 @@ _CALL_FIELDS = (
     "disposition", "disposition_at", "note", "error", "allowed_by",
 )  # fmt: skip
 _CALL_COLS = ", ".join(_CALL_FIELDS)
+# What a CallRecord is read from (written elsewhere: state_before comes with a disposition).
+_CALL_READ = _CALL_COLS + ", state_before"
 _EVENT_COLS = "id, at, client_id, call_id, kind, from_stage, to_stage, reason, data"
 
 _json = json.JSONEncoder(ensure_ascii=False, default=str).encode
@@ -287,6 +303,7 @@ def _call(r: Sequence[Any]) -> CallRecord:
     (
         call_id, client_id, campaign, agent, phone, tz, attempt, started, local_day, status, provider,
         pcid, answered, ended, ring_s, talk_s, guideline, disposition, disp_at, note, error, allowed_by,
+        before,
     ) = r  # fmt: skip
     return CallRecord(
         call_id=call_id, client_id=client_id, campaign=campaign, agent=agent, phone=phone, client_tz=tz,
@@ -295,6 +312,7 @@ def _call(r: Sequence[Any]) -> CallRecord:
         guideline=Guideline(guideline) if guideline else None,
         disposition=Disposition(disposition) if disposition else None,
         disposition_at=disp_at, note=note, error=error, allowed_by=allowed_by,
+        state_before=ClientState.from_data(json.loads(before)) if before else None,
     )  # fmt: skip
 
 
@@ -585,23 +603,26 @@ class PostgresStore(Store):
         slot = float(next_start) - gap if next_start is not None else t
         return datetime.fromtimestamp(max(slot, t), UTC)
 
-    async def release(self, claim: Claim, schedule: Schedule | None) -> None:
+    async def release(self, claim: Claim, schedule: Schedule | None, *, cap_until: datetime | None = None) -> None:
         if schedule is None:
             await self.pool.execute(
-                "UPDATE clients SET lease_owner = NULL, lease_token = NULL, lease_until = NULL "
-                "WHERE id = $1 AND lease_token = $2",
+                "UPDATE clients SET lease_owner = NULL, lease_token = NULL, lease_until = NULL, "
+                "cap_until = COALESCE($3, cap_until) WHERE id = $1 AND lease_token = $2",
                 claim.client.id,
                 claim.lease_token,
+                _ts(cap_until),
             )
         else:
             await self.pool.execute(
                 "UPDATE clients SET lease_owner = NULL, lease_token = NULL, lease_until = NULL, next_dial_at = $3, "
-                "window_closes_at = $4, schedule_reason = $5 WHERE id = $1 AND lease_token = $2",
+                "window_closes_at = $4, schedule_reason = $5, cap_until = COALESCE($6, cap_until) "
+                "WHERE id = $1 AND lease_token = $2",
                 claim.client.id,
                 claim.lease_token,
                 _ts(schedule.next_dial_at),
                 _ts(schedule.window_closes_at),
                 schedule.reason,
+                _ts(cap_until),
             )
 
     async def start_call(self, start: CallStart) -> int:
@@ -644,6 +665,7 @@ class PostgresStore(Store):
             call.disposition.value if call.disposition else None, _ts(call.disposition_at), call.note, call.error,
             event.kind, event.from_stage.value if event.from_stage else None,
             event.to_stage.value if event.to_stage else None, event.reason, _json(event.data),
+            _json(call.state_before.as_data()) if call.state_before else None,
         )  # fmt: skip
 
     async def record_outcome(
@@ -666,17 +688,27 @@ class PostgresStore(Store):
             raise LeaseLost(client_id)
 
     async def record_disposition(
-        self, call_id: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime
+        self,
+        call_id: str,
+        call: CallUpdate,
+        client: ClientUpdate,
+        event: Event,
+        now: datetime,
+        *,
+        expected: Disposition | None,
     ) -> None:
-        row = await self.pool.fetchrow(
-            _RECORD_DISPOSITION,
-            *self._outcome_args(call_id, call, client, event, now),
-        )
-        if not row[1]:
-            raise KeyError(call_id)
-        if not row[0]:
-            client_id = await self.pool.fetchval("SELECT client_id FROM calls WHERE call_id = $1", call_id)
-            raise LeaseLost(client_id)
+        async with self.pool.acquire() as con, con.transaction():
+            # The call row is locked until commit: two agents disposing the same call
+            # at once take turns, and the second sees the first one's disposition.
+            found = await con.fetchrow("SELECT client_id, disposition FROM calls WHERE call_id = $1 FOR UPDATE", call_id)
+            if found is None:
+                raise KeyError(call_id)
+            current = Disposition(found[1]) if found[1] else None
+            if current is not expected:
+                raise DispositionConflict(call_id, current)
+            row = await con.fetchrow(_RECORD_DISPOSITION, *self._outcome_args(call_id, call, client, event, now))
+            if not row[0]:
+                raise LeaseLost(found[0])
 
     async def mark_all_for_schedule(self) -> int:
         return _count(
@@ -737,12 +769,12 @@ class PostgresStore(Store):
         return _client(row) if row else None
 
     async def get_call(self, call_id: str) -> CallRecord | None:
-        row = await self.pool.fetchrow(f"SELECT {_CALL_COLS} FROM calls WHERE call_id = $1", call_id)
+        row = await self.pool.fetchrow(f"SELECT {_CALL_READ} FROM calls WHERE call_id = $1", call_id)
         return _call(row) if row else None
 
     async def calls_between(self, start: datetime, end: datetime) -> list[CallRecord]:
         rows = await self.pool.fetch(
-            f"SELECT {_CALL_COLS} FROM calls WHERE started_at >= $1 AND started_at < $2 "
+            f"SELECT {_CALL_READ} FROM calls WHERE started_at >= $1 AND started_at < $2 "
             'ORDER BY started_at, call_id COLLATE "C"',
             _ts(start),
             _ts(end),
@@ -751,7 +783,7 @@ class PostgresStore(Store):
 
     async def client_calls(self, client_id: str, limit: int = 20) -> list[CallRecord]:
         rows = await self.pool.fetch(
-            f"SELECT {_CALL_COLS} FROM calls WHERE client_id = $1 ORDER BY started_at DESC LIMIT $2", client_id, limit
+            f"SELECT {_CALL_READ} FROM calls WHERE client_id = $1 ORDER BY started_at DESC LIMIT $2", client_id, limit
         )
         return [_call(r) for r in rows]
 
@@ -981,7 +1013,7 @@ _PRIORITIES = [int(p) for p in Priority]
 # open calls; each one looks its client up by primary key (OFFSET 0 keeps the lookup a
 # per-row subquery, so the planner cannot turn it into a join that scans clients).
 _ORPHANED = f"""
-SELECT {", ".join(f"o.{c}" for c in _CALL_FIELDS)} FROM calls o
+SELECT {", ".join(f"o.{c}" for c in (*_CALL_FIELDS, "state_before"))} FROM calls o
 WHERE o.status = 'dialing'
   AND EXISTS (SELECT 1 FROM clients c
               WHERE c.id = o.client_id AND c.open_call_id = o.call_id
@@ -991,7 +1023,7 @@ LIMIT $2
 
 # An outcome (or a disposition) in one statement, hence one transaction: the client row
 # only where the lease clause holds; the call row and the event only if it did.
-# $1-$16 client, $17 call id, $18 now, $19-$29 call, $30-$34 event.
+# $1-$16 client, $17 call id, $18 now, $19-$29 call, $30-$34 event, $35 the call's state_before.
 _OUTCOME = """
 WITH cl AS (
     UPDATE clients SET stage = $1, complaint = $2, hot_calls = $3, attempts_today = $4, attempts_total = $5,
@@ -1007,7 +1039,7 @@ WITH cl AS (
 ), ca AS (
     UPDATE calls SET status = $19, provider_call_id = COALESCE($20, provider_call_id), answered_at = $21,
         ended_at = $22, ring_s = $23, talk_s = $24, guideline = $25, disposition = $26, disposition_at = $27,
-        note = COALESCE($28, note), error = $29
+        note = COALESCE($28, note), error = $29, state_before = COALESCE(state_before, $35::jsonb)
     WHERE call_id = $17 AND EXISTS (SELECT 1 FROM cl)
 ), ev AS (
     INSERT INTO events(at, client_id, call_id, kind, from_stage, to_stage, reason, data)
@@ -1015,7 +1047,7 @@ WITH cl AS (
 )
 SELECT count(*){extra} FROM cl
 """
-_RECORD_OUTCOME = _OUTCOME.format(target="$35", lease="lease_token = $36", extra="")
+_RECORD_OUTCOME = _OUTCOME.format(target="$36", lease="lease_token = $37", extra="")
 # A disposition: the call's client, only while no live lease (not in a call right now);
 # the second column tells "no such call" from "in a call".
 _RECORD_DISPOSITION = _OUTCOME.format(
@@ -1026,10 +1058,31 @@ _RECORD_DISPOSITION = _OUTCOME.format(
 
 # Bulk upsert of one batch, passed as column arrays. Both halves read the table as it
 # was before the statement, so `upd` touches exactly the known ids and `ins` exactly
-# the new ones: the counts are exact. Empty cells (NULL) keep the stored value,
-# do-not-call is sticky, a changed phone clears invalid_number, an import without a
-# campaign unpins (the stored campaign stays unless it was pinned).
-_UPSERT = """
+# the new ones: the counts are exact. A known client: contact data (name, phone, zone,
+# country, schedule, campaign, attributes) is taken from the file; stage, next contact
+# and complaint change only when the file's cell differs from what the last import said
+# (the CRM changed it since), so re-importing the same list never undoes what the calls
+# did; an empty cell (NULL) says nothing. Do-not-call is sticky, a changed phone clears
+# invalid_number, an import without a campaign unpins (the stored campaign stays unless
+# it was pinned). A client whose last import is unknown (imported_at NULL, see
+# migration 3) only gets it recorded. It is rescheduled only when something its place
+# in the queue depends on changed.
+_NEW_STAGE = (
+    "CASE WHEN c.stage = 'dnc' OR t.dnc THEN 'dnc' "
+    "WHEN t.stage IS NOT NULL AND c.imported_at IS NOT NULL AND t.stage IS DISTINCT FROM c.imported_stage "
+    "THEN t.stage ELSE c.stage END"
+)
+_NEW_COMPLAINT = (
+    "CASE WHEN t.complaint IS NOT NULL AND c.imported_at IS NOT NULL "
+    "AND t.complaint IS DISTINCT FROM c.imported_complaint THEN t.complaint ELSE c.complaint END"
+)
+_NEW_DUE = (
+    "CASE WHEN t.due_at IS NOT NULL AND c.imported_at IS NOT NULL "
+    "AND t.due_at IS DISTINCT FROM c.imported_next_contact THEN t.due_at ELSE c.due_at END"
+)
+_NEW_CAMPAIGN = "COALESCE(t.campaign, CASE WHEN c.campaign_pinned THEN NULL ELSE c.campaign END)"
+_NEW_INVALID = "CASE WHEN c.phone <> t.phone THEN false ELSE c.invalid_number END"
+_UPSERT = f"""
 WITH t AS MATERIALIZED (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::boolean[], $10::boolean[], $11::timestamptz[], $12::jsonb[],
@@ -1041,22 +1094,27 @@ WITH t AS MATERIALIZED (
 ), upd AS (
     UPDATE clients c SET
         name = t.name, phone = t.phone, timezone = t.timezone, country = t.country, schedule = t.schedule,
-        campaign = COALESCE(t.campaign, CASE WHEN c.campaign_pinned THEN NULL ELSE c.campaign END),
-        campaign_pinned = t.campaign IS NOT NULL,
-        stage = CASE WHEN c.stage = 'dnc' OR t.dnc THEN 'dnc' ELSE COALESCE(t.stage, c.stage) END,
-        complaint = COALESCE(t.complaint, c.complaint),
-        due_at = COALESCE(t.due_at, c.due_at),
-        invalid_number = CASE WHEN c.phone <> t.phone THEN false ELSE c.invalid_number END,
-        attributes = t.attributes, updated_at = $21, needs_schedule = true
+        campaign = {_NEW_CAMPAIGN}, campaign_pinned = t.campaign IS NOT NULL,
+        stage = {_NEW_STAGE}, complaint = {_NEW_COMPLAINT}, due_at = {_NEW_DUE}, invalid_number = {_NEW_INVALID},
+        imported_stage = COALESCE(t.stage, c.imported_stage),
+        imported_next_contact = COALESCE(t.due_at, c.imported_next_contact),
+        imported_complaint = COALESCE(t.complaint, c.imported_complaint),
+        imported_at = $21, attributes = t.attributes, updated_at = $21,
+        needs_schedule = c.needs_schedule OR c.timezone IS DISTINCT FROM t.timezone
+            OR c.schedule IS DISTINCT FROM t.schedule OR c.country IS DISTINCT FROM t.country
+            OR c.campaign IS DISTINCT FROM {_NEW_CAMPAIGN} OR c.campaign_pinned <> (t.campaign IS NOT NULL)
+            OR c.stage <> {_NEW_STAGE} OR c.complaint <> {_NEW_COMPLAINT}
+            OR c.due_at IS DISTINCT FROM {_NEW_DUE} OR c.invalid_number <> {_NEW_INVALID}
     FROM t WHERE c.id = t.id
     RETURNING 1
 ), ins AS (
     INSERT INTO clients(id, name, phone, timezone, country, schedule, campaign, campaign_pinned, stage, complaint,
                         due_at, priority, attributes, created_at, updated_at, next_dial_at, window_closes_at,
-                        schedule_reason, needs_schedule)
+                        schedule_reason, needs_schedule, imported_stage, imported_next_contact,
+                        imported_complaint, imported_at)
     SELECT t.id, t.name, t.phone, t.timezone, t.country, t.schedule, t.new_campaign, t.campaign IS NOT NULL,
            t.new_stage, t.new_complaint, t.due_at, t.new_priority, t.attributes, $21, $21, t.next_dial_at,
-           t.window_closes_at, t.reason, NOT t.scheduled
+           t.window_closes_at, t.reason, NOT t.scheduled, t.stage, t.due_at, t.complaint, $21
     FROM t WHERE NOT EXISTS (SELECT 1 FROM clients x WHERE x.id = t.id)
     RETURNING 1
 )

@@ -43,6 +43,7 @@ from dialer.store.base import (
     CallUpdate,
     Claim,
     ClientUpdate,
+    DispositionConflict,
     Event,
     EventRecord,
     LeaseLost,
@@ -101,6 +102,16 @@ def from_ts(value: str | None) -> datetime | None:
     # fromisoformat is ~20x faster than strptime and reads the "Z" suffix (3.11+).
     return datetime.fromisoformat(value)
 
+
+# Migration 5's starting point for clients imported before it. A client never called
+# has exactly the stage, due moment and complaint its import said. One called before
+# may have moved on, so what its last import said is unknown: imported_at stays NULL
+# and its next import only records it (applying the file then could undo progress).
+IMPORT_BASELINE_SQL = """
+UPDATE clients SET imported_stage = CASE WHEN stage = 'dnc' THEN NULL ELSE stage END,
+    imported_next_contact = due_at, imported_complaint = complaint, imported_at = updated_at
+WHERE NOT EXISTS (SELECT 1 FROM calls WHERE calls.client_id = clients.id);
+"""
 
 MIGRATIONS: list[str] = [
     # 1: the whole first schema
@@ -236,6 +247,16 @@ MIGRATIONS: list[str] = [
     """
     CREATE UNIQUE INDEX calls_attempt ON calls(client_id, attempt);
     """,
+    # 5: what the last import said (a re-import applies only what the CRM changed since),
+    # and the client's state before a call's first disposition (for a correction)
+    f"""
+    ALTER TABLE clients ADD COLUMN imported_stage TEXT;
+    ALTER TABLE clients ADD COLUMN imported_next_contact TEXT;
+    ALTER TABLE clients ADD COLUMN imported_complaint INTEGER;
+    ALTER TABLE clients ADD COLUMN imported_at TEXT;
+    ALTER TABLE calls ADD COLUMN state_before TEXT;
+    {IMPORT_BASELINE_SQL}
+    """,
 ]
 
 _CLIENT_COLS = (
@@ -249,6 +270,8 @@ _CALL_COLS = (
     "provider_call_id, answered_at, ended_at, ring_s, talk_s, guideline, disposition, disposition_at, note, "
     "error, allowed_by"
 )
+# What a CallRecord is read from (written elsewhere: state_before comes with a disposition).
+_CALL_READ = _CALL_COLS + ", state_before"
 
 
 def _claim_branch(priority: int) -> str:
@@ -271,6 +294,47 @@ WHERE id IN (
     SELECT id FROM ({" UNION ALL ".join(_claim_branch(p) for p in Priority)})
     ORDER BY priority, window_closes_at LIMIT :limit)
 RETURNING {_CLIENT_COLS}
+"""
+
+
+# A known client imported again. Contact data (name, phone, zone, country, schedule,
+# campaign, attributes) is taken from the file. Stage, next contact and complaint change
+# only when the file's cell differs from what the last import said (the CRM changed it
+# since): re-importing the same list never undoes what the calls did. An empty cell
+# says nothing (the stored value and the remembered one stay). Do-not-call is sticky;
+# a changed phone clears a "wrong number" mark. A client whose last import is unknown
+# (imported_at NULL, see IMPORT_BASELINE_SQL) only gets it recorded. The client is
+# rescheduled only when something its place in the queue depends on changed.
+_NEW_STAGE = (
+    "CASE WHEN stage='dnc' OR :dnc=1 THEN 'dnc' "
+    "WHEN :stage IS NOT NULL AND imported_at IS NOT NULL AND :stage IS NOT imported_stage THEN :stage "
+    "ELSE stage END"
+)
+_NEW_COMPLAINT = (
+    "CASE WHEN :complaint IS NOT NULL AND imported_at IS NOT NULL AND :complaint IS NOT imported_complaint "
+    "THEN :complaint ELSE complaint END"
+)
+_NEW_DUE = (
+    "CASE WHEN :due IS NOT NULL AND imported_at IS NOT NULL AND :due IS NOT imported_next_contact "
+    "THEN :due ELSE due_at END"
+)
+_NEW_CAMPAIGN = "COALESCE(:campaign, CASE WHEN campaign_pinned=1 THEN NULL ELSE campaign END)"
+_NEW_INVALID = "CASE WHEN phone<>:phone THEN 0 ELSE invalid_number END"
+_REIMPORT = f"""
+UPDATE clients SET
+    name=:name, phone=:phone, timezone=:tz, country=:country, schedule=:schedule,
+    campaign={_NEW_CAMPAIGN}, campaign_pinned=(:campaign IS NOT NULL),
+    stage={_NEW_STAGE}, complaint={_NEW_COMPLAINT}, due_at={_NEW_DUE}, invalid_number={_NEW_INVALID},
+    imported_stage=COALESCE(:stage, imported_stage),
+    imported_next_contact=COALESCE(:due, imported_next_contact),
+    imported_complaint=COALESCE(:complaint, imported_complaint),
+    imported_at=:now, attributes=:attrs, updated_at=:now,
+    needs_schedule=CASE WHEN needs_schedule=1 OR timezone IS NOT :tz OR schedule IS NOT :schedule
+        OR country IS NOT :country OR campaign IS NOT {_NEW_CAMPAIGN}
+        OR campaign_pinned <> (:campaign IS NOT NULL) OR stage <> {_NEW_STAGE}
+        OR complaint <> {_NEW_COMPLAINT} OR due_at IS NOT {_NEW_DUE} OR invalid_number <> {_NEW_INVALID}
+        THEN 1 ELSE 0 END
+WHERE id=:id
 """
 
 
@@ -304,6 +368,7 @@ def _call(row: Sequence[Any]) -> CallRecord:
     (
         call_id, client_id, campaign, agent, phone, tz, attempt, started, local_day, status, provider,
         pcid, answered, ended, ring_s, talk_s, guideline, disposition, disp_at, note, error, allowed_by,
+        before,
     ) = row  # fmt: skip
     return CallRecord(
         call_id=call_id, client_id=client_id, campaign=campaign, agent=agent, phone=phone, client_tz=tz,
@@ -313,6 +378,7 @@ def _call(row: Sequence[Any]) -> CallRecord:
         guideline=Guideline(guideline) if guideline else None,
         disposition=Disposition(disposition) if disposition else None,
         disposition_at=from_ts(disp_at), note=note, error=error, allowed_by=allowed_by,
+        state_before=ClientState.from_data(json.loads(before)) if before else None,
     )  # fmt: skip
 
 
@@ -491,38 +557,28 @@ class SqliteStore(Store):
                             ts(r.next_contact), _PRIORITY[state], _attrs(r.attributes), now, now,
                             ts(sch.next_dial_at) if sch else None, ts(sch.window_closes_at) if sch else None,
                             sch.reason if sch else None, 0 if sch else 1,
+                            r.stage.value if r.stage else None, ts(r.next_contact),
+                            None if r.complaint is None else int(r.complaint), now,
                         )
                     )  # fmt: skip
             await db.executemany(
                 "INSERT INTO clients(id, name, phone, timezone, country, schedule, campaign, campaign_pinned, "
                 "stage, complaint, due_at, priority, attributes, created_at, updated_at, next_dial_at, "
-                "window_closes_at, schedule_reason, needs_schedule) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "window_closes_at, schedule_reason, needs_schedule, imported_stage, imported_next_contact, "
+                "imported_complaint, imported_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 new_rows,
             )
-            # Empty cells (None) keep the stored value; do-not-call is sticky.
             await db.executemany(
-                """
-                UPDATE clients SET
-                    name=?, phone=?, timezone=?, country=?,
-                    schedule=?,
-                    campaign=COALESCE(?, CASE WHEN campaign_pinned=1 THEN NULL ELSE campaign END),
-                    campaign_pinned=CASE WHEN ? IS NOT NULL THEN 1 ELSE 0 END,
-                    stage=CASE WHEN stage='dnc' OR ?=1 THEN 'dnc' ELSE COALESCE(?, stage) END,
-                    complaint=COALESCE(?, complaint),
-                    due_at=CASE WHEN ? IS NOT NULL THEN ? ELSE due_at END,
-                    invalid_number=CASE WHEN phone<>? THEN 0 ELSE invalid_number END,
-                    attributes=?, updated_at=?, needs_schedule=1
-                WHERE id=?
-                """,
+                _REIMPORT,
                 [
-                    (
-                        r.name, r.phone, r.timezone, r.country, r.schedule, r.campaign, r.campaign,
-                        int(bool(r.do_not_call)), r.stage.value if r.stage else None,
-                        None if r.complaint is None else int(r.complaint),
-                        ts(r.next_contact), ts(r.next_contact), r.phone,
-                        _attrs(r.attributes), now, r.id,
-                    )
+                    {
+                        "id": r.id, "name": r.name, "phone": r.phone, "tz": r.timezone, "country": r.country,
+                        "schedule": r.schedule, "campaign": r.campaign, "dnc": int(bool(r.do_not_call)),
+                        "stage": r.stage.value if r.stage else None,
+                        "complaint": None if r.complaint is None else int(r.complaint),
+                        "due": ts(r.next_contact), "attrs": _attrs(r.attributes), "now": now,
+                    }
                     for r in upd_rows
                 ],
             )  # fmt: skip
@@ -598,20 +654,21 @@ class SqliteStore(Store):
         slot = float(row[0]) - gap if row else t
         return datetime.fromtimestamp(max(slot, t), UTC)
 
-    async def release(self, claim: Claim, schedule: Schedule | None) -> None:
+    async def release(self, claim: Claim, schedule: Schedule | None, *, cap_until: datetime | None = None) -> None:
         async with self._tx() as db:
             if schedule is None:
                 await db.execute(
-                    "UPDATE clients SET lease_owner=NULL, lease_token=NULL, lease_until=NULL "
-                    "WHERE id=? AND lease_token=?",
-                    (claim.client.id, claim.lease_token),
+                    "UPDATE clients SET lease_owner=NULL, lease_token=NULL, lease_until=NULL, "
+                    "cap_until=COALESCE(?, cap_until) WHERE id=? AND lease_token=?",
+                    (ts(cap_until), claim.client.id, claim.lease_token),
                 )
             else:
                 await db.execute(
                     "UPDATE clients SET lease_owner=NULL, lease_token=NULL, lease_until=NULL, next_dial_at=?, "
-                    "window_closes_at=?, schedule_reason=? WHERE id=? AND lease_token=?",
+                    "window_closes_at=?, schedule_reason=?, cap_until=COALESCE(?, cap_until) "
+                    "WHERE id=? AND lease_token=?",
                     (
-                        ts(schedule.next_dial_at), ts(schedule.window_closes_at), schedule.reason,
+                        ts(schedule.next_dial_at), ts(schedule.window_closes_at), schedule.reason, ts(cap_until),
                         claim.client.id, claim.lease_token,
                     ),
                 )  # fmt: skip
@@ -690,14 +747,15 @@ class SqliteStore(Store):
         db.execute(
             """
             UPDATE calls SET status=?, provider_call_id=COALESCE(?, provider_call_id), answered_at=?, ended_at=?,
-                ring_s=?, talk_s=?, guideline=?, disposition=?, disposition_at=?, note=COALESCE(?, note), error=?
+                ring_s=?, talk_s=?, guideline=?, disposition=?, disposition_at=?, note=COALESCE(?, note), error=?,
+                state_before=COALESCE(state_before, ?)
             WHERE call_id=?
             """,
             (
                 call.status.value, call.provider_call_id, ts(call.answered_at), ts(call.ended_at), call.ring_s,
                 call.talk_s, call.guideline.value if call.guideline else None,
                 call.disposition.value if call.disposition else None, ts(call.disposition_at), call.note,
-                call.error, call_id,
+                call.error, _json(call.state_before.as_data()) if call.state_before else None, call_id,
             ),
         )  # fmt: skip
         db.execute(
@@ -728,12 +786,24 @@ class SqliteStore(Store):
         )
 
     async def record_disposition(
-        self, call_id: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime
+        self,
+        call_id: str,
+        call: CallUpdate,
+        client: ClientUpdate,
+        event: Event,
+        now: datetime,
+        *,
+        expected: Disposition | None,
     ) -> None:
         def work(db: sqlite3.Connection) -> None:
-            row = db.execute("SELECT client_id FROM calls WHERE call_id=?", (call_id,)).fetchone()
+            # Read and written in one BEGIN IMMEDIATE transaction: two agents disposing
+            # the same call at once cannot both pass this check.
+            row = db.execute("SELECT client_id, disposition FROM calls WHERE call_id=?", (call_id,)).fetchone()
             if row is None:
                 raise KeyError(call_id)
+            found = Disposition(row[1]) if row[1] else None
+            if found is not expected:
+                raise DispositionConflict(call_id, found)
             self._write_outcome(
                 db, call_id, row[0], "(lease_until IS NULL OR lease_until <= :l1)", (ts(now),), call, client, event, now
             )
@@ -766,7 +836,7 @@ class SqliteStore(Store):
         )
 
     async def orphaned_calls(self, now: datetime, limit: int) -> list[CallRecord]:
-        cols = ", ".join(f"calls.{c.strip()}" for c in _CALL_COLS.split(","))
+        cols = ", ".join(f"calls.{c.strip()}" for c in _CALL_READ.split(","))
         return [_call(r) for r in await self.db.execute_fetchall(
             # Driven by the small partial index of open calls, joined by primary key:
             # never a scan of the clients table.
@@ -797,18 +867,18 @@ class SqliteStore(Store):
         return _client(row) if row else None
 
     async def get_call(self, call_id: str) -> CallRecord | None:
-        row = await self._one(f"SELECT {_CALL_COLS} FROM calls WHERE call_id=?", (call_id,))
+        row = await self._one(f"SELECT {_CALL_READ} FROM calls WHERE call_id=?", (call_id,))
         return _call(row) if row else None
 
     async def calls_between(self, start: datetime, end: datetime) -> list[CallRecord]:
         return [_call(r) for r in await self.db.execute_fetchall(
-            f"SELECT {_CALL_COLS} FROM calls WHERE started_at >= ? AND started_at < ? ORDER BY started_at, call_id",
+            f"SELECT {_CALL_READ} FROM calls WHERE started_at >= ? AND started_at < ? ORDER BY started_at, call_id",
             (ts(start), ts(end)),
         )]
 
     async def client_calls(self, client_id: str, limit: int = 20) -> list[CallRecord]:
         return [_call(r) for r in await self.db.execute_fetchall(
-            f"SELECT {_CALL_COLS} FROM calls WHERE client_id=? ORDER BY started_at DESC LIMIT ?", (client_id, limit)
+            f"SELECT {_CALL_READ} FROM calls WHERE client_id=? ORDER BY started_at DESC LIMIT ?", (client_id, limit)
         )]
 
     async def contact_times(self, client_id: str, since: datetime, conversations_only: bool) -> list[datetime]:

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -64,6 +65,15 @@ async def answered_call_without_disposition(db: Path) -> str:
     return call.call_id
 
 
+def a_future_tuesday() -> date:
+    """A working Tuesday well ahead of the real clock `dialer dispose` runs on (the first
+    in September of next year: no Russian holiday near it)."""
+    day = date(datetime.now(UTC).year + 1, 9, 1)
+    while day.weekday() != 1:
+        day += timedelta(days=1)
+    return day
+
+
 def test_agent_disposes_an_answered_call(tmp_path: Path) -> None:
     # Sync test: the command runs its own event loop, as it does for an agent.
     db = tmp_path / "q.db"
@@ -73,12 +83,13 @@ def test_agent_disposes_an_answered_call(tmp_path: Path) -> None:
     assert code != 0 and "--at" in out  # a callback needs its agreed time
     code, out = cli("dispose", "--config", str(EXAMPLE_CONFIG), "--db", str(db), call_id, "shrug")
     assert code != 0
+    day = a_future_tuesday()
     code, out = cli(
         "dispose", "--config", str(EXAMPLE_CONFIG), "--db", str(db), call_id, "callback",
-        "--at", "2026-12-03T11:00", "--note", "after the board meeting",
+        "--at", f"{day}T11:00", "--note", "after the board meeting",
     )  # fmt: skip
     assert code == 0, out
-    assert "callback recorded" in out and "2026-12-03T08:00:00Z" in out  # 11:00 Moscow, not before
+    assert "callback recorded" in out and f"{day}T08:00:00Z" in out  # 11:00 Moscow, not before
     code, out = cli("calls", "--config", str(EXAMPLE_CONFIG), "--db", str(db), "--date", "2026-12-01", "--format", "jsonl")
     [row] = [json.loads(line) for line in out.splitlines()]
     assert row["disposition"] == "callback" and row["status"] == "answered"
@@ -111,3 +122,54 @@ def test_report_status_and_plan_on_a_simulated_day(tmp_path: Path) -> None:
     assert code == 0 and "(stored)" in out and "capacity" in out
     code, out = cli("report", "--config", str(EXAMPLE_CONFIG), "--db", db, "--date", "1.12.2026")
     assert code != 0 and "--date" in out
+
+
+def test_one_disposition_per_call_corrections_and_agreed_times(tmp_path: Path) -> None:
+    db = tmp_path / "q.db"
+    call_id = asyncio.run(answered_call_without_disposition(db))
+    base = ("dispose", "--config", str(EXAMPLE_CONFIG), "--db", str(db), call_id)
+
+    def row() -> dict[str, object]:
+        code, out = cli("calls", "--config", str(EXAMPLE_CONFIG), "--db", str(db), "--date", "2026-12-01",
+                        "--format", "jsonl")  # fmt: skip
+        [line] = out.splitlines()
+        return json.loads(line)  # type: ignore[no-any-return]
+
+    code, out = cli(*base, "callback", "--at", "tomorrow-ish")
+    assert code != 0 and "--at" in out and len(out.strip().splitlines()) == 1
+    code, out = cli(*base, "meeting_set")
+    assert code != 0 and "--at" in out and len(out.strip().splitlines()) == 1
+    # A callback in the past: one line, non-zero, nothing recorded.
+    code, out = cli(*base, "callback", "--at", "2026-12-01T11:00")
+    assert code != 0 and "in the past" in out and "--at now" in out
+    assert len(out.strip().splitlines()) == 1 and "Traceback" not in out
+    assert row()["disposition"] is None
+    # --at now: the client's next opening, and the command says which.
+    code, out = cli(*base, "callback", "--at", "now", "--by", "ivanova")
+    assert code == 0, out
+    assert "callback recorded" in out and "took the client's next opening" in out
+    # A second disposition is refused and changes nothing.
+    code, out = cli(*base, "contract_signed")
+    assert code != 0 and "already has a disposition (callback)" in out and "--replace" in out
+    assert len(out.strip().splitlines()) == 1
+    assert row()["disposition"] == "callback"
+    # A deliberate correction.
+    code, out = cli(*base, "interested", "--replace", "--by", "supervisor")
+    assert code == 0, out
+    assert "interested recorded (replaces callback)" in out
+    assert row()["disposition"] == "interested"
+
+    async def audit() -> tuple[str, dict[str, object]]:
+        store = SqliteStore(db)
+        await store.open()
+        try:
+            [last, *_] = await store.events_for("c1")
+            client = await store.get_client("c1")
+            assert client is not None
+            return client.state.stage.value, last.data
+        finally:
+            await store.close()
+
+    stage, data = asyncio.run(audit())
+    assert stage == "hot" and data["by"] == "supervisor"
+    assert data["replaces"]["disposition"] == "callback"  # type: ignore[index]

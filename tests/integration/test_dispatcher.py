@@ -155,7 +155,7 @@ async def test_answered_without_disposition_then_dispose(store: SqliteStore, con
     c = await store.get_client("c1")
     assert c is not None and c.state.awaiting_disposition
     agreed = MORNING + timedelta(days=2)
-    _, transition = await d.dispose(call.call_id, Disposition.INTERESTED, agreed, "wants a price list")
+    await d.dispose(call.call_id, Disposition.INTERESTED, agreed, "wants a price list")
     c = await store.get_client("c1")
     assert c is not None and c.state.stage is Stage.HOT and c.campaign == "warm"
     assert c.next_dial_at is not None and c.next_dial_at >= agreed

@@ -377,7 +377,9 @@ async def test_disposition_refused_while_in_call(any_store: Store) -> None:
     [claim] = await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
     await any_store.start_call(start_for("0", claim.lease_token))
     with pytest.raises(LeaseLost):
-        await any_store.record_disposition("call-1", CallUpdate(CallStatus.ANSWERED), update(), Event("x", "x"), NOW)
+        await any_store.record_disposition(
+            "call-1", CallUpdate(CallStatus.ANSWERED), update(), Event("x", "x"), NOW, expected=None
+        )
 
 
 async def test_queue_stats_and_next_dial(any_store: Store) -> None:
@@ -466,3 +468,210 @@ def test_aiosqlite_thread_hand_off_is_available() -> None:
 
     assert inspect.iscoroutinefunction(aiosqlite.Connection._execute)
     assert isinstance(inspect.getattr_static(aiosqlite.Connection, "_conn"), property)
+
+
+# ---------------------------------------------------------------- re-import keeps progress
+
+DUE = NOW + timedelta(days=1)
+LIST = [
+    rec("hot", stage=Stage.HOT, next_contact=DUE, complaint=False),
+    rec("cust", stage=Stage.CUSTOMER, next_contact=DUE, complaint=True),
+    rec("new", stage=Stage.PROSPECT, next_contact=NOW),
+    rec("blank"),
+]
+
+
+def queue_view(c: object) -> tuple[object, ...]:
+    """Everything about a client that is not contact data."""
+    return (
+        c.state, c.due_at, c.next_dial_at, c.window_closes_at, c.cap_until, c.priority,  # type: ignore[attr-defined]
+        c.campaign, c.needs_schedule, c.schedule_reason,  # type: ignore[attr-defined]
+    )  # fmt: skip
+
+
+async def progress(store: Store, client_id: str, state: ClientState, due: datetime, call_id: str) -> None:
+    """What the dialer does to a client: a call and its outcome."""
+    later = NOW + timedelta(minutes=1)
+    claims = await store.claim("cold", later, 10, "w", later + timedelta(minutes=5))
+    claim = next(c for c in claims if c.client.id == client_id)
+    for other in claims:
+        if other is not claim:
+            await store.release(other, None)
+    await store.start_call(start_for(client_id, claim.lease_token, call_id))
+    await store.record_outcome(
+        call_id, client_id, claim.lease_token, CallUpdate(CallStatus.ANSWERED, ended_at=later),
+        ClientUpdate(state=state, due_at=due, next_dial_at=due, window_closes_at=due + timedelta(hours=1),
+                     cap_until=None, priority=3, campaign="cold", reason="progress"),
+        Event("x", "x"), later,
+    )  # fmt: skip
+
+
+async def test_reimport_of_the_same_list_changes_nothing_but_contact_data(any_store: Store) -> None:
+    assert await any_store.upsert_clients(LIST) == (4, 0)
+    pending = await any_store.clients_to_schedule(NOW, 10)
+    await any_store.set_schedules([Schedule(c.id, NOW, NOW + timedelta(hours=1), "t", "cold") for c in pending])
+    # The calls moved every client on: the hot one signed, the complaint was resolved, ...
+    signed = ClientState(stage=Stage.CUSTOMER)
+    await progress(any_store, "hot", signed, NOW + timedelta(days=30), "call-h")
+    await progress(any_store, "cust", ClientState(stage=Stage.CUSTOMER), NOW + timedelta(days=30), "call-c")
+    await progress(any_store, "new", ClientState(stage=Stage.HOT, hot_calls=1), NOW + timedelta(days=3), "call-n")
+    await progress(any_store, "blank", ClientState(stage=Stage.HOT, hot_calls=1), NOW + timedelta(days=3), "call-b")
+    before = {r.id: queue_view(await any_store.get_client(r.id)) for r in LIST}
+
+    # The same file again (contact data edited): the queue does not move.
+    again = [rec(r.id, stage=r.stage, next_contact=r.next_contact, complaint=r.complaint, name="New name",
+                 phone="+79120000099") for r in LIST]  # fmt: skip
+    assert await any_store.upsert_clients(again) == (0, 4)
+    assert await any_store.upsert_clients(again) == (0, 4)
+    after = {r.id: await any_store.get_client(r.id) for r in LIST}
+    assert {k: queue_view(v) for k, v in after.items()} == before
+    assert all(c is not None and c.name == "New name" and c.phone == "+79120000099" for c in after.values())
+    assert await any_store.clients_to_schedule(NOW + timedelta(minutes=2), 10) == []
+
+    # The CRM changed one row's stage and another's next contact: only those move.
+    changed = [
+        rec("hot", stage=Stage.PROSPECT, next_contact=DUE, complaint=False),
+        rec("cust", stage=Stage.CUSTOMER, next_contact=DUE + timedelta(days=2), complaint=True),
+        rec("new", stage=Stage.PROSPECT, next_contact=NOW),
+        rec("blank", stage=Stage.HOT),  # the first time the CRM says anything: hot, as it is
+    ]
+    await any_store.upsert_clients(changed)
+    hot, cust, new, blank = [await any_store.get_client(r.id) for r in LIST]
+    assert hot is not None and hot.state.stage is Stage.PROSPECT and hot.needs_schedule
+    assert hot.due_at == NOW + timedelta(days=30)  # its next_contact cell did not change
+    assert cust is not None and cust.due_at == DUE + timedelta(days=2) and cust.needs_schedule
+    assert cust.state.stage is Stage.CUSTOMER and not cust.state.complaint  # complaint cell unchanged: stays resolved
+    assert queue_view(new) == before["new"]
+    assert blank is not None and blank.state == ClientState(stage=Stage.HOT, hot_calls=1) and not blank.needs_schedule
+    # An empty cell says nothing; the same value again after it is no change either.
+    await any_store.upsert_clients([rec("cust"), rec("new")])
+    await any_store.upsert_clients([rec("new", stage=Stage.PROSPECT, next_contact=NOW)])
+    new2 = await any_store.get_client("new")
+    assert new2 is not None and new2.state.stage is Stage.HOT and new2.due_at == NOW + timedelta(days=3)
+
+
+def _migration_after(migrations: list[str], needle: str) -> int:
+    return next(i for i, m in enumerate(migrations) if needle in m)
+
+
+@pytest.mark.parametrize("kind", sorted(STORES))
+async def test_clients_from_before_the_upgrade_keep_their_progress(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue of the version before: a client never called takes what the CRM changed
+    at the next import; one already called only has that import recorded (what its
+    last import said is unknown, and applying it could undo its progress)."""
+    import importlib
+
+    module = importlib.import_module(f"dialer.store.{kind}")
+    full = list(module.MIGRATIONS)
+    monkeypatch.setattr(module, "MIGRATIONS", full[: _migration_after(full, "imported_stage")])
+    store = await STORES[kind](tmp_path)
+    await store.open()
+    try:
+        await store.migrate()
+
+        async def sql(q: str, *args: object) -> None:
+            if kind == "sqlite":
+                await store.db.execute(q, args)  # type: ignore[attr-defined]
+            else:
+                for n in range(len(args), 0, -1):
+                    q = q.replace(f"?{n}", f"${n}")
+                await store.pool.execute(q, *args)  # type: ignore[attr-defined]
+
+        for cid, stage in (("called", "customer"), ("quiet", "prospect")):
+            await sql(
+                "INSERT INTO clients(id, name, phone, timezone, country, stage, needs_schedule, created_at, "
+                "updated_at) VALUES (?1, ?1, '+79120000000', 'Europe/Moscow', 'RU', ?2, false, "
+                "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                cid, stage,
+            )  # fmt: skip
+        await sql(
+            "INSERT INTO calls(call_id, client_id, campaign, phone, client_tz, attempt, started_at, local_day, "
+            "status, provider, allowed_by) VALUES ('k1', 'called', 'cold', '+79120000000', 'Europe/Moscow', 1, "
+            "CURRENT_TIMESTAMP, CURRENT_DATE, 'answered', 'simulated', 'test')"
+        )
+        monkeypatch.setattr(module, "MIGRATIONS", full)
+        assert await store.migrate() == len(full)
+        # The original list said hot for the one that has become a customer since.
+        await store.upsert_clients([rec("called", stage=Stage.HOT), rec("quiet", stage=Stage.HOT)])
+        called, quiet = await store.get_client("called"), await store.get_client("quiet")
+        assert called is not None and called.state.stage is Stage.CUSTOMER
+        assert quiet is not None and quiet.state.stage is Stage.HOT  # never called: the CRM's change applies
+        # From now on its imports are known: a real change in the CRM applies.
+        await store.upsert_clients([rec("called", stage=Stage.HOT)])
+        assert (await store.get_client("called")).state.stage is Stage.CUSTOMER  # type: ignore[union-attr]
+        await store.upsert_clients([rec("called", stage=Stage.PROSPECT)])
+        assert (await store.get_client("called")).state.stage is Stage.PROSPECT  # type: ignore[union-attr]
+    finally:
+        await store.close()
+
+
+# ---------------------------------------------------------------- one disposition per call
+
+
+async def answered_call(store: Store) -> None:
+    await queue(store, 1)
+    [claim] = await store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
+    await store.start_call(start_for("0", claim.lease_token))
+    await store.record_outcome(
+        "call-1", "0", claim.lease_token, CallUpdate(CallStatus.ANSWERED, ended_at=NOW),
+        update(ClientState(awaiting_disposition=True), NOW + timedelta(days=1)), Event("awaiting", "x"), NOW,
+    )  # fmt: skip
+
+
+async def test_a_call_takes_one_disposition_unless_replaced(any_store: Store) -> None:
+    from dialer.domain import Disposition
+    from dialer.store.base import DispositionConflict
+
+    await answered_call(any_store)
+    waiting = ClientState(awaiting_disposition=True)
+    hot = ClientState(stage=Stage.HOT, hot_calls=1)
+    first = CallUpdate(CallStatus.ANSWERED, disposition=Disposition.INTERESTED, state_before=waiting)
+    await any_store.record_disposition("call-1", first, update(hot, NOW), Event("became_hot", "x"), NOW, expected=None)
+    call = await any_store.get_call("call-1")
+    assert call is not None and call.disposition is Disposition.INTERESTED and call.state_before == waiting
+    # A second one, as if there were none: refused, nothing written.
+    second = CallUpdate(CallStatus.ANSWERED, disposition=Disposition.NO_NEED, state_before=hot)
+    with pytest.raises(DispositionConflict) as refused:
+        await any_store.record_disposition("call-1", second, update(ClientState(), NOW), Event("no", "x"), NOW,
+                                           expected=None)  # fmt: skip
+    assert refused.value.found is Disposition.INTERESTED
+    assert (await any_store.get_client("0")).state == hot  # type: ignore[union-attr]
+    assert (await any_store.get_call("call-1")).disposition is Disposition.INTERESTED  # type: ignore[union-attr]
+    assert [e.kind for e in await any_store.events_for("0")] == ["became_hot", "awaiting"]
+    # A correction names what it replaces; the state before the first stays.
+    await any_store.record_disposition("call-1", second, update(ClientState(), NOW), Event("no", "x"), NOW,
+                                       expected=Disposition.INTERESTED)  # fmt: skip
+    call = await any_store.get_call("call-1")
+    assert call is not None and call.disposition is Disposition.NO_NEED and call.state_before == waiting
+    with pytest.raises(KeyError):
+        await any_store.record_disposition("nope", second, update(), Event("x", "x"), NOW, expected=None)
+
+
+async def test_provider_disposition_keeps_the_state_before(any_store: Store) -> None:
+    from dialer.domain import Disposition
+
+    await queue(any_store, 1)
+    [claim] = await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
+    await any_store.start_call(start_for("0", claim.lease_token))
+    before = ClientState(stage=Stage.HOT, hot_calls=2, attempts_total=1, attempts_day=NOW.date(), callback_at=NOW)
+    await any_store.record_outcome(
+        "call-1", "0", claim.lease_token,
+        CallUpdate(CallStatus.ANSWERED, disposition=Disposition.CONTRACT_SIGNED, state_before=before),
+        update(ClientState(stage=Stage.CUSTOMER), NOW), Event("contract_signed", "x"), NOW,
+    )  # fmt: skip
+    [call] = await any_store.client_calls("0")
+    assert call.state_before == before
+    assert (await any_store.calls_between(NOW - timedelta(hours=1), NOW + timedelta(hours=1)))[0].state_before == before
+
+
+async def test_release_can_store_a_cap(any_store: Store) -> None:
+    await queue(any_store, 2)
+    a, b = await any_store.claim("cold", NOW, 2, "w", NOW + timedelta(minutes=5))
+    cap = NOW + timedelta(hours=16)
+    await any_store.release(a, Schedule(a.client.id, cap, cap + timedelta(hours=8), "capped", "cold"), cap_until=cap)
+    await any_store.release(b, None)
+    ca, cb = await any_store.get_client(a.client.id), await any_store.get_client(b.client.id)
+    assert ca is not None and ca.cap_until == cap and ca.next_dial_at == cap and ca.lease_owner is None
+    assert cb is not None and cb.cap_until is None and cb.lease_owner is None

@@ -252,3 +252,70 @@ def test_do_not_call_is_terminal(start: ClientState, later: list[tuple[Dispositi
     for disposition, offset in later:
         t = apply_disposition(t.state, disposition, POLICY, NOW + offset, NOW + 2 * offset)
         assert (t.state.stage, t.due_at) == (Stage.DNC, None)
+
+
+# ---------------------------------------------------------------- periods of the campaign working the new stage
+
+# Three campaigns' lifecycles whose periods all differ, so a due moment tells whose it was.
+COLD = Lifecycle(no_need_recontact=days(91), refused_recontact=days(181), hot_followup=days(4), checkin=days(5),
+                 meeting_followup=days(1), complaint_followup=timedelta(hours=25), terminated_cooldown=days(182),
+                 hot_calls_before_decision=3)  # fmt: skip
+WARM = Lifecycle(no_need_recontact=days(92), refused_recontact=days(183), hot_followup=days(2), checkin=days(6),
+                 meeting_followup=timedelta(hours=5), complaint_followup=timedelta(hours=26),
+                 terminated_cooldown=days(184), hot_calls_before_decision=2)  # fmt: skip
+CARE = Lifecycle(no_need_recontact=days(93), refused_recontact=days(185), hot_followup=days(7), checkin=days(30),
+                 meeting_followup=timedelta(hours=6), complaint_followup=timedelta(hours=27),
+                 terminated_cooldown=days(186), hot_calls_before_decision=4)  # fmt: skip
+PERIODS = {Stage.PROSPECT: COLD, Stage.HOT: WARM, Stage.CUSTOMER: CARE}
+
+states = st.builds(
+    ClientState,
+    stage=st.sampled_from(list(Stage)),
+    complaint=st.booleans(),
+    hot_calls=st.integers(0, 5),
+    callback_at=st.none() | st.just(OLD_CALLBACK),
+    awaiting_disposition=st.booleans(),
+)
+
+
+def test_customer_signed_in_cold_gets_the_customer_campaigns_checkin() -> None:
+    t = apply_disposition(client(Stage.HOT, hot_calls=1), D.CONTRACT_SIGNED, COLD, NOW, periods=PERIODS)
+    assert t.state.stage is Stage.CUSTOMER and t.due_at == NOW + CARE.checkin
+    # A hot lead found by the cold campaign is followed up at the warm campaign's pace.
+    t = apply_disposition(PROSPECT, D.INTERESTED, COLD, NOW, periods=PERIODS)
+    assert t.state.stage is Stage.HOT and t.due_at == NOW + WARM.hot_followup
+    # A terminated contract: cold again, after the cold campaign's cooldown.
+    t = apply_disposition(CUSTOMER, D.CONTRACT_TERMINATED, CARE, NOW, periods=PERIODS)
+    assert t.state.stage is Stage.PROSPECT and t.due_at == NOW + COLD.terminated_cooldown
+
+
+@settings(max_examples=300)
+@given(
+    start=states,
+    disposition=st.sampled_from(list(Disposition)),
+    calling=st.sampled_from([COLD, WARM, CARE]),
+    at=st.none() | st.timedeltas(min_value=timedelta(minutes=1), max_value=days(40)).map(lambda d: NOW + d),
+)
+def test_periods_are_those_of_the_campaign_working_the_new_stage(
+    start: ClientState, disposition: Disposition, calling: Lifecycle, at: datetime | None
+) -> None:
+    """Property: with `periods`, the result is exactly what the new stage's campaign's
+    lifecycle gives, except that the calling campaign decides the deciding-call rule."""
+    if disposition.needs_time and at is None:
+        at = NOW + days(1)
+    got = apply_disposition(start, disposition, calling, NOW, at, periods=PERIODS)
+    target = PERIODS.get(got.state.stage, calling)
+    alone = target.model_copy(update={"hot_calls_before_decision": calling.hot_calls_before_decision})
+    assert got == apply_disposition(start, disposition, alone, NOW, at)
+    # And without `periods` it is the calling campaign's own lifecycle, as before.
+    assert apply_disposition(start, disposition, calling, NOW, at, periods=None) == apply_disposition(
+        start, disposition, calling, NOW, at
+    )
+
+
+@given(start=states, day=st.none() | st.dates())
+def test_client_state_round_trips_through_data(start: ClientState, day: object) -> None:
+    import json
+
+    state = start.evolve(attempts_day=day, attempts_today=1, attempts_total=3)
+    assert ClientState.from_data(json.loads(json.dumps(state.as_data()))) == state

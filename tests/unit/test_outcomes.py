@@ -270,3 +270,23 @@ def test_week_cap_reopen_is_dst_safe() -> None:
     contacts = [datetime(2024, 3, 25, 10, tzinfo=UTC), datetime(2024, 3, 27, 10, tzinfo=UTC)]
     reopen = caps_reopen_at(contacts, Caps(per_week=2), berlin, datetime(2024, 3, 31, 12, tzinfo=UTC))
     assert reopen == datetime(2024, 3, 31, 22, 0, tzinfo=UTC)  # Monday 00:00 CEST (UTC+2)
+
+
+def test_lifecycle_periods_come_from_the_campaign_working_the_new_stage() -> None:
+    from dialer.config import Lifecycle
+
+    care = Lifecycle(checkin=timedelta(days=30), awaiting_disposition=timedelta(hours=7))
+    cold = CAMPAIGN.model_copy(update={"lifecycle": Lifecycle(checkin=timedelta(days=5))})
+    periods = {Stage.CUSTOMER: care}
+    hot = ClientState(stage=Stage.HOT, hot_calls=1)
+    signed = apply_call(
+        hot, CallFacts(CallStatus.ANSWERED, 200, Disposition.CONTRACT_SIGNED), cold, NOW, NOW.date(),
+        next_local_day_start=NOW + timedelta(days=1), periods=periods,
+    )  # fmt: skip
+    assert signed.state.stage is Stage.CUSTOMER and signed.due_at == NOW + timedelta(days=30)
+    # Answered without a disposition: the stage stays, so does the campaign working it.
+    waiting = apply_call(
+        ClientState(stage=Stage.CUSTOMER), CallFacts(CallStatus.ANSWERED, 200), cold, NOW, NOW.date(),
+        next_local_day_start=NOW + timedelta(days=1), periods=periods,
+    )  # fmt: skip
+    assert waiting.due_at == NOW + timedelta(hours=7)

@@ -151,7 +151,7 @@ def config_schema() -> None:
 @click.option("--progress/--no-progress", default=None, help="progress bar (default: when stderr is a terminal)")
 def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool | None) -> None:
     """Load clients from CSV_FILE into the queue (re-import updates, never duplicates)."""
-    from dialer.importer import ImportFileError
+    from dialer.importer import ImportAborted, ImportFileError
     from dialer.loading import load_clients
 
     config = _load(config_file)
@@ -162,7 +162,7 @@ def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool
 
     try:
         summary, scheduled = _run(_with_store(config, db, go))
-    except ImportFileError as exc:
+    except (ImportFileError, ImportAborted) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     for line in summary.lines():

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from dialer import logging as dlog
-from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config
+from dialer.config import ConfigError, DialerConfig, json_schema, load_config
 from dialer.domain import Disposition, Priority
 from dialer.planning import center_today, day_bounds, preview_plan
 from dialer.reports import (
@@ -53,9 +53,11 @@ config_option = click.option(
 db_option = click.option("--db", "db", default=None, help="SQLite file or postgresql:// DSN (overrides the config)")
 
 
-def _load(config_path: Path) -> DialerConfig:
+def _load(config_path: Path, *, providers: bool = False) -> DialerConfig:
+    """The config, or every problem as FILE:LINE: field: message and exit 1; `providers`
+    also builds each provider from its settings (check-config, run)."""
     try:
-        return load_config(config_path)
+        return load_config(config_path, check_providers=providers)
     except ConfigError as exc:
         for issue in exc.issues:
             click.echo(str(issue), err=True)
@@ -112,23 +114,9 @@ def main(verbose: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check_config(file: Path) -> None:
     """Validate FILE; print every error as FILE:LINE: field.path: message."""
-    from dialer.clock import SystemClock
-    from providers.base import create_provider
-
-    config = _load(file)
-    # Provider settings belong to each provider type: build each one (no connection
+    # Provider settings belong to each provider type: each one is built (no connection
     # is made, no secret is read) so their errors show here, not at start-up.
-    problems = []
-    for name, p in config.providers.items():
-        try:
-            create_provider(name, p.type, p.settings, SystemClock())
-        except Exception as exc:
-            message = str(exc).replace(f"providers.{name}.", "").replace(f"providers.{name}: ", "")
-            problems.append(f"{file}:{line_of(file, ('providers', name))}: providers.{name}: {message}")
-    if problems:
-        for problem in problems:
-            click.echo(problem, err=True)
-        raise SystemExit(1)
+    config = _load(file, providers=True)
     click.echo(
         f"{file}: ok ({len(config.campaigns)} campaigns, {len(config.schedules)} schedules, "
         f"{len(config.providers)} providers)"
@@ -182,7 +170,7 @@ def run_cmd(config_path: Path, db: str | None) -> None:
     from dialer.service import Service
 
     dlog.configure(json=True, level=logging.INFO)
-    _load(config_path)
+    _load(config_path, providers=True)
     raise SystemExit(asyncio.run(Service(config_path, db).run()))
 
 

@@ -4,6 +4,11 @@ Supervisors edit the YAML; every error is reported as ``FILE:LINE: field.path: m
 so the line to fix is obvious. Times of day are "HH:MM" strings, durations accept
 ``90``, ``"90s"``, ``"15m"``, ``"2h"``, ``"3d"`` (plain numbers are seconds), days are
 ``mon``..``sun`` or ranges like ``mon-fri``.
+
+Whatever the file holds, loading ends in a config or in ConfigError issues, never in
+another exception: the file's size, nesting, aliases and alias-expanded values are
+bounded before anything is built, and a message quotes at most a short cut of a value
+(`show`), never a secret (secret-named keys and URL passwords are refused unread).
 """
 
 from __future__ import annotations
@@ -767,9 +772,15 @@ def _issues(filename: str, node: yaml.Node | None, located: list[tuple[tuple[Any
     return sorted(issues, key=lambda i: i.line)
 
 
+_PLAIN_KEY = re.compile(r"[\w.\-+@/]{1,60}")
+
+
 def _path_part(part: Any) -> str:
-    text = str(part) if isinstance(part, (str, int)) else show(part)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A key of the error's path: as written when it is a plain word, else quoted (and
+    cut), so a key with spaces or colons cannot be mistaken for the message."""
+    if isinstance(part, int) or (isinstance(part, str) and _PLAIN_KEY.fullmatch(part)):
+        return str(part)
+    return show(part, 40)
 
 
 def _parse(text: str, filename: str) -> tuple[DialerConfig, yaml.Node | None]:

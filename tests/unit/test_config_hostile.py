@@ -24,7 +24,8 @@ from dialer.config import MAX_CONFIG_BYTES, ConfigError, load_config, parse_conf
 from tests.conftest import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
-ISSUE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<path>\S+): (?P<message>.+)$")
+# A path is dotted plain keys, or a quoted key where one has spaces or colons.
+ISSUE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<path>(?:[^\s':]+|'[^']*'|\"[^\"]*\")+): (?P<message>.+)$")
 SECRET = "Zq7-very-secret-value"
 
 

@@ -184,7 +184,7 @@ def run_cmd(config_path: Path, db: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the day reports as JSON")
 def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, seed: int, db: str | None, as_json: bool) -> None:
     """Run whole working days on a virtual clock with the simulated provider."""
-    from dialer.importer import ImportFileError
+    from dialer.importer import ImportAborted, ImportFileError
     from dialer.loading import load_clients
     from dialer.simulate import run_simulation
 
@@ -205,7 +205,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
 
     try:
         summary, results = _run(_with_store(config, db, go))
-    except ImportFileError as exc:
+    except (ImportFileError, ImportAborted) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     finally:

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from dialer import logging as dlog
-from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config
+from dialer.config import ConfigError, DialerConfig, json_schema, load_config
 from dialer.domain import Disposition, Priority
 from dialer.planning import center_today, day_bounds, preview_plan
 from dialer.reports import (
@@ -58,9 +58,11 @@ config_option = click.option(
 db_option = click.option("--db", "db", default=None, help="SQLite file or postgresql:// DSN (overrides the config)")
 
 
-def _load(config_path: Path) -> DialerConfig:
+def _load(config_path: Path, *, providers: bool = False) -> DialerConfig:
+    """The config, or every problem as FILE:LINE: field: message and exit 1; `providers`
+    also builds each provider from its settings (check-config, run)."""
     try:
-        return load_config(config_path)
+        return load_config(config_path, check_providers=providers)
     except ConfigError as exc:
         for issue in exc.issues:
             click.echo(str(issue), err=True)
@@ -136,23 +138,9 @@ def main(verbose: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def check_config(file: Path) -> None:
     """Validate FILE; print every error as FILE:LINE: field.path: message."""
-    from dialer.clock import SystemClock
-    from providers.base import create_provider
-
-    config = _load(file)
-    # Provider settings belong to each provider type: build each one (no connection
+    # Provider settings belong to each provider type: each one is built (no connection
     # is made, no secret is read) so their errors show here, not at start-up.
-    problems = []
-    for name, p in config.providers.items():
-        try:
-            create_provider(name, p.type, p.settings, SystemClock())
-        except Exception as exc:
-            message = str(exc).replace(f"providers.{name}.", "").replace(f"providers.{name}: ", "")
-            problems.append(f"{file}:{line_of(file, ('providers', name))}: providers.{name}: {message}")
-    if problems:
-        for problem in problems:
-            click.echo(problem, err=True)
-        raise SystemExit(1)
+    config = _load(file, providers=True)
     for warning in _config_warnings(file, config):
         click.echo(warning, err=True)
     click.echo(
@@ -199,7 +187,7 @@ def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool
     """Load clients from CSV_FILE into the queue (re-import updates, never duplicates).
 
     Creates the database or migrates its schema if needed."""
-    from dialer.importer import ImportFileError
+    from dialer.importer import ImportAborted, ImportFileError
     from dialer.loading import load_clients
 
     config = _load(config_file)
@@ -210,7 +198,7 @@ def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool
 
     try:
         summary, placed = _run(_with_store(config, db, go, migrate=True))
-    except ImportFileError as exc:
+    except (ImportFileError, ImportAborted) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     for line in summary.lines() + placed.lines():
@@ -233,7 +221,7 @@ def run_cmd(config_path: Path, db: str | None) -> None:
     from dialer.service import Service
 
     dlog.configure(json=True, level=logging.INFO)
-    _load(config_path)
+    _load(config_path, providers=True)
     raise SystemExit(asyncio.run(Service(config_path, db).run()))
 
 
@@ -278,7 +266,7 @@ def migrate_cmd(config_path: Path, db: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the day reports as JSON")
 def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, seed: int, db: str | None, as_json: bool) -> None:
     """Run whole working days on a virtual clock with the simulated provider."""
-    from dialer.importer import ImportFileError
+    from dialer.importer import ImportAborted, ImportFileError
     from dialer.loading import load_clients
     from dialer.simulate import run_simulation
 
@@ -300,7 +288,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
 
     try:
         summary, results = _run(_with_store(config, db, go, migrate=True))
-    except ImportFileError as exc:
+    except (ImportFileError, ImportAborted) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     finally:

@@ -14,7 +14,14 @@ Columns (header names are case-insensitive; order does not matter):
 
 The file is UTF-8 (a BOM is fine) or, when it is not valid UTF-8, Windows-1251 (what a
 Russian Excel writes by default); the delimiter is ``;`` or ``,`` (or a tab), detected on
-the header line.
+the header line. A column whose header cell is empty keeps its values as the attribute
+``column_N`` (N = its position).
+
+A bad row never stops the import: a row that cannot even be read (a cell over 128 KiB, a
+line over 1 MiB, bytes that are not text in the file's encoding) is rejected with its
+reason like an invalid one. The rejected file quotes cells a spreadsheet would run as a
+formula (``=``, ``+``, ``-``, ``@`` first) with a leading ``'``, removed again when that
+file is imported.
 
 Time zone of a client, first that applies: the ``timezone`` cell; the zone of the phone
 number when phonenumbers knows exactly one zone for it (landline area codes; a Russian
@@ -55,6 +62,7 @@ from dialer.domain import ClientRecord, Stage
 
 __all__ = [
     "ClientSink",
+    "ImportAborted",
     "ImportFileError",
     "ImportSummary",
     "RowError",
@@ -98,7 +106,7 @@ _RU_SHAPE = re.compile(r"(?:\+7|[78])?([3-9][0-9]{9})")
 _PLUS7_SHAPE = re.compile(r"\+7([3-9][0-9]{9})")
 _EXCEL_SCIENTIFIC = re.compile(r"\d[.,]\d+E\+\d+", re.IGNORECASE)
 _EXCEL_HINT = (
-    "phone: {raw!r} was shortened by Excel to scientific notation; "
+    "phone: {raw} was shortened by Excel to scientific notation; "
     "format the column as text and export again"
 )
 _DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
@@ -128,7 +136,14 @@ class RowError(ValueError):
 
 
 class ImportFileError(Exception):
-    """The file as a whole cannot be imported (unreadable, no header, missing column)."""
+    """The file as a whole cannot be imported (unreadable, no header, missing column, the
+    rejected file cannot be written); raised before anything is imported."""
+
+
+class ImportAborted(RuntimeError):
+    """The import stopped part-way for a reason outside the file's rows (the store failed,
+    the disk filled up). Each batch is one transaction, so the clients written so far are
+    whole; importing the same file again completes the import (upsert by id)."""
 
 
 class ClientSink(Protocol):
@@ -426,7 +441,7 @@ class _RowParser:
             stage = _STAGES.get(cell.lower())
             if stage is None:
                 hint = "; a do-not-call client goes in the do_not_call column" if cell.lower() == "dnc" else ""
-                errors.append(f"stage: unknown stage {cell!r} (use prospect, hot or customer{hint})")
+                errors.append(f"stage: unknown stage {_clip(cell)} (use prospect, hot or customer{hint})")
 
         schedule: str | None = None
         cell = (get("schedule") or "").strip()
@@ -434,7 +449,7 @@ class _RowParser:
             schedule = self.schedules.get(cell.lower())
             if schedule is None:
                 defined = ", ".join(self.config.schedules) or "none"
-                errors.append(f"schedule: unknown schedule {cell!r} (defined: {defined})")
+                errors.append(f"schedule: unknown schedule {_clip(cell)} (defined: {defined})")
 
         campaign: str | None = None
         cell = (get("campaign") or "").strip()
@@ -442,19 +457,19 @@ class _RowParser:
             campaign = self.campaigns.get(cell.lower())
             if campaign is None:
                 defined = ", ".join(c.name for c in self.config.campaigns)
-                errors.append(f"campaign: unknown campaign {cell!r} (defined: {defined})")
+                errors.append(f"campaign: unknown campaign {_clip(cell)} (defined: {defined})")
 
         complaint = do_not_call = None
         flag = get("complaint")
         if flag and (flag := flag.strip()):
             complaint = _BOOLEANS.get(flag.lower())
             if complaint is None:
-                errors.append(f"complaint: expected {_BOOL_HINT}, got {flag!r}")
+                errors.append(f"complaint: expected {_BOOL_HINT}, got {_clip(flag)}")
         flag = get("do_not_call")
         if flag and (flag := flag.strip()):
             do_not_call = _BOOLEANS.get(flag.lower())
             if do_not_call is None:
-                errors.append(f"do_not_call: expected {_BOOL_HINT}, got {flag!r}")
+                errors.append(f"do_not_call: expected {_BOOL_HINT}, got {_clip(flag)}")
 
         phone = e164 = region = None
         ntype = PhoneNumberType.UNKNOWN
@@ -471,14 +486,14 @@ class _RowParser:
         if cell:
             country = cell.upper()
             if country not in self.countries:
-                errors.append(f"country: {cell!r} is not an ISO 3166 alpha-2 country code")
+                errors.append(f"country: {_clip(cell)} is not an ISO 3166 alpha-2 country code")
                 country = None
 
         cell = (get("timezone") or "").strip()
         if cell:
             zone = self.zone_names.get(cell.lower())
             if zone is None:
-                errors.append(f"timezone: unknown time zone {cell!r} (use an IANA name such as Asia/Kamchatka)")
+                errors.append(f"timezone: unknown time zone {_clip(cell)} (use an IANA name such as Asia/Kamchatka)")
         if phone is not None and (not cell or country is None):
             if region is None:
                 region = self._single_region.get(phone.country_code or 0) or phonenumbers.region_code_for_number(phone)
@@ -548,9 +563,9 @@ class _RowParser:
             number = phonenumbers.parse(text, self.region)
         except phonenumbers.NumberParseException as exc:
             if _EXCEL_SCIENTIFIC.fullmatch(raw):
-                errors.append(_EXCEL_HINT.format(raw=raw))
+                errors.append(_EXCEL_HINT.format(raw=_clip(raw)))
             else:
-                errors.append(f"phone: {raw!r} is not a phone number ({_parse_problem(exc)})")
+                errors.append(f"phone: {_clip(raw)} is not a phone number ({_parse_problem(exc)})")
             return None, PhoneNumberType.UNKNOWN, "", None
         # number_type is UNKNOWN exactly when is_valid_number is false (both classify the
         # national number against the region's patterns); the type is needed anyway to
@@ -558,11 +573,11 @@ class _RowParser:
         ntype = phonenumbers.number_type(number)
         if ntype == PhoneNumberType.UNKNOWN:
             if _EXCEL_SCIENTIFIC.fullmatch(raw):
-                errors.append(_EXCEL_HINT.format(raw=raw))
+                errors.append(_EXCEL_HINT.format(raw=_clip(raw)))
             elif text.startswith("+"):
-                errors.append(f"phone: {raw!r} is not a valid phone number")
+                errors.append(f"phone: {_clip(raw)} is not a valid phone number")
             else:
-                errors.append(f"phone: {raw!r} is not a valid number for region {self.region}")
+                errors.append(f"phone: {_clip(raw)} is not a valid number for region {self.region}")
             return None, ntype, "", None
         return number, ntype, phonenumbers.format_number(number, PhoneNumberFormat.E164), None
 
@@ -657,7 +672,7 @@ class _RowParser:
     def _parse_when_uncached(self, cell: str, zone: str) -> datetime | str:
         bad = (
             f"next_contact: expected a date 2026-12-01 (or 01.12.2026) or a date-time "
-            f"2026-12-01T10:00 / 2026-12-01T10:00+03:00, got {cell!r}"
+            f"2026-12-01T10:00 / 2026-12-01T10:00+03:00, got {_clip(cell)}"
         )
         try:
             m = _DOTTED.fullmatch(cell)
@@ -678,7 +693,7 @@ class _RowParser:
                 value = value.replace(tzinfo=tz)
             return value.astimezone(UTC)
         except (OverflowError, ValueError):
-            return f"next_contact: {cell!r} is out of range"
+            return f"next_contact: {_clip(cell)} is out of range"
 
 
 def _parse_problem(exc: phonenumbers.NumberParseException) -> str:
@@ -728,7 +743,13 @@ def _detect_encoding(head: bytes) -> str:
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        return "cp1251"
+        # Mostly UTF-8 with a few foreign rows (one pasted from a Windows-1251 file) is
+        # UTF-8: those rows are rejected, the rest read right. Windows-1251 Cyrillic almost
+        # never forms valid UTF-8 sequences, so more valid than invalid ones means UTF-8.
+        text = head.decode("utf-8", errors="surrogateescape")
+        invalid = len(_ESCAPED_BYTES.findall(text))
+        valid = sum(1 for c in text if c > "\x7f" and not "\udc80" <= c <= "\udcff")
+        return "utf-8-sig" if valid > invalid else "cp1251"
     return "utf-8-sig"
 
 
@@ -738,8 +759,39 @@ def _detect_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+# Bounds on what one row may be. A cell over FIELD_LIMIT (the csv module's own default
+# limit) or a physical line over LINE_LIMIT characters rejects its row; both also bound
+# the memory one row can take, whatever the file holds.
+FIELD_LIMIT = 128 * 1024
+LINE_LIMIT = 1024 * 1024
+_PREVIEW = 1000  # characters of an over-long line kept to show its first cells
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+
+# Cells a spreadsheet would run as a formula when a supervisor opens the rejected file
+# (OWASP "CSV injection"), and a leading quote, so that quoting them is reversible.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _neutralise(cell: str) -> str:
+    """A rejected file's cell as written: a leading ``'`` makes Excel and LibreOffice show
+    ``=HYPERLINK(...)``, ``+7 912 ...`` or ``@SUM(...)`` as text instead of running it.
+    A cell that already starts with ``'`` gets one more, so `_restore` is its exact inverse."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _restore(cell: str) -> str:
+    """Undo `_neutralise` (only for a rejected file imported again, recognised by its
+    trailing line/reason columns; a client file's own leading quotes are data)."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 class _Source:
-    """The opened CSV: encoding, delimiter and header settled, rows to iterate."""
+    """The opened CSV: encoding, delimiter and header settled, rows to iterate.
+
+    Bytes that are not text in the file's encoding are decoded with ``surrogateescape``
+    and NUL characters are kept, so that such a row can be rejected on its own (with the
+    rest imported) instead of stopping the import; `rows` flags them.
+    """
 
     def __init__(self, path: Path, encoding: str | None):
         self.path = path
@@ -751,65 +803,154 @@ class _Source:
             self.size = os.fstat(self.raw.fileno()).st_size
             self.encoding = encoding or _detect_encoding(self.raw.read(1 << 16))
             self.raw.seek(0)
-            self.text = io.TextIOWrapper(self.raw, encoding=self.encoding, newline="")
-            try:
-                first = self.text.readline()
-            except UnicodeDecodeError as exc:
-                raise ImportFileError(f"{path}: line 1: not {self.encoding} text ({exc.reason})") from None
+            self.text = io.TextIOWrapper(self.raw, encoding=self.encoding, errors="surrogateescape", newline="")
+            # physical line -> why its row cannot be imported (over-long, not text); filled
+            # by _lines as the csv reader pulls lines, emptied by rows().
+            self.bad_lines: dict[int, str] = {}
+            self.current = ""  # the physical line the csv reader took last
+            lines = self._lines()
+            first = next(lines, "")
+            if self.bad_lines:
+                raise ImportFileError(f"{path}: the header line cannot be read: {self.bad_lines[1]}")
             if not first.strip():
                 raise ImportFileError(
                     f"{path}: no header line; the first line must name the columns, "
                     f"at least {', '.join(REQUIRED_COLUMNS)}"
                 )
             self.delimiter = _detect_delimiter(first)
-            self.reader = csv.reader(itertools.chain([first], self.text), delimiter=self.delimiter)
-            self.header = next(self.reader)
+            self.reader = csv.reader(itertools.chain([first], lines), delimiter=self.delimiter)
+            try:
+                self.header = next(self.reader)
+            except csv.Error as exc:
+                raise ImportFileError(f"{path}: the header cannot be read: {exc}") from None
+            if self.bad_lines:  # a quoted header name running on over later lines
+                line, reason = next(iter(self.bad_lines.items()))
+                raise ImportFileError(f"{path}: the header cannot be read (line {line}): {reason}")
             self._check_header()
         except BaseException:
             self.raw.close()
             raise
 
+    def _lines(self) -> Iterator[str]:
+        """The file's physical lines, none longer than LINE_LIMIT: the rest of an over-long
+        line is read and dropped (its row is rejected), so one line cannot fill memory."""
+        readline = self.text.readline
+        bad = self.bad_lines
+        n = 0
+        while True:
+            line = readline(LINE_LIMIT)
+            if not line:
+                return
+            n += 1
+            if len(line) >= LINE_LIMIT and line[-1] not in "\r\n":
+                total = len(line)
+                while more := readline(LINE_LIMIT):
+                    total += len(more)
+                    if more[-1] in "\r\n":
+                        total -= len(more) - len(more.rstrip("\r\n"))
+                        break
+                bad[n] = f"the line is {total:,} characters long (at most {LINE_LIMIT:,})"
+                line = _stand_in(line)
+            elif "\x00" in line:
+                bad[n] = self._unreadable(line)
+            elif not line.isascii():
+                try:
+                    line.encode("utf-8")  # fails on the surrogates undecodable bytes became
+                except UnicodeEncodeError:
+                    bad[n] = self._unreadable(line)
+            self.current = line
+            yield line
+
+    def _unreadable(self, line: str) -> str:
+        if "\x00" in line and not _ESCAPED_BYTES.search(line):
+            return "contains a NUL character (a binary file, or one saved as UTF-16?)"
+        if self.encoding.startswith("utf-8"):
+            return (
+                "not UTF-8 text like the rest of the file (its cells are shown here read as "
+                "Windows-1251): check them and import this file again"
+            )
+        return f"not {self.encoding} text (unreadable bytes are shown here as \ufffd)"
+
     def _check_header(self) -> None:
-        names = [h.replace("\ufeff", "").strip().lower() for h in self.header]
+        raw = [h.replace("\ufeff", "").strip() for h in self.header]
         # A rejected file imported again: its trailing line/reason columns are ours.
-        self.bookkeeping = len(names) >= 2 and tuple(names[-2:]) == REJECT_COLUMNS
-        ncols = len(names) - (2 if self.bookkeeping else 0)
+        self.bookkeeping = len(raw) >= 2 and tuple(n.lower() for n in raw[-2:]) == REJECT_COLUMNS
+        ncols = len(raw) - (2 if self.bookkeeping else 0)
+        if self.bookkeeping:
+            raw = [_restore(n) for n in raw]
+            self.header = [_restore(h) for h in self.header]
+        names = [n.lower() for n in raw]
         self.ncols = ncols
-        self.keys = [n if i < ncols else "" for i, n in enumerate(names)]
+        # A column without a name keeps its values as the attribute column_N (its
+        # position): they are the client's data, the header line just lacks a word.
+        self.keys = [(n or f"column_{i + 1}") if i < ncols else "" for i, n in enumerate(names)]
         self.extra = [n for n in self.keys if n and n not in KNOWN_COLUMNS]
         seen: dict[str, int] = {}
         for i, n in enumerate(self.keys):
             if not n:
                 continue
             if n in seen:
+                j = seen[n]
+                unnamed = [k + 1 for k in (j, i) if not names[k]]
+                if unnamed:
+                    raise ImportFileError(
+                        f"{self.path}: column {unnamed[0]} has no name in the header line and column "
+                        f"{j + 1 if unnamed[0] == i + 1 else i + 1} is named {_clip(n)}: name the column or delete it"
+                    )
                 raise ImportFileError(
-                    f"{self.path}: column {n!r} appears twice (columns {seen[n] + 1} and {i + 1})"
+                    f"{self.path}: column {_clip(n)} appears twice (columns {j + 1} and {i + 1})"
                 )
             seen[n] = i
         missing = [c for c in REQUIRED_COLUMNS if c not in seen]
         if missing:
             plural = "s" if len(missing) > 1 else ""
-            found = ", ".join(repr(h) for h in self.header) or "nothing"
+            found = ", ".join(_clip(h, 40) for h in self.header[:20]) or "nothing"
+            if len(self.header) > 20:
+                found += ", ..."
             raise ImportFileError(
                 f"{self.path}: missing required column{plural} {', '.join(missing)} "
                 f"(the header line has {found}; delimiter {self.delimiter!r})"
             )
 
-    def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """(line where the record starts, cells)."""
+    def rows(self) -> Iterator[tuple[int, list[str], str | None]]:
+        """(line where the record starts, cells, why the row cannot be imported or None).
+
+        A record the csv module cannot read (a cell over its limit) comes with the first
+        cells of its line when it started on that line; reading resumes on the next line.
+        """
         reader = self.reader
+        bad = self.bad_lines
         prev = reader.line_num
-        try:
-            for cells in reader:
-                yield prev + 1, cells
-                prev = reader.line_num
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(
-                f"{self.path}: after line {prev}: not {self.encoding} text ({exc.reason}); "
-                "save the file as UTF-8"
-            ) from None
-        except csv.Error as exc:
-            raise ImportFileError(f"{self.path}: line {prev + 1}: {exc}") from None
+        restore = self.bookkeeping
+        while True:
+            try:
+                for cells in reader:
+                    end = reader.line_num
+                    problem = None
+                    if bad:
+                        for n in range(prev + 1, end + 1):
+                            reason = bad.pop(n, None)
+                            if reason is not None and problem is None:
+                                problem = reason if n == prev + 1 else f"line {n}: {reason}"
+                    if restore:
+                        cells = [_restore(c) for c in cells]
+                    yield prev + 1, cells, problem
+                    prev = end
+                return
+            except csv.Error as exc:
+                end = reader.line_num
+                first = prev + 1
+                for n in range(first, end + 1):
+                    bad.pop(n, None)
+                message = str(exc)
+                if "field larger than field limit" in message:
+                    message = f"a cell is longer than {csv.field_size_limit():,} characters (the limit)"
+                if end != first:
+                    # A quoted cell running over lines; what follows `end` is read afresh.
+                    message = f"lines {first}-{end} were read as one row (a quote not closed?): {message}"
+                cells = _preview_cells(self.current, self.delimiter) if end == first else []
+                prev = end
+                yield first, cells, message
 
     def tell(self) -> int:
         try:
@@ -821,9 +962,52 @@ class _Source:
         self.raw.close()
 
 
+def _stand_in(line: str) -> str:
+    """What the csv reader gets instead of an over-long line: its start without quotes
+    (so its first cells show in the rejected file), with one quote in front when the
+    line had an odd number, so the reader's quoted/unquoted state changes as it would
+    have over the whole line."""
+    head = line[:_PREVIEW].replace('"', "").replace("\r", " ").replace("\n", " ")
+    return ('"' if line.count('"') % 2 else "") + head + "\n"
+
+
+def _preview_cells(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line[:_PREVIEW].replace('"', "")], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _clip(value: object, limit: int = 60) -> str:
+    """repr of a value for a message, cut to `limit` characters: a reason never carries a
+    whole 100 KiB cell."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "..." + text[-1]
+
+
+def _cut(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _readable(cell: str) -> str:
+    """A cell for the rejected file (which is UTF-8): bytes that were not text in the
+    file's encoding are shown as Windows-1251, the usual reason for them in a Russian
+    file otherwise UTF-8; NUL characters are dropped."""
+    if cell.isascii() and "\x00" not in cell:
+        return cell
+
+    def decode(m: re.Match[str]) -> str:
+        return bytes(ord(c) - 0xDC00 for c in m.group()).decode("cp1251", errors="replace")
+
+    return _ESCAPED_BYTES.sub(decode, cell).replace("\x00", "")
+
+
 class _Rejects:
     """``<stem>.rejected.csv``: original columns + line + reason; written to a temporary
-    name and moved into place at the end, so an interrupted import leaves no half file."""
+    name and moved into place at the end, so an interrupted import leaves no half file.
+
+    The temporary file is created before the first row is read, so a folder where it
+    cannot be written stops the import before anything is imported."""
 
     def __init__(self, path: Path, header: list[str], ncols: int, delimiter: str):
         self.path = path
@@ -832,34 +1016,37 @@ class _Rejects:
         self.ncols = ncols
         self.delimiter = delimiter
         self.count = 0
-        self._file: Any = None
-        self._writer: Any = None
+        try:
+            # utf-8-sig: Excel opens a UTF-8 CSV with Cyrillic correctly only with a BOM.
+            self._file: Any = open(self.part, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
+        except OSError as exc:
+            raise ImportFileError(
+                f"{path}: cannot write the rejected rows there: {exc.strerror or exc}; nothing was imported"
+            ) from None
+        self._writer: Any = csv.writer(self._file, delimiter=delimiter)
 
     def add(self, line: int, cells: list[str], reason: str) -> None:
-        if self._writer is None:
-            # utf-8-sig: Excel opens a UTF-8 CSV with Cyrillic correctly only with a BOM.
-            self._file = open(self.part, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-            self._writer = csv.writer(self._file, delimiter=self.delimiter)
-            self._writer.writerow([*self.header, *REJECT_COLUMNS])
+        if self.count == 0:
+            self._writer.writerow([_neutralise(_readable(h)) for h in self.header] + list(REJECT_COLUMNS))
         row = cells[: self.ncols]
         if len(row) < self.ncols:
             row = row + [""] * (self.ncols - len(row))
-        self._writer.writerow([*row, line, reason])
+        self._writer.writerow([*(_neutralise(_readable(c)) for c in row), line, _neutralise(_readable(reason))])
         self.count += 1
 
     def finish(self, source: Path) -> Path | None:
-        if self._file is not None:
-            self._file.close()
+        self._file.close()
+        if self.count:
             os.replace(self.part, self.path)
             return self.path
+        self.part.unlink(missing_ok=True)
         if self.path.exists() and self.path.resolve() != source.resolve():
             self.path.unlink()  # stale, from an earlier run of this file
         return None
 
     def abort(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self.part.unlink(missing_ok=True)
+        self._file.close()
+        self.part.unlink(missing_ok=True)
 
 
 @dataclass
@@ -909,7 +1096,14 @@ class _Reader:
         tz = counts.tz
         reject = self.rejects.add
         now = self.now
-        for line, cells in self.rows:
+        for line, cells, problem in self.rows:
+            if problem is not None:
+                # Not readable as a row (over-long, not text): rejected on its own, the
+                # rest of the file is imported.
+                counts.rows += 1
+                counts.rejected += 1
+                reject(line, cells, problem)
+                continue
             if len(cells) != width:
                 if not "".join(cells).strip():
                     counts.blank += 1
@@ -922,7 +1116,7 @@ class _Reader:
                         line,
                         cells,
                         f"row has {len(cells)} cells but the header has {width} "
-                        f"(extra: {', '.join(repr(c) for c in surplus[:5])}); a delimiter inside an unquoted cell?",
+                        f"(extra: {', '.join(_clip(c) for c in surplus[:5])}); a delimiter inside an unquoted cell?",
                     )
                     continue
             row = dict(zip(keys, cells))
@@ -932,7 +1126,7 @@ class _Reader:
                 if first is not None:
                     counts.rows += 1
                     counts.rejected += 1
-                    reject(line, cells, f"duplicate id {id_} (first seen on line {first})")
+                    reject(line, cells, f"duplicate id {_cut(id_)} (first seen on line {first})")
                     continue
                 seen[id_] = line
             elif not "".join(cells[:ncols]).strip():
@@ -995,8 +1189,11 @@ async def import_clients(
 ) -> ImportSummary:
     """Import a client CSV into `sink` in batches of `batch_size`.
 
-    Raises ImportFileError (nothing imported) when the file cannot be read or its header
-    lacks a required column. `now` (default: the current time) only decides which
+    A row that cannot be read (a cell over FIELD_LIMIT, a line over LINE_LIMIT, bytes that
+    are not text in the file's encoding, a NUL) is rejected on its own like any invalid
+    row; the rest is imported. Raises ImportFileError (nothing imported) when the file
+    cannot be opened, its header cannot be read or lacks a required column, or the
+    rejected file cannot be written; ImportAborted when the sink fails part-way. `now` (default: the current time) only decides which
     next_contact dates count as past in the summary. `encoding` overrides the detection
     (UTF-8 with or without BOM, else Windows-1251).
 
@@ -1027,16 +1224,26 @@ async def import_clients(
             file=sys.stderr,
             dynamic_ncols=True,
         )
+    writer = _Writer(sink)
     try:
         if parallel:
             source.close()
             inserted, updated, counts, rejected_path = await _import_in_process(
-                config, path, source.encoding, now, batch_size, sink, bar
+                config, path, source.encoding, now, batch_size, writer, bar
             )
         else:
             inserted, updated, counts, rejected_path = await _import_in_thread(
-                config, source, path, now, batch_size, sink, bar
+                config, source, path, now, batch_size, writer, bar
             )
+    except ImportFileError:
+        raise
+    except Exception as exc:
+        written = writer.inserted + writer.updated
+        raise ImportAborted(
+            f"{path}: the import stopped after {written:,} clients were written "
+            f"({type(exc).__name__}: {_cut(str(exc), 300)}); importing the file again completes it "
+            "(by id, without duplicates)"
+        ) from exc
     finally:
         if bar is not None:
             bar.close()
@@ -1085,17 +1292,24 @@ class _Writer:
             self._pending = asyncio.ensure_future(self.sink.upsert_clients(records))
             self._size = len(records)
 
-    def cancel(self) -> None:
-        if self._pending is not None and not self._pending.done():
-            self._pending.cancel()
+    async def settle(self) -> None:
+        """After a failure: let the batch in flight finish (it commits or not as a whole)
+        instead of cancelling it under the store, which the caller closes next; its own
+        error, if any, is consumed here (the first failure is the one reported)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            await asyncio.wait([pending])
+            if not pending.cancelled() and pending.exception() is None:
+                ins, upd = pending.result()
+                self.inserted += ins
+                self.updated += upd
 
 
 async def _import_in_thread(
-    config: DialerConfig, source: _Source, path: Path, now: datetime, batch_size: int, sink: ClientSink, bar: Any
+    config: DialerConfig, source: _Source, path: Path, now: datetime, batch_size: int, writer: _Writer, bar: Any
 ) -> tuple[int, int, _Counts, Path | None]:
     rejects, defaulted = _side_files(path, source)
     reader = _Reader(source, _parser_for(config), rejects, now, bar, defaulted)
-    writer = _Writer(sink)
     finished = False
     try:
         while not reader.done:
@@ -1106,7 +1320,7 @@ async def _import_in_thread(
         reader.counts.defaulted_path = defaulted.finish(path)
         finished = True
     finally:
-        writer.cancel()
+        await writer.settle()
         if not finished:
             rejects.abort()
             defaulted.abort()
@@ -1148,7 +1362,7 @@ def _read_in_process(
 
 
 async def _import_in_process(
-    config: DialerConfig, path: Path, encoding: str, now: datetime, batch_size: int, sink: ClientSink, bar: Any
+    config: DialerConfig, path: Path, encoding: str, now: datetime, batch_size: int, writer: _Writer, bar: Any
 ) -> tuple[int, int, _Counts, Path | None]:
     import multiprocessing
 
@@ -1158,7 +1372,6 @@ async def _import_in_process(
     proc = ctx.Process(target=_read_in_process, args=(child, config, path, encoding, now, batch_size), daemon=True)
     proc.start()
     child.close()
-    writer = _Writer(sink)
     position = 0
 
     def receive() -> Any:
@@ -1186,7 +1399,7 @@ async def _import_in_process(
             else:
                 raise RuntimeError(f"{path}: parsing failed: {message[1]}")
     finally:
-        writer.cancel()
+        await writer.settle()
         if proc.is_alive():
             try:
                 parent.send("stop")

@@ -155,7 +155,7 @@ class Service:
 
     async def reload(self) -> None:
         try:
-            new = load_config(self.config_path)
+            new = load_config(self.config_path, check_providers=True)
         except ConfigError as exc:
             log.error("reload_rejected", file=str(self.config_path), errors=[str(i) for i in exc.issues])
             return

@@ -18,14 +18,22 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dialer.config import Duration
+from dialer.config import Duration, show
 from dialer.domain import Disposition
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+$")
 
 
 class SipSettingsError(ValueError):
-    """A SIP provider's settings are wrong; the message names provider and field."""
+    """A SIP provider's settings are wrong; the message names provider and field.
+
+    ``issues`` are the same problems as (location within the settings, message), which
+    `dialer.config.provider_issues` turns into FILE:LINE lines; no message quotes a
+    whole input value."""
+
+    def __init__(self, message: str, issues: list[tuple[tuple[str | int, ...], str]] | None = None):
+        super().__init__(message)
+        self.issues: list[tuple[tuple[str | int, ...], str]] = issues or []
 
 
 class HostPort(BaseModel):
@@ -40,7 +48,7 @@ class HostPort(BaseModel):
     def _host(cls, v: str) -> str:
         v = v.strip()
         if not v or not _HOST.match(v):
-            raise ValueError(f"{v!r} is not a host name or IPv4 address")
+            raise ValueError(f"{show(v)} is not a host name or IPv4 address")
         return v
 
     def __str__(self) -> str:
@@ -53,7 +61,7 @@ def _host_port(value: Any) -> Any:
         if not sep:
             return {"host": value}
         if not port.isdigit():
-            raise ValueError(f"{value!r}: expected host or host:port, e.g. pbx.example.com:5060")
+            raise ValueError(f"{show(value)}: expected host or host:port, e.g. pbx.example.com:5060")
         return {"host": host, "port": int(port)}
     return value
 
@@ -96,7 +104,7 @@ class MessageMode(BaseModel):
     def _digits(cls, v: dict[str, Disposition]) -> dict[str, Disposition]:
         for key in v:
             if key not in "0123456789*#" or len(key) != 1:
-                raise ValueError(f"{key!r} is not a DTMF digit (0-9, * or #)")
+                raise ValueError(f"{show(key)} is not a DTMF digit (0-9, * or #)")
         return v
 
     @field_validator("prompt")
@@ -119,20 +127,24 @@ class MessageMode(BaseModel):
 
 def check_prompt(path: Path) -> tuple[int, int]:
     """Raise ValueError unless ``path`` is an 8 kHz mono 16-bit PCM WAV; return (frames, rate)."""
-    if not path.is_file():
-        raise ValueError(f"prompt file {str(path)!r} not found")
+    try:
+        found = path.is_file()
+    except OSError:  # a name too long for the file system, ...
+        found = False
+    if not found:
+        raise ValueError(f"prompt file {show(str(path))} not found")
     try:
         with wave.open(str(path), "rb") as w:
             rate, channels, width, frames = w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes()
     except (wave.Error, EOFError) as exc:
-        raise ValueError(f"prompt {str(path)!r} is not a PCM WAV file ({exc})") from None
+        raise ValueError(f"prompt {show(str(path))} is not a PCM WAV file ({exc})") from None
     if (rate, channels, width) != (8000, 1, 2):
         raise ValueError(
-            f"prompt {str(path)!r} is {rate} Hz, {channels} channel(s), {8 * width}-bit; it must be 8000 Hz mono "
+            f"prompt {show(str(path))} is {rate} Hz, {channels} channel(s), {8 * width}-bit; it must be 8000 Hz mono "
             "16-bit (convert: sox in.wav -r 8000 -c 1 -b 16 out.wav)"
         )
     if frames < 160:
-        raise ValueError(f"prompt {str(path)!r} is shorter than 20 ms")
+        raise ValueError(f"prompt {show(str(path))} is shorter than 20 ms")
     return frames, rate
 
 
@@ -201,7 +213,7 @@ class SipSettings(BaseModel):
             if ipaddress.ip_address(v).version != 4:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"{v!r} is not an IPv4 address (IPv6 is not supported)") from None
+            raise ValueError(f"{show(v)} is not an IPv4 address (IPv6 is not supported)") from None
         return v
 
     @field_validator("rtp_ports")
@@ -276,11 +288,12 @@ def parse_settings(name: str, settings: Mapping[str, Any]) -> SipSettings:
     try:
         return SipSettings.model_validate(dict(settings))
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = "".join(f".{p}" for p in err["loc"])
+        issues: list[tuple[tuple[str | int, ...], str]] = []
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown setting for a sip provider"
-            lines.append(f"providers.{name}{loc}: {msg}")
-        raise SipSettingsError("\n".join(lines)) from None
+            issues.append((loc, msg))
+        lines = [f"providers.{name}{''.join(f'.{p}' for p in loc)}: {msg}" for loc, msg in issues]
+        raise SipSettingsError("\n".join(lines), issues) from None

@@ -16,21 +16,29 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dialer.config import Duration
+from dialer.config import Duration, show
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class TwilioSettingsError(ValueError):
-    """A Twilio provider's settings are wrong; the message names provider and field."""
+    """A Twilio provider's settings are wrong; the message names provider and field.
+
+    ``issues`` are the same problems as (location within the settings, message), which
+    `dialer.config.provider_issues` turns into FILE:LINE lines; no message quotes a
+    whole input value."""
+
+    def __init__(self, message: str, issues: list[tuple[tuple[str | int, ...], str]] | None = None):
+        super().__init__(message)
+        self.issues: list[tuple[tuple[str | int, ...], str]] = issues or []
 
 
 def _http_url(value: str, *, what: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what} must be an absolute http(s) URL such as https://dialer.example.com, got {value!r}")
+        raise ValueError(f"{what} must be an absolute http(s) URL such as https://dialer.example.com, got {show(value)}")
     if parts.query or parts.fragment:
-        raise ValueError(f"{what} must not carry a query or fragment, got {value!r}")
+        raise ValueError(f"{what} must not carry a query or fragment, got {show(value)}")
     return value.rstrip("/")
 
 
@@ -147,7 +155,7 @@ class TwilioSettings(BaseModel):
                 try:
                     out.append(ipaddress.ip_network(str(item), strict=False))
                 except ValueError:
-                    raise ValueError(f"{item!r} is not an IP address or network such as 10.0.0.0/8") from None
+                    raise ValueError(f"{show(item)} is not an IP address or network such as 10.0.0.0/8") from None
             return out
         return v
 
@@ -172,13 +180,14 @@ class TwilioSettings(BaseModel):
         assert self.public_base_url_env is not None
         value = os.environ.get(self.public_base_url_env)
         if not value:
-            raise TwilioSettingsError(
-                f"public_base_url_env: environment variable {self.public_base_url_env} is not set"
-            )
+            message = f"environment variable {self.public_base_url_env} is not set"
+            raise TwilioSettingsError(f"public_base_url_env: {message}", [(("public_base_url_env",), message)])
         try:
             return _http_url(value, what=f"${self.public_base_url_env}")
         except ValueError as exc:
-            raise TwilioSettingsError(f"public_base_url_env: {exc}") from None
+            raise TwilioSettingsError(
+                f"public_base_url_env: {exc}", [(("public_base_url_env",), str(exc))]
+            ) from None
 
 
 def parse_settings(name: str, settings: Mapping[str, Any]) -> TwilioSettings:
@@ -186,11 +195,12 @@ def parse_settings(name: str, settings: Mapping[str, Any]) -> TwilioSettings:
     try:
         return TwilioSettings.model_validate(dict(settings))
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = "".join(f".{p}" for p in err["loc"])
+        issues: list[tuple[tuple[str | int, ...], str]] = []
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown setting for a twilio provider"
-            lines.append(f"providers.{name}{loc}: {msg}")
-        raise TwilioSettingsError("\n".join(lines)) from None
+            issues.append((loc, msg))
+        lines = [f"providers.{name}{''.join(f'.{p}' for p in loc)}: {msg}" for loc, msg in issues]
+        raise TwilioSettingsError("\n".join(lines), issues) from None

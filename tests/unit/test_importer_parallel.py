@@ -32,11 +32,22 @@ async def test_process_and_thread_paths_agree(tmp_path: Path, source: Path) -> N
     assert (defaulted or "").count("defaulted to") == tz_defaulted
 
 
-async def test_process_path_reports_a_broken_file(tmp_path: Path) -> None:
+async def test_process_path_rejects_unreadable_rows_on_their_own(tmp_path: Path) -> None:
     config = load_config(EXAMPLE_CONFIG)
     path = tmp_path / "broken.csv"
     path.write_bytes("id,name,phone\n1,A,+79123456789\n".encode() + b"2,\xff\xfe\xfa,+79123456788\n" * 3)
+    sink = FakeSink()
+    summary = await import_clients(config, path, sink, parallel=True, encoding="utf-8")
+    assert (summary.rows, summary.imported, summary.rejected) == (4, 1, 3)
+    assert set(sink.clients) == {"1"}
+    assert summary.rejected_path is not None and "not UTF-8 text" in summary.rejected_path.read_text("utf-8-sig")
+    assert not (tmp_path / "broken.rejected.csv.part").exists()
+
+
+async def test_process_path_reports_a_broken_header(tmp_path: Path) -> None:
+    config = load_config(EXAMPLE_CONFIG)
+    path = tmp_path / "broken.csv"
+    path.write_bytes(b"id,n\xffame,phone\n1,A,+79123456789\n")
     with pytest.raises(ImportFileError) as exc:
         await import_clients(config, path, FakeSink(), parallel=True, encoding="utf-8")
-    assert "broken.csv" in str(exc.value)
-    assert not (tmp_path / "broken.rejected.csv.part").exists()
+    assert "broken.csv" in str(exc.value) and "header" in str(exc.value)

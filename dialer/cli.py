@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from dialer import logging as dlog
-from dialer.config import ConfigError, DialerConfig, json_schema, load_config
+from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config
 from dialer.domain import Disposition, Priority
 from dialer.planning import center_today, day_bounds, preview_plan
 from dialer.reports import (

@@ -44,6 +44,7 @@ __all__ = [
     "DialRules",
     "Interval",
     "WindowStatus",
+    "callable_left",
     "day_rules",
     "next_open",
     "open_intervals",
@@ -178,6 +179,29 @@ def next_open(
         return None
     start, end = found
     return start, end - rules.min_remaining
+
+
+def callable_left(rules: DialRules, at: datetime) -> timedelta:
+    """How much time to start a call the client has left in its local day from ``at``:
+    the total length of the instants in [at, the client's next local midnight) at which
+    a call may start (each interval minus ``min_remaining`` at its end).
+
+    It is the client's slack for the day: the dispatcher takes the least first, so a
+    client whose afternoon is still ahead waits for one whose day is nearly over."""
+    at = _utc(at)
+    zone = rules.client_zone
+    local = at.astimezone(zone)
+    following = local.date() + _DAY
+    midnight = datetime(following.year, following.month, following.day, tzinfo=zone).astimezone(UTC)
+    total = timedelta(0)
+    for s, e in _scan(rules._compiled, at, midnight):
+        if s >= midnight:
+            break
+        start = s if s > at else at
+        end = min(e - rules.min_remaining, midnight)
+        if end > start:
+            total += end - start
+    return total
 
 
 def status(rules: DialRules, at: datetime, horizon: timedelta = DEFAULT_HORIZON) -> WindowStatus:

@@ -78,9 +78,10 @@ class _Pool:
     count: int = 0
 
     def order(self) -> tuple[object, ...]:
-        # The claim's ORDER BY (priority, slack_key, next_dial_at, id); ties between two
-        # groups fall to zone and schedule here, to id in the store (documented).
-        return (self.priority, self.slack_key, self.next_dial_at, self.timezone, self.schedule or "")
+        # The claim's ORDER BY (priority, slack_key, window_closes_at, next_dial_at, id);
+        # two groups equal on all but id fall to zone and schedule here, to id in the
+        # store (only groups of different schedules with the same slack and window).
+        return (self.priority, self.slack_key, self.closes, self.next_dial_at, self.timezone, self.schedule or "")
 
     def take(self) -> GroupKey:
         head = self.members[0]

@@ -11,8 +11,9 @@ Vocabulary:
 - *window_closes_at*: the last instant a call may start in that window;
 - *slack_key*: next_dial_at + the callable time the client has left in its local day
   (never before window_closes_at, never more than a day after next_dial_at). Claims and
-  the daily plan order by (priority, slack_key, next_dial_at, id): within a class, the
-  client with the least callable time left first. A write without one stores
+  the daily plan order by (priority, slack_key, window_closes_at, next_dial_at, id): within
+  a class the client with the least callable time left first; at equal slack the window
+  that closes first, then the one due longest. A write without one stores
   window_closes_at (the order by closing window);
 - *lease*: a worker's claim on a client (owner, token, until). An outcome is written
   only while the token still matches, so a worker presumed dead cannot overwrite a

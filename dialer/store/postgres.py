@@ -218,7 +218,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE clients ADD COLUMN slack_key timestamptz;
     UPDATE clients SET slack_key = window_closes_at, needs_schedule = true WHERE next_dial_at IS NOT NULL;
     DROP INDEX clients_claim;
-    CREATE INDEX clients_claim ON clients(campaign, priority, slack_key, next_dial_at, id COLLATE "C")
+    CREATE INDEX clients_claim ON clients(campaign, priority, slack_key, window_closes_at, next_dial_at,
+        id COLLATE "C")
         WHERE next_dial_at IS NOT NULL;
     """,
 ]
@@ -728,7 +729,7 @@ class PostgresStore(Store):
     async def due_clients(self, campaign: str, until: datetime, limit: int | None = None) -> list[QueuedClient]:
         rows = await self.pool.fetch(
             f"SELECT {_CLIENT_COLS} FROM clients WHERE campaign = $1 AND next_dial_at IS NOT NULL "
-            'AND next_dial_at < $2 ORDER BY priority, slack_key, next_dial_at, id COLLATE "C" LIMIT $3',
+            'AND next_dial_at < $2 ORDER BY priority, slack_key, window_closes_at, next_dial_at, id COLLATE "C" LIMIT $3',
             campaign,
             _ts(until),
             limit,  # LIMIT NULL = no limit
@@ -790,7 +791,8 @@ class PostgresStore(Store):
                 INSERT INTO plan_entries(campaign, day, position, client_id, priority, next_dial_at,
                                          window_closes_at, fits)
                 SELECT $1, $2,
-                       ROW_NUMBER() OVER (ORDER BY q.priority, q.slack_key, q.next_dial_at, q.id COLLATE "C") - 1,
+                       ROW_NUMBER() OVER (ORDER BY q.priority, q.slack_key, q.window_closes_at, q.next_dial_at,
+                                          q.id COLLATE "C") - 1,
                        q.id, q.priority, q.next_dial_at, q.window_closes_at, q.grn <= COALESCE(f.k, 0)
                 FROM (SELECT id, timezone, schedule, priority, next_dial_at, window_closes_at, slack_key,
                              ROW_NUMBER() OVER (PARTITION BY timezone, schedule, priority, next_dial_at
@@ -904,7 +906,7 @@ class PostgresStore(Store):
 # (~280 ms a claim at 1M clients instead of ~2 ms).
 # One claim statement, one index range per priority class (complaints, callbacks, hot,
 # customers, prospects; $6 lists them): within a class the index (campaign, priority,
-# slack_key, next_dial_at, id) is read in call order, least slack first, from "after
+# slack_key, window_closes_at, next_dial_at, id) is read in call order, least slack first, from "after
 # now" (a client inside its window has a key after its last start) to a day ahead ($7;
 # a key is at most a day after its opening), so clients due on later days are never
 # walked, whatever the size of the queue. Rows other
@@ -916,17 +918,17 @@ UPDATE clients c SET lease_owner = $1, lease_token = gen_random_uuid()::text, le
 WHERE c.id = ANY(ARRAY(
     SELECT x.id FROM unnest($6::int[]) AS p(priority)
     CROSS JOIN LATERAL (
-        SELECT id, slack_key, next_dial_at FROM clients
+        SELECT id, slack_key, window_closes_at, next_dial_at FROM clients
         WHERE campaign = $3 AND priority = p.priority AND next_dial_at IS NOT NULL
           AND slack_key > $4 AND slack_key <= $7
           AND window_closes_at > $4 AND next_dial_at <= $4
           AND open_call_id IS NULL
           AND (lease_until IS NULL OR lease_until <= $4)
           AND (cap_until IS NULL OR cap_until <= $4)
-        ORDER BY slack_key, next_dial_at, id COLLATE "C"
+        ORDER BY slack_key, window_closes_at, next_dial_at, id COLLATE "C"
         LIMIT {limit}
         FOR UPDATE SKIP LOCKED) x
-    ORDER BY p.priority, x.slack_key, x.next_dial_at, x.id COLLATE "C"
+    ORDER BY p.priority, x.slack_key, x.window_closes_at, x.next_dial_at, x.id COLLATE "C"
     LIMIT {limit}))
 RETURNING {cols}
 """
@@ -942,7 +944,7 @@ _PRIORITIES = [int(p) for p in Priority]
 
 def _call_order(c: QueuedClient) -> tuple[Any, ...]:
     """The call order of claims, plans and `due_clients`, as a Python sort key."""
-    return (c.priority, c.slack_key or c.window_closes_at, c.next_dial_at, c.id)
+    return (c.priority, c.slack_key or c.window_closes_at, c.window_closes_at, c.next_dial_at, c.id)
 
 
 def _slack(placed: Schedule | ClientUpdate) -> datetime | None:

@@ -241,7 +241,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE clients ADD COLUMN slack_key TEXT;
     UPDATE clients SET slack_key = window_closes_at, needs_schedule = 1 WHERE next_dial_at IS NOT NULL;
     DROP INDEX clients_claim;
-    CREATE INDEX clients_claim ON clients(campaign, priority, slack_key, next_dial_at, id)
+    CREATE INDEX clients_claim ON clients(campaign, priority, slack_key, window_closes_at, next_dial_at, id)
         WHERE next_dial_at IS NOT NULL;
     """,
 ]
@@ -261,17 +261,18 @@ _CALL_COLS = (
 
 def _claim_branch(priority: int) -> str:
     return f"""SELECT * FROM (
-        SELECT id, priority, slack_key, next_dial_at FROM clients INDEXED BY clients_claim
+        SELECT id, priority, slack_key, window_closes_at, next_dial_at FROM clients INDEXED BY clients_claim
         WHERE campaign=:campaign AND priority={priority} AND next_dial_at IS NOT NULL
           AND slack_key > :now AND slack_key <= :horizon
           AND window_closes_at > :now AND next_dial_at <= :now
           AND open_call_id IS NULL AND (lease_until IS NULL OR lease_until <= :now)
           AND (cap_until IS NULL OR cap_until <= :now)
-        ORDER BY slack_key, next_dial_at, id LIMIT :limit)"""
+        ORDER BY slack_key, window_closes_at, next_dial_at, id LIMIT :limit)"""
 
 
 # One statement (one round trip to the database thread), one index range per priority
-# class: within a class the index (campaign, priority, slack_key, next_dial_at, id) is
+# class: within a class the index (campaign, priority, slack_key, window_closes_at,
+# next_dial_at, id) is
 # read in call order, least slack first, from "after now" (a client inside its window
 # has a key after its window's last start, so after now) to a day ahead (a key is at
 # most a day after its opening): clients due on later days are never walked, whatever
@@ -280,13 +281,13 @@ _CLAIM = f"""
 UPDATE clients SET lease_owner=:owner, lease_token=lower(hex(randomblob(12))), lease_until=:until
 WHERE id IN (
     SELECT id FROM ({" UNION ALL ".join(_claim_branch(p) for p in Priority)})
-    ORDER BY priority, slack_key, next_dial_at, id LIMIT :limit)
+    ORDER BY priority, slack_key, window_closes_at, next_dial_at, id LIMIT :limit)
 RETURNING {_CLIENT_COLS}
 """
 
 # The call order of claims, plans and `due_clients`, as a Python sort key.
 def _call_order(c: QueuedClient) -> tuple[Any, ...]:
-    return (c.priority, c.slack_key or c.window_closes_at, c.next_dial_at, c.id)
+    return (c.priority, c.slack_key or c.window_closes_at, c.window_closes_at, c.next_dial_at, c.id)
 
 
 def _slack(placed: Schedule | ClientUpdate) -> datetime | None:
@@ -828,7 +829,7 @@ class SqliteStore(Store):
     async def due_clients(self, campaign: str, until: datetime, limit: int | None = None) -> list[QueuedClient]:
         q = (
             f"SELECT {_CLIENT_COLS} FROM clients WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ? "
-            "ORDER BY priority, slack_key, next_dial_at, id"
+            "ORDER BY priority, slack_key, window_closes_at, next_dial_at, id"
         )
         args: tuple[Any, ...] = (campaign, ts(until))
         if limit is not None:
@@ -901,7 +902,8 @@ class SqliteStore(Store):
                 """
                 INSERT INTO plan_entries(campaign, day, position, client_id, priority, next_dial_at,
                                          window_closes_at, fits)
-                SELECT ?, ?, ROW_NUMBER() OVER (ORDER BY q.priority, q.slack_key, q.next_dial_at, q.id) - 1,
+                SELECT ?, ?, ROW_NUMBER() OVER (ORDER BY q.priority, q.slack_key, q.window_closes_at,
+                                                         q.next_dial_at, q.id) - 1,
                        q.id, q.priority, q.next_dial_at, q.window_closes_at, q.grn <= COALESCE(f.k, 0)
                 FROM (SELECT id, timezone, schedule, priority, next_dial_at, window_closes_at, slack_key,
                              ROW_NUMBER() OVER (PARTITION BY timezone, schedule, priority, next_dial_at

@@ -476,3 +476,26 @@ def test_status_reasons_name_every_closed_constraint() -> None:
     sunday = status(rules(zone), local(zone, 2026, 3, 15, 12, 0))  # Mar 8 is a holiday
     assert "client day off (sun)" in sunday.reasons
     assert any(r.startswith("center ") for r in sunday.reasons)  # Sunday 09:00 Samara is no shift
+
+
+@pytest.mark.parametrize("zone", ["Europe/Kaliningrad", "Asia/Novosibirsk", "Asia/Kamchatka", "Europe/Samara"])
+def test_slack_key_is_opening_plus_callable_time_left(zone: str) -> None:
+    """What placement stores: key - opening = the callable time left in the client's
+    day, never before the window's last start and never a day after the opening (the
+    claim's bounded index range)."""
+    from dialer.calendar import callable_left
+    from dialer.domain import ClientState
+    from dialer.scheduling import WINDOW_HORIZON, Scheduler
+
+    scheduler = Scheduler(CONFIG)
+    campaign = CONFIG.campaign("cold")
+    at = utc(2026, 12, 1, 0, 0)
+    for _ in range(48):
+        found = scheduler.opening(campaign, zone, "office", at)
+        assert found is not None
+        opens, last_start, key = found
+        assert last_start <= key <= opens + WINDOW_HORIZON
+        assert key - opens == callable_left(scheduler.rules(campaign, zone, "office"), opens)
+        placed = scheduler.place("x", zone, "office", ClientState(), None, None, at)
+        assert (placed.next_dial_at, placed.window_closes_at, placed.slack_key) == (opens, last_start, key)
+        at += timedelta(minutes=47)

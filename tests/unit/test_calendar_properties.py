@@ -22,7 +22,7 @@ import holidays
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dialer.calendar import DialRules, next_open, open_intervals, status
+from dialer.calendar import DialRules, callable_left, next_open, open_intervals, status
 from dialer.config import DAY_NAMES, Hours, Schedule, Window
 
 CLIENT_ZONES = (
@@ -499,3 +499,56 @@ def test_every_moved_working_day_of_2024_2027_is_dialed_by_a_workdays_window() -
             if at.astimezone(ZoneInfo("Europe/Samara")).weekday() == 6:
                 continue  # the center's own Sunday (not a case here, but the shift would close)
             assert status(rules, at).open, (zone, day, status(rules, at).reasons)
+
+
+# ---------------------------------------------------------------- callable time left (issue 9 item 6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dial_rules(), instants())
+def test_callable_left_counts_the_starts_left_in_the_clients_day(rules: DialRules, at: datetime) -> None:
+    """callable_left = the minutes of the rest of the client's local day at which a call
+    may start, by the oracle (to the minute; a clock change excuses a difference)."""
+    at = at.replace(second=0, microsecond=0)
+    local = at.astimezone(rules.client_zone)
+    following = local.date() + timedelta(days=1)
+    midnight = datetime(following.year, following.month, following.day, tzinfo=rules.client_zone).astimezone(UTC)
+    left = callable_left(rules, at)
+    assert timedelta(0) <= left <= midnight - at
+    oracle = Oracle(rules)
+    t, starts = at, 0
+    while t < midnight:
+        starts += oracle.may_start(t)
+        t += MINUTE
+    event("none left" if starts == 0 else "some left")
+    if not near_clock_change(rules, at):
+        # Every boundary is a whole minute. The calendar measures each interval's starts
+        # [start, last start] as a length; the oracle counts the whole minutes in it,
+        # last start included: one more per interval at most, never fewer.
+        extra = starts * MINUTE - left
+        assert timedelta(0) <= extra <= MINUTE * len(open_intervals(rules, at, midnight)), (left, starts)
+
+
+def test_callable_left_puts_novosibirsk_before_kaliningrad() -> None:
+    """At one instant, an office client whose day is nearly over has less left than one
+    whose afternoon is still ahead: the claim order that keeps the east from starving."""
+    at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 15:00 Novosibirsk, 10:00 Kaliningrad
+
+    def office(zone: str) -> DialRules:
+        return DialRules(
+            client_zone=ZoneInfo(zone),
+            schedule=OFFICE,
+            campaign_window=Window(days=["workdays"], start=time(9), end=time(18)),
+            center_zone=ZoneInfo("Europe/Samara"),
+            center_shift=Window(days=["mon-sat"], start=time(6), end=time(22)),
+            center_holidays="RU",
+            legal=Hours(start=time(8), end=time(21)),
+            min_remaining=timedelta(minutes=5),
+        )
+
+    assert callable_left(office("Asia/Novosibirsk"), at) == timedelta(hours=2, minutes=55)
+    # 10:00-12:55 and 14:00-17:55 Kaliningrad time.
+    assert callable_left(office("Europe/Kaliningrad"), at) == timedelta(hours=6, minutes=50)
+    # In lunch: the afternoon only; after the last start: nothing.
+    assert callable_left(office("Asia/Novosibirsk"), at - timedelta(hours=2)) == timedelta(hours=3, minutes=55)
+    assert callable_left(office("Asia/Novosibirsk"), at + timedelta(hours=3)) == timedelta(0)

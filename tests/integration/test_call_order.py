@@ -52,7 +52,7 @@ async def test_no_zone_is_starved_and_the_plan_is_what_the_day_does(tmp_path: Pa
 async def test_overloaded_day_rolls_over_what_the_plan_said(tmp_path: Path) -> None:
     fig = await simulate_day(population("overloaded"), tmp_path)
     assert fig.dialed < fig.clients and fig.dialed >= fig.bound - 2  # within 1 % of any order's best
-    assert fig.idle_minutes <= 1  # at most the last minute before the western windows close
+    assert fig.idle_minutes == 0
     assert fig.planned_fit == fig.dialed and fig.plan_mismatch == 0
     assert fig.rolled_over == fig.clients - fig.dialed
 

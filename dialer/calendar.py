@@ -44,6 +44,8 @@ __all__ = [
     "DialRules",
     "Interval",
     "WindowStatus",
+    "callable_left",
+    "day_rules",
     "next_open",
     "open_intervals",
     "rules_for",
@@ -179,6 +181,29 @@ def next_open(
     return start, end - rules.min_remaining
 
 
+def callable_left(rules: DialRules, at: datetime) -> timedelta:
+    """How much time to start a call the client has left in its local day from ``at``:
+    the total length of the instants in [at, the client's next local midnight) at which
+    a call may start (each interval minus ``min_remaining`` at its end).
+
+    It is the client's slack for the day: the dispatcher takes the least first, so a
+    client whose afternoon is still ahead waits for one whose day is nearly over."""
+    at = _utc(at)
+    zone = rules.client_zone
+    local = at.astimezone(zone)
+    following = local.date() + _DAY
+    midnight = datetime(following.year, following.month, following.day, tzinfo=zone).astimezone(UTC)
+    total = timedelta(0)
+    for s, e in _scan(rules._compiled, at, midnight):
+        if s >= midnight:
+            break
+        start = s if s > at else at
+        end = min(e - rules.min_remaining, midnight)
+        if end > start:
+            total += end - start
+    return total
+
+
 def status(rules: DialRules, at: datetime, horizon: timedelta = DEFAULT_HORIZON) -> WindowStatus:
     """May a call to this client start at ``at``? If not, why, and when next."""
     at = _utc(at)
@@ -207,6 +232,39 @@ def status(rules: DialRules, at: datetime, horizon: timedelta = DEFAULT_HORIZON)
         reasons=_reasons(rules, at, closes_at),
         allowed_by="",
     )
+
+
+def day_rules(rules: DialRules, at: datetime) -> list[str]:
+    """Which calendar decided about the day of ``at``, one line per constraint with days:
+    the client's schedule, the campaign window and the center's shift (for `dialer why`)."""
+    at = _utc(at)
+    day = _local_date(at, rules.client_zone)
+    weekday = _DAY_NAMES[day.weekday()]
+    out: list[str] = []
+    schedule = rules.schedule
+    if schedule is not None:
+        works = _is_working_day(day, schedule.days, schedule.holidays) and day not in schedule.closed_dates
+        by = f"{schedule.holidays} production calendar" if schedule.holidays else "its weekdays (no calendar)"
+        out.append(
+            f"client {day.isoformat()} ({weekday}): schedule {rules.schedule_name or ''} "
+            f"{'works' if works else 'is off'} by {by}".replace("  ", " ")
+        )
+    window = rules.campaign_window
+    allowed = _window_gate(rules).allows(day)
+    if window.follows_calendar and day.weekday() not in window.days:
+        decided = f"{_day_kind(day, _window_code(rules)[0])} by the {_calendar_text(rules)}"
+    else:
+        decided = f"{weekday} {'is' if day.weekday() in window.days else 'is not'} listed"
+    out.append(
+        f"campaign window days [{_window_days_text(window)}]: {'open' if allowed else 'closed'} on "
+        f"{day.isoformat()} ({decided})"
+    )
+    center_day = _local_date(at, rules.center_zone)
+    code = rules.center_holidays
+    works = _is_working_day(center_day, rules.center_shift.days, code)
+    by = f"{code} production calendar" if code else "its shift days (no calendar)"
+    out.append(f"center {center_day.isoformat()} ({_DAY_NAMES[center_day.weekday()]}): {'works' if works else 'is off'} by {by}")
+    return out
 
 
 # ---------------------------------------------------------------- wall clock helpers
@@ -291,6 +349,7 @@ class _HolidayYear:
 
     names: Mapping[date, str]
     workdays: frozenset[date]  # weekend days that are working days (moved working days)
+    weekend: frozenset[int]  # the country's regular days off (RU: sat, sun)
 
 
 @lru_cache(maxsize=512)
@@ -302,7 +361,24 @@ def _holiday_year(code: str, year: int) -> _HolidayYear:
     cal = holidays.country_holidays(code, years=(year - 1, year, year + 1), language="en_US")
     names = {d: name for d, name in cal.items() if d.year == year}
     workdays = frozenset(d for d in getattr(cal, "weekend_workdays", ()) if d.year == year)
-    return _HolidayYear(names=names, workdays=workdays)
+    weekend = frozenset(getattr(cal, "weekend", None) or _WEEKEND)
+    return _HolidayYear(names=names, workdays=workdays, weekend=weekend)
+
+
+_WEEKEND = frozenset((5, 6))
+
+
+def _calendar_working(day: date, code: str | None) -> bool:
+    """A working day of the country's production calendar, as the `holidays` package
+    defines it (HolidayBase.is_working_day): a weekend day only if the calendar moved a
+    working day onto it, any other day unless it is a public holiday or a moved day off.
+    Without a calendar: Monday to Friday."""
+    if code is None:
+        return day.weekday() not in _WEEKEND
+    year = _holiday_year(code, day.year)
+    if day.weekday() in year.weekend:
+        return day in year.workdays
+    return day not in year.names
 
 
 def _holiday_name(code: str | None, day: date) -> str | None:
@@ -330,6 +406,44 @@ def _is_working_day(day: date, days: frozenset[int], code: str | None) -> bool:
 # ---------------------------------------------------------------- compiled rules
 
 
+@dataclass(frozen=True)
+class _Gate:
+    """The campaign window's day rule: listed weekdays, plus (``workdays``/``dayoffs``)
+    the production calendar's working days or days off of ``code``."""
+
+    weekdays: frozenset[int]
+    workdays: bool = False
+    dayoffs: bool = False
+    code: str | None = None
+
+    @property
+    def possible(self) -> frozenset[int]:
+        """Weekdays on which the gate can ever open (a moved working day can fall on any)."""
+        return _ALL_DAYS if self.workdays or self.dayoffs else self.weekdays
+
+    def allows(self, day: date) -> bool:
+        if day.weekday() in self.weekdays:
+            return True
+        if not (self.workdays or self.dayoffs):
+            return False
+        working = _calendar_working(day, self.code)
+        return (self.workdays and working) or (self.dayoffs and not working)
+
+
+_ANY_DAY = _Gate(_ALL_DAYS)
+
+
+def _window_code(rules: DialRules) -> tuple[str | None, str]:
+    """Whose production calendar a campaign window's ``workdays``/``dayoffs`` read: the
+    client's schedule's country, else the center's; with a label for the explanations."""
+    schedule = rules.schedule
+    if schedule is not None and schedule.holidays:
+        return schedule.holidays, f"schedule {rules.schedule_name or ''}".rstrip()
+    if rules.center_holidays:
+        return rules.center_holidays, "center"
+    return None, "none set"
+
+
 @dataclass(frozen=True, eq=False)
 class _Side:
     """One zone's share of the constraints: date-independent wall-clock spans plus the
@@ -338,7 +452,7 @@ class _Side:
 
     zone: ZoneInfo
     spans: tuple[_Span, ...]
-    gate_days: frozenset[int]  # weekdays allowed regardless of the calendar (campaign days)
+    gate: _Gate  # the campaign window's days (the center side: any day)
     work_days: frozenset[int]  # the calendar's regular working weekdays
     holidays: str | None
     closed: frozenset[date]
@@ -347,16 +461,16 @@ class _Side:
     def never(self) -> bool:
         """True when no day can ever be open, so searches stop at once instead of
         walking the whole horizon."""
-        if not self.spans or not self.gate_days or not self.work_days:
+        if not self.spans or not self.gate.possible or not self.work_days:
             return True
         # Without a production calendar only the listed weekdays can work; with one,
         # a moved working day can fall on any weekday.
         possible = self.work_days if self.holidays is None else _ALL_DAYS
-        return not (self.gate_days & possible)
+        return not (self.gate.possible & possible)
 
     def open_on(self, day: date) -> bool:
         return (
-            day.weekday() in self.gate_days
+            self.gate.allows(day)
             and day not in self.closed
             and _is_working_day(day, self.work_days, self.holidays)
         )
@@ -376,12 +490,12 @@ class _Compiled:
 def _intern_side(
     zone: ZoneInfo,
     spans: tuple[_Span, ...],
-    gate_days: frozenset[int],
+    gate: _Gate,
     work_days: frozenset[int],
     code: str | None,
     closed: frozenset[date],
 ) -> _Side:
-    return _Side(zone, spans, gate_days, work_days, code, closed)
+    return _Side(zone, spans, gate, work_days, code, closed)
 
 
 def _schedule_spans(schedule: Schedule | None) -> tuple[_Span, ...]:
@@ -400,10 +514,11 @@ def _compile(rules: DialRules) -> _Compiled:
     window, legal, schedule = rules.campaign_window, rules.legal, rules.schedule
     spans = _intersect_spans(_schedule_spans(schedule), ((_offset(window.start), _offset(window.end)),))
     spans = _intersect_spans(spans, ((_offset(legal.start), _offset(legal.end)),))
+    code = _window_code(rules)[0] if window.follows_calendar else None
     client = _intern_side(
         rules.client_zone,
         spans,
-        window.days,
+        _Gate(window.days, window.workdays, window.dayoffs, code),
         schedule.days if schedule else _ALL_DAYS,
         schedule.holidays if schedule else None,
         frozenset(schedule.closed_dates) if schedule else frozenset(),
@@ -412,7 +527,7 @@ def _compile(rules: DialRules) -> _Compiled:
     center = _intern_side(
         rules.center_zone,
         ((_offset(shift.start), _offset(shift.end)),),
-        _ALL_DAYS,
+        _ANY_DAY,
         shift.days,
         rules.center_holidays,
         frozenset(),
@@ -538,14 +653,61 @@ def _client_reasons(rules: DialRules, at: datetime) -> list[str]:
     if schedule is not None:
         out.extend(_schedule_reasons(schedule, zone, day, wall))
     window = rules.campaign_window
-    if day.weekday() not in window.days:
-        out.append(f"outside campaign window: no calls on {_DAY_NAMES[day.weekday()]} (client time)")
+    if not _window_gate(rules).allows(day):
+        out.append(_window_day_reason(rules, day))
     elif not _offset(window.start) <= wall < _offset(window.end):
         out.append(f"outside campaign window {_fmt_span(window.start, window.end)} (client time)")
     legal = rules.legal
     if not _offset(legal.start) <= wall < _offset(legal.end):
         out.append(f"legal window {_fmt_span(legal.start, legal.end)} (client time)")
     return out
+
+
+def _window_gate(rules: DialRules) -> _Gate:
+    return rules._compiled.client.gate
+
+
+def _day_kind(day: date, code: str | None) -> str:
+    """'working day' / 'day off' / 'public holiday: NAME' / 'moved working day' by a calendar."""
+    if code is None:
+        return "working day" if _calendar_working(day, None) else "day off"
+    name = _holiday_name(code, day)
+    if name is not None:
+        return f"day off ({name})"
+    if day in _holiday_year(code, day.year).workdays:
+        return "working day (moved working day)"
+    return "working day" if _calendar_working(day, code) else "day off"
+
+
+def _window_days_text(window: Window) -> str:
+    words = [w for w, on in (("workdays", window.workdays), ("dayoffs", window.dayoffs)) if on]
+    return ", ".join([*words, *(_DAY_NAMES[d] for d in sorted(window.days))]) or "none"
+
+
+def _calendar_text(rules: DialRules) -> str:
+    code, whose = _window_code(rules)
+    if code is None:
+        return "no production calendar (neither the schedule nor the center sets holidays): mon-fri work"
+    return f"{code} production calendar of the {whose}"
+
+
+def _window_day_reason(rules: DialRules, day: date) -> str:
+    """Why the campaign window's days exclude the client's local ``day``, naming the
+    calendar that decided."""
+    window = rules.campaign_window
+    weekday = _DAY_NAMES[day.weekday()]
+    if window.follows_calendar:
+        code = _window_code(rules)[0]
+        return (
+            f"outside campaign window days [{_window_days_text(window)}]: {day.isoformat()} ({weekday}) is a "
+            f"{_day_kind(day, code)} by the {_calendar_text(rules)} (client time)"
+        )
+    text = f"outside campaign window: no calls on {weekday} (client time)"
+    code = _window_code(rules)[0]
+    if code is not None and day in _holiday_year(code, day.year).workdays:
+        # The supervisor most likely meant the production calendar's working days.
+        text += f"; {day.isoformat()} is a moved working day by {code}: write workdays in the window's days to follow it"
+    return text
 
 
 def _schedule_reasons(schedule: Schedule, zone: ZoneInfo, day: date, wall: timedelta) -> list[str]:
@@ -584,6 +746,9 @@ def _allowed_by(rules: DialRules, at: datetime) -> str:
     day, wall = _wall(at, zone)
     window, shift, legal = rules.campaign_window, rules.center_shift, rules.legal
     campaign = " ".join(filter(None, ("campaign", rules.campaign_name, _fmt_span(window.start, window.end))))
+    if window.follows_calendar and day.weekday() not in window.days:
+        # The production calendar opened this day, not a weekday name: say whose.
+        campaign += f" ({_day_kind(day, _window_code(rules)[0])} by the {_calendar_text(rules)})"
     parts = [
         _client_part(rules, day, wall),
         campaign,

@@ -130,7 +130,7 @@ def _parse_days(value: Any) -> frozenset[int]:
         elif item in DAY_NAMES:
             out.add(DAY_NAMES.index(item))
         else:
-            raise ValueError(f"unknown day {show(raw)}; days are {', '.join(DAY_NAMES)}")
+            raise ValueError(f"unknown day {show(raw)}; days are {', '.join(DAY_NAMES)} (a campaign window also takes workdays, dayoffs)")
     return frozenset(out)
 
 
@@ -200,8 +200,11 @@ Days = Annotated[
     WithJsonSchema(
         {
             "type": "array",
-            "items": {"type": "string", "pattern": r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$"},
-            "examples": [["mon-fri"]],
+            "items": {
+                "type": "string",
+                "pattern": r"^((mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?|workdays|dayoffs)$",
+            },
+            "examples": [["mon-fri"], ["workdays"]],
         }
     ),
 ]
@@ -282,10 +285,44 @@ class Hours(_Model):
         return _after_start(end, info)
 
 
+# Day words a campaign window accepts besides weekday names: they follow the production
+# calendar (see Window), so a moved working Saturday is a working day.
+CALENDAR_DAYS = ("workdays", "dayoffs")
+
+
 class Window(Hours):
-    """Days and hours; used for the center shift and campaign windows."""
+    """Days and hours; used for the center shift and campaign windows.
+
+    ``days`` may also name ``workdays`` / ``dayoffs`` (campaign windows only): the
+    production calendar's working days (moved working days included, public holidays
+    excluded) or days off, of the client's schedule's country, else the center's. They
+    are kept apart from the weekday names (``workdays``/``dayoffs`` flags) and combine
+    with them as a union: ``[workdays, sat]`` is every working day and every Saturday."""
 
     days: Days = frozenset(range(7))
+    workdays: bool = Field(False, description="set by `workdays` in days: the production calendar's working days")
+    dayoffs: bool = Field(False, description="set by `dayoffs` in days: the production calendar's days off")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _calendar_days(cls, data: Any) -> Any:
+        # `days: [workdays]` is what supervisors write; the words become the flags and
+        # the weekday names stay in `days` (empty when only words were given).
+        if not isinstance(data, dict):
+            return data
+        raw = data.get("days")
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)):
+            return data
+        words = {str(i).strip().lower() for i in items} & set(CALENDAR_DAYS)
+        if not words:
+            return data
+        rest = [i for i in items if str(i).strip().lower() not in CALENDAR_DAYS]
+        return {**data, "days": rest, **dict.fromkeys(words, True)}
+
+    @property
+    def follows_calendar(self) -> bool:
+        return self.workdays or self.dayoffs
 
 
 class Center(_Model):
@@ -294,6 +331,16 @@ class Center(_Model):
     shift: Window = Field(description="when the center itself dials, in the center's time zone")
     holidays: Country | None = Field(None, description="the center's own days off (country code)")
     phone_region: str = Field("RU", description="default region for numbers written without +country")
+
+    @field_validator("shift")
+    @classmethod
+    def _shift_days(cls, v: Window) -> Window:
+        if v.follows_calendar:
+            raise ValueError(
+                "workdays/dayoffs are for campaign windows: the shift's days are the center's regular "
+                "working weekdays, and center.holidays applies the production calendar to them"
+            )
+        return v
 
     @field_validator("phone_region")
     @classmethod

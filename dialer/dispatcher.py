@@ -165,6 +165,12 @@ class Dispatcher:
     def stop_claiming(self) -> None:
         self._claiming = False
 
+    def claims_resume_at(self, now: datetime) -> datetime | None:
+        """The earliest moment a campaign that came back short from its last claim asks
+        the queue again (CLAIM_IDLE), or None. A simulation steps then, as the
+        production tick would, so a client falling due meanwhile is not left waiting."""
+        return min((t for t in self._idle_until.values() if t > now), default=None)
+
     # ------------------------------------------------------------ the step
 
     async def step(self) -> StepResult:
@@ -492,6 +498,7 @@ class Dispatcher:
             due_at=transition.due_at,
             next_dial_at=schedule.next_dial_at,
             window_closes_at=schedule.window_closes_at,
+            slack_key=schedule.slack_key,
             cap_until=cap_until,
             priority=int(priority_of(state)),
             campaign=schedule.campaign,

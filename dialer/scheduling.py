@@ -1,7 +1,12 @@
 """Where a client goes in the queue: due moment + calendar -> next_dial_at.
 
 Pure (no I/O): the store keeps the answer on the client row so that claiming is an
-index range scan, not a calendar computation over the table. Answers are cached per
+index range scan, not a calendar computation over the table. Besides the window
+(``next_dial_at`` .. ``window_closes_at``) the row keeps the *slack key*: the opening
+plus the callable time the client has left in its local day (see
+:func:`dialer.calendar.callable_left`). While the client waits in that window, key -
+now is exactly the callable time it has left, so claims ordering by the stored key take
+the client with the least slack first without computing anything per row. Answers are cached per
 (config, campaign, zone, schedule, start instant): at import a million clients share
 a few hundred distinct keys.
 """
@@ -24,7 +29,7 @@ class Scheduler:
     def __init__(self, config: DialerConfig):
         self.config = config
         self._rules = lru_cache(maxsize=4096)(self._build_rules)
-        self._next_open = lru_cache(maxsize=65536)(self._compute_next_open)
+        self._opening = lru_cache(maxsize=65536)(self._compute_opening)
         self._campaigns: dict[tuple[Stage, str | None], Campaign | None] = {}
         self._zones: dict[str, bool] = {}
         self._placed: dict[tuple[object, ...], Schedule] = {}
@@ -39,10 +44,32 @@ class Scheduler:
     def rules(self, campaign: Campaign, zone: str, schedule_name: str | None) -> calendar.DialRules:
         return self._rules(campaign.name, zone, schedule_name)
 
-    def _compute_next_open(
+    def _compute_opening(
         self, campaign_name: str, zone: str, schedule_name: str | None, start: datetime
-    ) -> tuple[datetime, datetime] | None:
-        return calendar.next_open(self._rules(campaign_name, zone, schedule_name), start)
+    ) -> tuple[datetime, datetime, datetime] | None:
+        rules = self._rules(campaign_name, zone, schedule_name)
+        found = calendar.next_open(rules, start)
+        if found is None:
+            return None
+        opens, last_start = found
+        # A stored window ends within a day of opening (a 24/7 client's one long window is
+        # cut, and renewed when it passes): so every client due now has a window closing
+        # within a day, and the claim scans only those, never the whole queue.
+        last_start = min(last_start, opens + WINDOW_HORIZON)
+        # The slack key stays within [last_start, opens + a day]: a client open now has
+        # a key after now and at most a day ahead, the claim's bounded index range.
+        key = opens + calendar.callable_left(rules, opens)
+        key = max(min(key, opens + WINDOW_HORIZON), last_start)
+        return opens, last_start, key
+
+    def opening(
+        self, campaign: Campaign, zone: str, schedule_name: str | None, start: datetime
+    ) -> tuple[datetime, datetime, datetime] | None:
+        """(next dial moment, last start in that window, slack key) from ``start``: what
+        :meth:`place` stores for a client due at ``start`` (the plan's forecast replays it)."""
+        if start.microsecond:
+            start = start.replace(microsecond=0)
+        return self._opening(campaign.name, zone, schedule_name, start)
 
     def campaign_of(self, stage: Stage, pinned: str | None) -> Campaign | None:
         key = (stage, pinned)
@@ -96,14 +123,10 @@ class Scheduler:
         if start.microsecond:
             # Seconds are enough; dropping microseconds makes equal starts share a cache entry.
             start = start.replace(microsecond=0)
-        found = self._next_open(campaign.name, zone, schedule_name, start)
+        found = self._opening(campaign.name, zone, schedule_name, start)
         if found is None:
             return Schedule(client_id, None, None, "no open window within 400 days", campaign.name)
-        opens, last_start = found
-        # A stored window ends within a day of opening (a 24/7 client's one long window is
-        # cut, and renewed when it passes): so every client due now has a window closing
-        # within a day, and the claim scans only those, never the whole queue.
-        last_start = min(last_start, opens + WINDOW_HORIZON)
+        opens, last_start, key = found
         if cap_until is not None and cap_until > now and cap_until >= (due_at or now):
             why = f"contact cap reached until {_minute(cap_until)}"
         elif state.callback_at is not None and due_at is not None and due_at > now:
@@ -114,7 +137,7 @@ class Scheduler:
             why = "due now"
         if opens > start:
             why += f"; window opens {_minute(opens)}"
-        return Schedule(client_id, opens, last_start, why, campaign.name)
+        return Schedule(client_id, opens, last_start, why, campaign.name, key)
 
     def place_record(self, record: ClientRecord, now: datetime) -> Schedule:
         """Where a client new to the queue goes (import: one pass, no re-read).
@@ -131,7 +154,7 @@ class Scheduler:
             hit = self.place("", record.timezone, record.schedule, state, record.campaign,
                              record.next_contact, now)  # fmt: skip
             self._placed[key] = hit
-        return Schedule(record.id, hit.next_dial_at, hit.window_closes_at, hit.reason, hit.campaign)
+        return Schedule(record.id, hit.next_dial_at, hit.window_closes_at, hit.reason, hit.campaign, hit.slack_key)
 
     def place_client(self, client: QueuedClient, now: datetime) -> Schedule:
         return self.place(

@@ -101,11 +101,19 @@ async def _quiesce(clock: VirtualClock, dispatcher: Dispatcher, extra: Iterable[
 
 
 async def _next_instant(
-    store: Store, config: DialerConfig, clock: VirtualClock, end: datetime, due: datetime | None
+    store: Store,
+    config: DialerConfig,
+    clock: VirtualClock,
+    end: datetime,
+    due: datetime | None,
+    resume: datetime | None = None,
 ) -> tuple[datetime, bool]:
-    """The next instant worth simulating, and whether it is only a call progressing."""
+    """The next instant worth simulating, and whether it is only a call progressing.
+    ``resume``: a claim held back (CLAIM_IDLE) while a client is due: step then."""
     now = clock.now()
     candidates = [end, now + MAX_JUMP]
+    if resume is not None and resume > now:
+        candidates.append(resume)
     wake = clock.next_wake()
     if wake is not None:
         candidates.append(wake)
@@ -152,6 +160,7 @@ async def run_simulation(
         wake_reason = _Pending()
         next_due: datetime | None = None
         due_known_at: tuple[int, int] | None = None
+        held_due = False
         while clock.now() < day_end:
             await daily.run_due(store, config, clock.now())
             # Step only when something can have changed for the queue: a call ended (a
@@ -165,10 +174,17 @@ async def run_simulation(
                 wake_reason.stepped(clock.now(), dispatcher.ended)
             # The next client falling due changes only when a step or a call's result
             # touched the queue: ask the store then, not at every instant.
-            if due_known_at != (wake_reason.last_ended, dispatcher.ended) or (next_due and next_due <= clock.now()):
+            fell_due = next_due is not None and next_due <= clock.now()
+            if fell_due and dispatcher.claims_resume_at(clock.now()) is not None:
+                # A client fell due while a short claim holds the dispatcher back: the
+                # production tick claims it when the hold ends, so step then.
+                held_due = True
+            if due_known_at != (wake_reason.last_ended, dispatcher.ended) or fell_due:
                 next_due = await store.next_dial_after(clock.now())
                 due_known_at = (wake_reason.last_ended, dispatcher.ended)
-            target, only_calls = await _next_instant(store, config, clock, day_end, next_due)
+            resume = dispatcher.claims_resume_at(clock.now()) if held_due else None
+            held_due = False
+            target, only_calls = await _next_instant(store, config, clock, day_end, next_due, resume)
             wake_reason.only_call_progress = only_calls
             clock.advance_to(target)
             await _quiesce(clock, dispatcher)

@@ -55,6 +55,7 @@ async def explain(store: Store, config: DialerConfig, client_id: str, at: dateti
         f"hot calls {s.hot_calls}, attempts today {s.attempts_today} / total {s.attempts_total}",
     ]
     status: calendar.WindowStatus | None = None
+    rules: calendar.DialRules | None = None
     scheduler = Scheduler(config)
     campaign = scheduler.campaign_of(s.stage, client.campaign if client.campaign_pinned else None)
     if campaign is not None and s.stage is not Stage.DNC:
@@ -78,6 +79,11 @@ async def explain(store: Store, config: DialerConfig, client_id: str, at: dateti
         else:
             lines.append(f"  window now:        closed: {'; '.join(status.reasons)}")
             lines.append(f"  window next opens: {_fmt(status.next_open, zone)}")
+    if rules is not None:
+        # Which calendar decided about today: weekday names, or a production calendar
+        # (the schedule's, the center's) with its moved working days and days off.
+        for i, text in enumerate(calendar.day_rules(rules, at)):
+            lines.append(f"  {'days today:' if i == 0 else '':<19}{text}")
     day = center_today(config, at)
     if campaign is not None:
         place = await store.plan_position(campaign.name, day, client.id)

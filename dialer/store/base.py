@@ -9,6 +9,12 @@ Vocabulary:
 - *due_at*: when the lifecycle wants the next contact (ignores working hours);
 - *next_dial_at*: the earliest instant that is due AND inside the client's window;
 - *window_closes_at*: the last instant a call may start in that window;
+- *slack_key*: next_dial_at + the callable time the client has left in its local day
+  (never before window_closes_at, never more than a day after next_dial_at). Claims and
+  the daily plan order by (priority, slack_key, window_closes_at, next_dial_at, id): within
+  a class the client with the least callable time left first; at equal slack the window
+  that closes first, then the one due longest. A write without one stores
+  window_closes_at (the order by closing window);
 - *lease*: a worker's claim on a client (owner, token, until). An outcome is written
   only while the token still matches, so a worker presumed dead cannot overwrite a
   newer result.
@@ -48,6 +54,7 @@ class QueuedClient:
     lease_until: datetime | None
     open_call_id: str | None
     attributes: dict[str, str] = field(default_factory=dict)
+    slack_key: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ class Schedule:
     window_closes_at: datetime | None
     reason: str
     campaign: str | None = None
+    slack_key: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,7 @@ class ClientUpdate:
     priority: int
     campaign: str | None
     reason: str
+    slack_key: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,30 @@ class EventRecord:
     to_stage: str | None
     reason: str
     data: dict[str, Any]
+
+
+# A group of due clients the claim order cannot tell apart but by id: same zone and
+# schedule (so the same windows), class and dial moment (so the same slack key).
+GroupKey = tuple[str, "str | None", int, datetime]
+
+
+@dataclass(frozen=True)
+class DueGroup:
+    """Clients of one campaign due in a period, counted per :data:`GroupKey`. Within a
+    group, claims (and so the day) take them in id order; the plan forecasts how many
+    of each group the day dials."""
+
+    timezone: str
+    schedule: str | None
+    priority: int
+    next_dial_at: datetime
+    window_closes_at: datetime | None
+    slack_key: datetime | None
+    count: int
+
+    @property
+    def key(self) -> GroupKey:
+        return (self.timezone, self.schedule, self.priority, self.next_dial_at)
 
 
 @dataclass(frozen=True)
@@ -456,13 +489,18 @@ class Store(abc.ABC):
     async def count_due(self, campaign: str, until: datetime) -> int: ...
 
     @abc.abstractmethod
-    async def due_zones(self, campaign: str, until: datetime) -> list[str]:
-        """The distinct client zones among the clients due before `until`."""
+    async def due_groups(self, campaign: str, until: datetime) -> list[DueGroup]:
+        """The campaign's clients due before `until`, counted per :data:`GroupKey` (the
+        plan's forecast replays the day on these, not on a million rows)."""
 
     @abc.abstractmethod
-    async def form_plan(self, campaign: str, day: date, until: datetime, capacity: int, now: datetime) -> int:
-        """Store the day's plan from the queue, in call order, in the database itself
-        (a million-client queue never crosses into Python); the first `capacity` fit.
+    async def form_plan(
+        self, campaign: str, day: date, until: datetime, dialed: Mapping[GroupKey, int], now: datetime
+    ) -> int:
+        """Store the day's plan from the queue, in call order (priority, slack key,
+        next dial moment, id), in the database itself (a million-client queue never
+        crosses into Python). In each due group the first `dialed[key]` clients by id
+        fit (the forecast of what the day dials); the plan's capacity is their sum.
         Re-forming replaces. Returns the number of due clients."""
 
     @abc.abstractmethod

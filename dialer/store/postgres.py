@@ -64,6 +64,8 @@ from dialer.store.base import (
     Event,
     EventRecord,
     LeaseLost,
+    DueGroup,
+    GroupKey,
     Plan,
     PlanCounts,
     PlanEntry,
@@ -227,13 +229,24 @@ MIGRATIONS: list[str] = [
         imported_next_contact = due_at, imported_complaint = complaint, imported_at = updated_at
     WHERE NOT EXISTS (SELECT 1 FROM calls WHERE calls.client_id = clients.id);
     """,
+    # 4: claims take the least slack first (SQLite's 6). Existing rows keep their
+    # closing-window order until placed again (all are marked for it). Ids compare
+    # bytewise ("C"), as in SQLite, so both stores take ties in the same order.
+    """
+    ALTER TABLE clients ADD COLUMN slack_key timestamptz;
+    UPDATE clients SET slack_key = window_closes_at, needs_schedule = true WHERE next_dial_at IS NOT NULL;
+    DROP INDEX clients_claim;
+    CREATE INDEX clients_claim ON clients(campaign, priority, slack_key, window_closes_at, next_dial_at,
+        id COLLATE "C")
+        WHERE next_dial_at IS NOT NULL;
+    """,
 ]
 
 _CLIENT_FIELDS = (
     "id", "name", "phone", "timezone", "country", "schedule", "campaign", "campaign_pinned", "stage", "complaint",
     "hot_calls", "attempts_today", "attempts_total", "attempts_day", "callback_at", "awaiting_disposition",
     "invalid_number", "due_at", "next_dial_at", "window_closes_at", "cap_until", "priority", "schedule_reason",
-    "needs_schedule", "lease_owner", "lease_token", "lease_until", "open_call_id", "attributes",
+    "needs_schedule", "lease_owner", "lease_token", "lease_until", "open_call_id", "attributes", "slack_key",
 )  # fmt: skip
 _CLIENT_COLS = ", ".join(_CLIENT_FIELDS)
 _CLAIM_COLS = ", ".join(f"c.{f}" for f in _CLIENT_FIELDS)
@@ -277,7 +290,7 @@ def _client(r: Sequence[Any]) -> QueuedClient:
     (
         id_, name, phone, tz, country, schedule, campaign, pinned, stage, complaint, hot_calls,
         a_today, a_total, a_day, callback_at, awaiting, invalid, due_at, next_dial_at, closes, cap_until,
-        priority, reason, needs, l_owner, l_token, l_until, open_call, attributes,
+        priority, reason, needs, l_owner, l_token, l_until, open_call, attributes, slack_key,
     ) = r  # fmt: skip
     state = ClientState(
         stage=Stage(stage),
@@ -295,7 +308,7 @@ def _client(r: Sequence[Any]) -> QueuedClient:
         campaign_pinned=pinned, state=state, due_at=due_at, next_dial_at=next_dial_at, window_closes_at=closes,
         cap_until=cap_until, priority=priority, schedule_reason=reason, needs_schedule=needs, lease_owner=l_owner,
         lease_token=l_token, lease_until=l_until, open_call_id=open_call,
-        attributes=json.loads(attributes) if attributes and attributes != "{}" else {},
+        attributes=json.loads(attributes) if attributes and attributes != "{}" else {}, slack_key=slack_key,
     )  # fmt: skip
 
 
@@ -543,12 +556,14 @@ class PostgresStore(Store):
         await self.pool.execute(
             """
             UPDATE clients c SET next_dial_at = s.next_dial_at, window_closes_at = s.window_closes_at,
+                slack_key = s.slack_key,
                 schedule_reason = s.reason, campaign = COALESCE(s.campaign, c.campaign), needs_schedule = false,
                 priority = """
             + priority_sql("c.complaint")
             + """
-            FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[])
-                AS s(id, next_dial_at, window_closes_at, reason, campaign)
+            FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],
+                        $6::timestamptz[])
+                AS s(id, next_dial_at, window_closes_at, reason, campaign, slack_key)
             WHERE c.id = s.id
             """,
             list(last),
@@ -556,6 +571,7 @@ class PostgresStore(Store):
             [_ts(s.window_closes_at) for s in last.values()],
             [s.reason for s in last.values()],
             [s.campaign for s in last.values()],
+            [_ts(_slack(s)) for s in last.values()],
         )
 
     # ------------------------------------------------------------ the queue
@@ -586,7 +602,7 @@ class PostgresStore(Store):
                     rows = await con.fetch(
                         _CLAIM_LINES, owner, lease_until, campaign, now, limit, _PRIORITIES, horizon, max_in_use
                     )
-        clients = sorted((_client(r) for r in rows), key=lambda c: (c.priority, c.window_closes_at))
+        clients = sorted((_client(r) for r in rows), key=_call_order)
         return [Claim(client=c, lease_token=c.lease_token or "", lease_until=lease_until) for c in clients]
 
     async def reserve_start(self, campaign: str, cps: float, now: datetime) -> datetime:
@@ -615,14 +631,15 @@ class PostgresStore(Store):
         else:
             await self.pool.execute(
                 "UPDATE clients SET lease_owner = NULL, lease_token = NULL, lease_until = NULL, next_dial_at = $3, "
-                "window_closes_at = $4, schedule_reason = $5, cap_until = COALESCE($6, cap_until) "
-                "WHERE id = $1 AND lease_token = $2",
+                "window_closes_at = $4, schedule_reason = $5, cap_until = COALESCE($6, cap_until), "
+                "slack_key = $7 WHERE id = $1 AND lease_token = $2",
                 claim.client.id,
                 claim.lease_token,
                 _ts(schedule.next_dial_at),
                 _ts(schedule.window_closes_at),
                 schedule.reason,
                 _ts(cap_until),
+                _ts(_slack(schedule)),
             )
 
     async def start_call(self, start: CallStart) -> int:
@@ -683,6 +700,7 @@ class PostgresStore(Store):
             *self._outcome_args(call_id, call, client, event, now),
             client_id,
             lease_token,
+            _ts(_slack(client)),
         )
         if not written:
             raise LeaseLost(client_id)
@@ -706,7 +724,9 @@ class PostgresStore(Store):
             current = Disposition(found[1]) if found[1] else None
             if current is not expected:
                 raise DispositionConflict(call_id, current)
-            row = await con.fetchrow(_RECORD_DISPOSITION, *self._outcome_args(call_id, call, client, event, now))
+            row = await con.fetchrow(
+                _RECORD_DISPOSITION, *self._outcome_args(call_id, call, client, event, now), _ts(_slack(client))
+            )
             if not row[0]:
                 raise LeaseLost(found[0])
 
@@ -809,7 +829,7 @@ class PostgresStore(Store):
     async def due_clients(self, campaign: str, until: datetime, limit: int | None = None) -> list[QueuedClient]:
         rows = await self.pool.fetch(
             f"SELECT {_CLIENT_COLS} FROM clients WHERE campaign = $1 AND next_dial_at IS NOT NULL "
-            'AND next_dial_at < $2 ORDER BY priority, window_closes_at, next_dial_at, id COLLATE "C" LIMIT $3',
+            'AND next_dial_at < $2 ORDER BY priority, slack_key, window_closes_at, next_dial_at, id COLLATE "C" LIMIT $3',
             campaign,
             _ts(until),
             limit,  # LIMIT NULL = no limit
@@ -849,33 +869,51 @@ class PostgresStore(Store):
             )
         )
 
-    async def due_zones(self, campaign: str, until: datetime) -> list[str]:
+    async def due_groups(self, campaign: str, until: datetime) -> list[DueGroup]:
         rows = await self.pool.fetch(
-            "SELECT DISTINCT timezone FROM clients WHERE campaign = $1 AND next_dial_at IS NOT NULL "
-            "AND next_dial_at < $2",
+            "SELECT timezone, schedule, priority, next_dial_at, min(window_closes_at), min(slack_key), count(*) "
+            "FROM clients WHERE campaign = $1 AND next_dial_at IS NOT NULL AND next_dial_at < $2 "
+            "GROUP BY timezone, schedule, priority, next_dial_at",
             campaign,
             _ts(until),
         )
-        return [r[0] for r in rows]
+        return [DueGroup(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6])) for r in rows]
 
-    async def form_plan(self, campaign: str, day: date, until: datetime, capacity: int, now: datetime) -> int:
+    async def form_plan(
+        self, campaign: str, day: date, until: datetime, dialed: Mapping[GroupKey, int], now: datetime
+    ) -> int:
+        fits = {k: n for k, n in dialed.items() if n > 0}
+        capacity = sum(fits.values())
         async with self.pool.acquire() as con, con.transaction():
             await con.execute("DELETE FROM plan_entries WHERE campaign = $1 AND day = $2", campaign, day)
+            # The forecast per group, joined by key: the first k clients of a group by id
+            # are the ones the claims take (they order by id within a group).
             status = await con.execute(
                 """
                 INSERT INTO plan_entries(campaign, day, position, client_id, priority, next_dial_at,
                                          window_closes_at, fits)
-                SELECT $1, $2, rn - 1, id, priority, next_dial_at, window_closes_at, rn <= $3
-                FROM (SELECT id, priority, next_dial_at, window_closes_at,
-                             ROW_NUMBER() OVER (ORDER BY priority, window_closes_at, next_dial_at,
-                                                id COLLATE "C") AS rn
+                SELECT $1, $2,
+                       ROW_NUMBER() OVER (ORDER BY q.priority, q.slack_key, q.window_closes_at, q.next_dial_at,
+                                          q.id COLLATE "C") - 1,
+                       q.id, q.priority, q.next_dial_at, q.window_closes_at, q.grn <= COALESCE(f.k, 0)
+                FROM (SELECT id, timezone, schedule, priority, next_dial_at, window_closes_at, slack_key,
+                             ROW_NUMBER() OVER (PARTITION BY timezone, schedule, priority, next_dial_at
+                                                ORDER BY id COLLATE "C") AS grn
                       FROM clients
-                      WHERE campaign = $1 AND next_dial_at IS NOT NULL AND next_dial_at < $4) q
+                      WHERE campaign = $1 AND next_dial_at IS NOT NULL AND next_dial_at < $3) q
+                LEFT JOIN unnest($4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::int[])
+                     AS f(tz, sched, prio, nda, k)
+                  ON f.tz = q.timezone AND f.sched = COALESCE(q.schedule, '') AND f.prio = q.priority
+                 AND f.nda = q.next_dial_at
                 """,
                 campaign,
                 day,
-                capacity,
                 _ts(until),
+                [k[0] for k in fits],
+                [k[1] or "" for k in fits],
+                [k[2] for k in fits],
+                [_ts(k[3]) for k in fits],
+                list(fits.values()),
             )
             await con.execute(
                 "INSERT INTO plans(campaign, day, capacity, created_at) VALUES ($1, $2, $3, $4) "
@@ -976,9 +1014,10 @@ class PostgresStore(Store):
 # (~280 ms a claim at 1M clients instead of ~2 ms).
 # One claim statement, one index range per priority class (complaints, callbacks, hot,
 # customers, prospects; $6 lists them): within a class the index (campaign, priority,
-# window_closes_at) is read from "closes after now" in closing order and no further
-# than a day ahead ($7; stored windows close within a day of opening), so clients due
-# on later days are never walked, whatever the size of the queue. Rows other
+# slack_key, window_closes_at, next_dial_at, id) is read in call order, least slack first, from "after
+# now" (a client inside its window has a key after its last start) to a day ahead ($7;
+# a key is at most a day after its opening), so clients due on later days are never
+# walked, whatever the size of the queue. Rows other
 # transactions hold are skipped. `= ANY(ARRAY(...))`, not `IN (...)`: the picked ids
 # become one array and the update looks them up by primary key whatever the planner
 # guesses for LIMIT (with `IN`, a generic plan hash-joins a scan of the whole table).
@@ -987,16 +1026,17 @@ UPDATE clients c SET lease_owner = $1, lease_token = gen_random_uuid()::text, le
 WHERE c.id = ANY(ARRAY(
     SELECT x.id FROM unnest($6::int[]) AS p(priority)
     CROSS JOIN LATERAL (
-        SELECT id, window_closes_at FROM clients
+        SELECT id, slack_key, window_closes_at, next_dial_at FROM clients
         WHERE campaign = $3 AND priority = p.priority AND next_dial_at IS NOT NULL
-          AND window_closes_at > $4 AND window_closes_at <= $7 AND next_dial_at <= $4
+          AND slack_key > $4 AND slack_key <= $7
+          AND window_closes_at > $4 AND next_dial_at <= $4
           AND open_call_id IS NULL
           AND (lease_until IS NULL OR lease_until <= $4)
           AND (cap_until IS NULL OR cap_until <= $4)
-        ORDER BY window_closes_at
+        ORDER BY slack_key, window_closes_at, next_dial_at, id COLLATE "C"
         LIMIT {limit}
         FOR UPDATE SKIP LOCKED) x
-    ORDER BY p.priority, x.window_closes_at
+    ORDER BY p.priority, x.slack_key, x.window_closes_at, x.next_dial_at, x.id COLLATE "C"
     LIMIT {limit}))
 RETURNING {cols}
 """
@@ -1008,6 +1048,17 @@ _CLAIM_LINES = _CLAIM_SQL.format(
     cols=_CLAIM_COLS,
 )
 _PRIORITIES = [int(p) for p in Priority]
+
+
+def _call_order(c: QueuedClient) -> tuple[Any, ...]:
+    """The call order of claims, plans and `due_clients`, as a Python sort key."""
+    return (c.priority, c.slack_key or c.window_closes_at, c.window_closes_at, c.next_dial_at, c.id)
+
+
+def _slack(placed: Schedule | ClientUpdate) -> datetime | None:
+    """The slack key to store: the placement's, else its window's close (a writer that
+    computed none still leaves the client claimable, ordered by its closing window)."""
+    return placed.slack_key or placed.window_closes_at
 
 # Calls still dialing whose client's lease ran out. Driven by the small partial index of
 # open calls; each one looks its client up by primary key (OFFSET 0 keeps the lookup a
@@ -1023,12 +1074,13 @@ LIMIT $2
 
 # An outcome (or a disposition) in one statement, hence one transaction: the client row
 # only where the lease clause holds; the call row and the event only if it did.
-# $1-$16 client, $17 call id, $18 now, $19-$29 call, $30-$34 event, $35 the call's state_before.
+# $1-$16 client, $17 call id, $18 now, $19-$29 call, $30-$34 event, $35 the call's state_before;
+# then the slack key (and, for an outcome, the client id and lease token).
 _OUTCOME = """
 WITH cl AS (
     UPDATE clients SET stage = $1, complaint = $2, hot_calls = $3, attempts_today = $4, attempts_total = $5,
         attempts_day = $6, callback_at = $7, awaiting_disposition = $8, invalid_number = $9, due_at = $10,
-        next_dial_at = $11, window_closes_at = $12, cap_until = $13, priority = $14,
+        next_dial_at = $11, window_closes_at = $12, slack_key = {slack}, cap_until = $13, priority = $14,
         campaign = CASE WHEN campaign_pinned THEN campaign ELSE COALESCE($15, campaign) END,
         schedule_reason = $16, needs_schedule = false,
         lease_owner = NULL, lease_token = NULL, lease_until = NULL,
@@ -1047,13 +1099,14 @@ WITH cl AS (
 )
 SELECT count(*){extra} FROM cl
 """
-_RECORD_OUTCOME = _OUTCOME.format(target="$36", lease="lease_token = $37", extra="")
+_RECORD_OUTCOME = _OUTCOME.format(target="$36", lease="lease_token = $37", extra="", slack="$38::timestamptz")
 # A disposition: the call's client, only while no live lease (not in a call right now);
 # the second column tells "no such call" from "in a call".
 _RECORD_DISPOSITION = _OUTCOME.format(
     target="(SELECT client_id FROM calls WHERE call_id = $17)",
     lease="(lease_until IS NULL OR lease_until <= $18)",
     extra=", EXISTS (SELECT 1 FROM calls WHERE call_id = $17)",
+    slack="$36::timestamptz",
 )
 
 # Bulk upsert of one batch, passed as column arrays. Both halves read the table as it
@@ -1087,10 +1140,10 @@ WITH t AS MATERIALIZED (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::boolean[], $10::boolean[], $11::timestamptz[], $12::jsonb[],
                          $13::text[], $14::text[], $15::boolean[], $16::integer[], $17::timestamptz[],
-                         $18::timestamptz[], $19::text[], $20::boolean[])
+                         $18::timestamptz[], $19::text[], $20::boolean[], $21::timestamptz[])
         AS t(id, name, phone, timezone, country, schedule, campaign, stage, dnc, complaint, due_at, attributes,
              new_campaign, new_stage, new_complaint, new_priority, next_dial_at, window_closes_at, reason,
-             scheduled)
+             scheduled, slack_key)
 ), upd AS (
     UPDATE clients c SET
         name = t.name, phone = t.phone, timezone = t.timezone, country = t.country, schedule = t.schedule,
@@ -1099,7 +1152,7 @@ WITH t AS MATERIALIZED (
         imported_stage = COALESCE(t.stage, c.imported_stage),
         imported_next_contact = COALESCE(t.due_at, c.imported_next_contact),
         imported_complaint = COALESCE(t.complaint, c.imported_complaint),
-        imported_at = $21, attributes = t.attributes, updated_at = $21,
+        imported_at = $22, attributes = t.attributes, updated_at = $22,
         needs_schedule = c.needs_schedule OR c.timezone IS DISTINCT FROM t.timezone
             OR c.schedule IS DISTINCT FROM t.schedule OR c.country IS DISTINCT FROM t.country
             OR c.campaign IS DISTINCT FROM {_NEW_CAMPAIGN} OR c.campaign_pinned <> (t.campaign IS NOT NULL)
@@ -1111,10 +1164,10 @@ WITH t AS MATERIALIZED (
     INSERT INTO clients(id, name, phone, timezone, country, schedule, campaign, campaign_pinned, stage, complaint,
                         due_at, priority, attributes, created_at, updated_at, next_dial_at, window_closes_at,
                         schedule_reason, needs_schedule, imported_stage, imported_next_contact,
-                        imported_complaint, imported_at)
+                        imported_complaint, imported_at, slack_key)
     SELECT t.id, t.name, t.phone, t.timezone, t.country, t.schedule, t.new_campaign, t.campaign IS NOT NULL,
-           t.new_stage, t.new_complaint, t.due_at, t.new_priority, t.attributes, $21, $21, t.next_dial_at,
-           t.window_closes_at, t.reason, NOT t.scheduled, t.stage, t.due_at, t.complaint, $21
+           t.new_stage, t.new_complaint, t.due_at, t.new_priority, t.attributes, $22, $22, t.next_dial_at,
+           t.window_closes_at, t.reason, NOT t.scheduled, t.stage, t.due_at, t.complaint, $22, t.slack_key
     FROM t WHERE NOT EXISTS (SELECT 1 FROM clients x WHERE x.id = t.id)
     RETURNING 1
 )
@@ -1123,11 +1176,11 @@ SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)
 
 
 def _upsert_columns(records: Sequence[ClientRecord], schedules: Mapping[str, Schedule] | None) -> list[list[Any]]:
-    """The batch as 20 column arrays (one pass; asyncpg encodes them in binary)."""
-    cols: list[list[Any]] = [[] for _ in range(20)]
+    """The batch as 21 column arrays (one pass; asyncpg encodes them in binary)."""
+    cols: list[list[Any]] = [[] for _ in range(21)]
     (
         ids, names, phones, zones, countries, sched_names, campaigns, stages, dncs, complaints, dues, attrs,
-        new_campaigns, new_stages, new_complaints, new_priorities, nexts, closes, reasons, scheduled,
+        new_campaigns, new_stages, new_complaints, new_priorities, nexts, closes, reasons, scheduled, slacks,
     ) = cols  # fmt: skip
     get = schedules.get if schedules else (lambda _id: None)
     for r in records:
@@ -1157,12 +1210,14 @@ def _upsert_columns(records: Sequence[ClientRecord], schedules: Mapping[str, Sch
             closes.append(_ts(sch.window_closes_at))
             reasons.append(sch.reason)
             scheduled.append(True)
+            slacks.append(_ts(_slack(sch)))
         else:
             new_campaigns.append(r.campaign)
             nexts.append(None)
             closes.append(None)
             reasons.append(None)
             scheduled.append(False)
+            slacks.append(None)
     return cols
 
 

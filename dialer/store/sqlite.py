@@ -47,6 +47,8 @@ from dialer.store.base import (
     Event,
     EventRecord,
     LeaseLost,
+    DueGroup,
+    GroupKey,
     Plan,
     PlanCounts,
     PlanEntry,
@@ -257,13 +259,23 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN state_before TEXT;
     {IMPORT_BASELINE_SQL}
     """,
+    # 6: claims take the least slack first (callable time left in the client's day).
+    # Existing rows keep their closing-window order until they are placed again (all
+    # are marked for it); the claim index walks the new key.
+    """
+    ALTER TABLE clients ADD COLUMN slack_key TEXT;
+    UPDATE clients SET slack_key = window_closes_at, needs_schedule = 1 WHERE next_dial_at IS NOT NULL;
+    DROP INDEX clients_claim;
+    CREATE INDEX clients_claim ON clients(campaign, priority, slack_key, window_closes_at, next_dial_at, id)
+        WHERE next_dial_at IS NOT NULL;
+    """,
 ]
 
 _CLIENT_COLS = (
     "id, name, phone, timezone, country, schedule, campaign, campaign_pinned, stage, complaint, hot_calls, "
     "attempts_today, attempts_total, attempts_day, callback_at, awaiting_disposition, invalid_number, due_at, "
     "next_dial_at, window_closes_at, cap_until, priority, schedule_reason, needs_schedule, lease_owner, "
-    "lease_token, lease_until, open_call_id, attributes"
+    "lease_token, lease_until, open_call_id, attributes, slack_key"
 )
 _CALL_COLS = (
     "call_id, client_id, campaign, agent, phone, client_tz, attempt, started_at, local_day, status, provider, "
@@ -276,25 +288,39 @@ _CALL_READ = _CALL_COLS + ", state_before"
 
 def _claim_branch(priority: int) -> str:
     return f"""SELECT * FROM (
-        SELECT id, priority, window_closes_at FROM clients INDEXED BY clients_claim
+        SELECT id, priority, slack_key, window_closes_at, next_dial_at FROM clients INDEXED BY clients_claim
         WHERE campaign=:campaign AND priority={priority} AND next_dial_at IS NOT NULL
-          AND window_closes_at > :now AND window_closes_at <= :horizon AND next_dial_at <= :now
+          AND slack_key > :now AND slack_key <= :horizon
+          AND window_closes_at > :now AND next_dial_at <= :now
           AND open_call_id IS NULL AND (lease_until IS NULL OR lease_until <= :now)
           AND (cap_until IS NULL OR cap_until <= :now)
-        ORDER BY window_closes_at LIMIT :limit)"""
+        ORDER BY slack_key, window_closes_at, next_dial_at, id LIMIT :limit)"""
 
 
 # One statement (one round trip to the database thread), one index range per priority
-# class: within a class the index is read from "closes after now" in closing order and
-# no further than a day ahead (stored windows close within a day of opening), so
-# clients due on later days are never walked, whatever the size of the queue.
+# class: within a class the index (campaign, priority, slack_key, window_closes_at,
+# next_dial_at, id) is
+# read in call order, least slack first, from "after now" (a client inside its window
+# has a key after its window's last start, so after now) to a day ahead (a key is at
+# most a day after its opening): clients due on later days are never walked, whatever
+# the size of the queue.
 _CLAIM = f"""
 UPDATE clients SET lease_owner=:owner, lease_token=lower(hex(randomblob(12))), lease_until=:until
 WHERE id IN (
     SELECT id FROM ({" UNION ALL ".join(_claim_branch(p) for p in Priority)})
-    ORDER BY priority, window_closes_at LIMIT :limit)
+    ORDER BY priority, slack_key, window_closes_at, next_dial_at, id LIMIT :limit)
 RETURNING {_CLIENT_COLS}
 """
+
+# The call order of claims, plans and `due_clients`, as a Python sort key.
+def _call_order(c: QueuedClient) -> tuple[Any, ...]:
+    return (c.priority, c.slack_key or c.window_closes_at, c.window_closes_at, c.next_dial_at, c.id)
+
+
+def _slack(placed: Schedule | ClientUpdate) -> datetime | None:
+    """The slack key to store: the placement's, else its window's close (a writer that
+    computed none still leaves the client claimable, ordered by its closing window)."""
+    return placed.slack_key or placed.window_closes_at
 
 
 # A known client imported again. Contact data (name, phone, zone, country, schedule,
@@ -342,7 +368,7 @@ def _client(row: Sequence[Any]) -> QueuedClient:
     (
         id_, name, phone, tz, country, schedule, campaign, pinned, stage, complaint, hot_calls,
         a_today, a_total, a_day, callback_at, awaiting, invalid, due_at, next_dial_at, closes, cap_until,
-        priority, reason, needs, l_owner, l_token, l_until, open_call, attributes,
+        priority, reason, needs, l_owner, l_token, l_until, open_call, attributes, slack_key,
     ) = row  # fmt: skip
     state = ClientState(
         stage=Stage(stage),
@@ -361,6 +387,7 @@ def _client(row: Sequence[Any]) -> QueuedClient:
         window_closes_at=from_ts(closes), cap_until=from_ts(cap_until), priority=priority,
         schedule_reason=reason, needs_schedule=bool(needs), lease_owner=l_owner, lease_token=l_token,
         lease_until=from_ts(l_until), open_call_id=open_call, attributes=json.loads(attributes or "{}"),
+        slack_key=from_ts(slack_key),
     )  # fmt: skip
 
 
@@ -559,14 +586,15 @@ class SqliteStore(Store):
                             sch.reason if sch else None, 0 if sch else 1,
                             r.stage.value if r.stage else None, ts(r.next_contact),
                             None if r.complaint is None else int(r.complaint), now,
+                            ts(_slack(sch)) if sch else None,
                         )
                     )  # fmt: skip
             await db.executemany(
                 "INSERT INTO clients(id, name, phone, timezone, country, schedule, campaign, campaign_pinned, "
                 "stage, complaint, due_at, priority, attributes, created_at, updated_at, next_dial_at, "
                 "window_closes_at, schedule_reason, needs_schedule, imported_stage, imported_next_contact, "
-                "imported_complaint, imported_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "imported_complaint, imported_at, slack_key) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 new_rows,
             )
             await db.executemany(
@@ -604,9 +632,12 @@ class SqliteStore(Store):
         async with self._tx() as db:
             await db.executemany(
                 # Priority too: a re-import may have changed stage or complaint.
-                "UPDATE clients SET next_dial_at=?, window_closes_at=?, schedule_reason=?, "
+                "UPDATE clients SET next_dial_at=?, window_closes_at=?, slack_key=?, schedule_reason=?, "
                 f"campaign=COALESCE(?, campaign), needs_schedule=0, priority={_PRIORITY_SQL} WHERE id=?",
-                [(ts(s.next_dial_at), ts(s.window_closes_at), s.reason, s.campaign, s.client_id) for s in items],
+                [
+                    (ts(s.next_dial_at), ts(s.window_closes_at), ts(_slack(s)), s.reason, s.campaign, s.client_id)
+                    for s in items
+                ],
             )
 
     # ------------------------------------------------------------ the queue
@@ -638,7 +669,7 @@ class SqliteStore(Store):
             return conn.execute(_CLAIM, args).fetchall()
 
         rows = await self._in_thread(work)
-        clients = sorted((_client(r) for r in rows), key=lambda c: (c.priority, c.window_closes_at))
+        clients = sorted((_client(r) for r in rows), key=_call_order)
         return [Claim(client=c, lease_token=c.lease_token or "", lease_until=lease_until) for c in clients]
 
     async def reserve_start(self, campaign: str, cps: float, now: datetime) -> datetime:
@@ -665,11 +696,11 @@ class SqliteStore(Store):
             else:
                 await db.execute(
                     "UPDATE clients SET lease_owner=NULL, lease_token=NULL, lease_until=NULL, next_dial_at=?, "
-                    "window_closes_at=?, schedule_reason=?, cap_until=COALESCE(?, cap_until) "
+                    "window_closes_at=?, slack_key=?, schedule_reason=?, cap_until=COALESCE(?, cap_until) "
                     "WHERE id=? AND lease_token=?",
                     (
-                        ts(schedule.next_dial_at), ts(schedule.window_closes_at), schedule.reason, ts(cap_until),
-                        claim.client.id, claim.lease_token,
+                        ts(schedule.next_dial_at), ts(schedule.window_closes_at), ts(_slack(schedule)),
+                        schedule.reason, ts(cap_until), claim.client.id, claim.lease_token,
                     ),
                 )  # fmt: skip
 
@@ -719,7 +750,7 @@ class SqliteStore(Store):
                 attempts_today=:attempts_today, attempts_total=:attempts_total, attempts_day=:attempts_day,
                 callback_at=:callback_at, awaiting_disposition=:awaiting_disposition,
                 invalid_number=:invalid_number, due_at=:due_at, next_dial_at=:next_dial_at,
-                window_closes_at=:window_closes_at, cap_until=:cap_until, priority=:priority,
+                window_closes_at=:window_closes_at, slack_key=:slack_key, cap_until=:cap_until, priority=:priority,
                 campaign=CASE WHEN campaign_pinned=1 THEN campaign ELSE COALESCE(:campaign, campaign) END,
                 schedule_reason=:reason, needs_schedule=0,
                 lease_owner=NULL, lease_token=NULL, lease_until=NULL,
@@ -732,6 +763,7 @@ class SqliteStore(Store):
                 "due_at": ts(client.due_at),
                 "next_dial_at": ts(client.next_dial_at),
                 "window_closes_at": ts(client.window_closes_at),
+                "slack_key": ts(_slack(client)),
                 "cap_until": ts(client.cap_until),
                 "priority": client.priority,
                 "campaign": client.campaign,
@@ -904,7 +936,7 @@ class SqliteStore(Store):
     async def due_clients(self, campaign: str, until: datetime, limit: int | None = None) -> list[QueuedClient]:
         q = (
             f"SELECT {_CLIENT_COLS} FROM clients WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ? "
-            "ORDER BY priority, window_closes_at, next_dial_at"
+            "ORDER BY priority, slack_key, window_closes_at, next_dial_at, id"
         )
         args: tuple[Any, ...] = (campaign, ts(until))
         if limit is not None:
@@ -946,29 +978,56 @@ class SqliteStore(Store):
         )
         return int(row[0]) if row else 0
 
-    async def due_zones(self, campaign: str, until: datetime) -> list[str]:
-        return [r[0] for r in await self.db.execute_fetchall(
-            "SELECT DISTINCT timezone FROM clients WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ?",
+    async def due_groups(self, campaign: str, until: datetime) -> list[DueGroup]:
+        rows = await self.db.execute_fetchall(
+            "SELECT timezone, schedule, priority, next_dial_at, MIN(window_closes_at), MIN(slack_key), COUNT(*) "
+            "FROM clients WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ? "
+            "GROUP BY timezone, schedule, priority, next_dial_at",
             (campaign, ts(until)),
-        )]
+        )
+        return [
+            DueGroup(r[0], r[1], r[2], from_ts(r[3]), from_ts(r[4]), from_ts(r[5]), r[6])  # type: ignore[arg-type]
+            for r in rows
+        ]
 
-    async def form_plan(self, campaign: str, day: date, until: datetime, capacity: int, now: datetime) -> int:
+    async def form_plan(
+        self, campaign: str, day: date, until: datetime, dialed: Mapping[GroupKey, int], now: datetime
+    ) -> int:
         d = day.isoformat()
+        capacity = sum(max(0, k) for k in dialed.values())
         async with self._tx() as db:
             await db.execute("DELETE FROM plan_entries WHERE campaign=? AND day=?", (campaign, d))
+            # The forecast per group, joined by key: the first k clients of a group by id
+            # are the ones the claims take (they order by id within a group).
+            await db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS plan_fit "
+                "(tz TEXT, sched TEXT, prio INTEGER, nda TEXT, k INTEGER, PRIMARY KEY (tz, sched, prio, nda))"
+            )
+            await db.execute("DELETE FROM temp.plan_fit")
+            await db.executemany(
+                "INSERT OR REPLACE INTO temp.plan_fit VALUES (?,?,?,?,?)",
+                [(tz, sched or "", prio, ts(nda), k) for (tz, sched, prio, nda), k in dialed.items() if k > 0],
+            )
             cur = await db.execute(
                 """
                 INSERT INTO plan_entries(campaign, day, position, client_id, priority, next_dial_at,
                                          window_closes_at, fits)
-                SELECT ?, ?, rn - 1, id, priority, next_dial_at, window_closes_at, rn <= ?
-                FROM (SELECT id, priority, next_dial_at, window_closes_at,
-                             ROW_NUMBER() OVER (ORDER BY priority, window_closes_at, next_dial_at, id) AS rn
+                SELECT ?, ?, ROW_NUMBER() OVER (ORDER BY q.priority, q.slack_key, q.window_closes_at,
+                                                         q.next_dial_at, q.id) - 1,
+                       q.id, q.priority, q.next_dial_at, q.window_closes_at, q.grn <= COALESCE(f.k, 0)
+                FROM (SELECT id, timezone, schedule, priority, next_dial_at, window_closes_at, slack_key,
+                             ROW_NUMBER() OVER (PARTITION BY timezone, schedule, priority, next_dial_at
+                                                ORDER BY id) AS grn
                       FROM clients
-                      WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ?)
+                      WHERE campaign=? AND next_dial_at IS NOT NULL AND next_dial_at < ?) q
+                LEFT JOIN temp.plan_fit f
+                  ON f.tz = q.timezone AND f.sched = COALESCE(q.schedule, '') AND f.prio = q.priority
+                 AND f.nda = q.next_dial_at
                 """,
-                (campaign, d, capacity, campaign, ts(until)),
+                (campaign, d, campaign, ts(until)),
             )
             due = cur.rowcount
+            await db.execute("DELETE FROM temp.plan_fit")
             await db.execute(
                 "INSERT INTO plans(campaign, day, capacity, created_at) VALUES (?,?,?,?) "
                 "ON CONFLICT(campaign, day) DO UPDATE SET capacity=excluded.capacity, created_at=excluded.created_at",

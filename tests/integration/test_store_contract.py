@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from dialer.store.base import (
     CallStart,
     CallUpdate,
     ClientUpdate,
+    DueGroup,
     Event,
     LeaseLost,
     PlanCounts,
@@ -166,6 +168,79 @@ async def test_claim_order_and_lease(any_store: Store) -> None:
     assert {c.client.id for c in back} == {"0", "1", "2", "3", "4"}
 
 
+async def test_claims_take_the_least_slack_first_below_priority(any_store: Store) -> None:
+    """Within a class the smallest slack key first (least callable time left today),
+    then the one due longest, then the id (bytewise in both stores); a class above
+    beats any slack. The key is stored by every writer, or the window's close."""
+    ids = ["a", "B", "c", "d", "e", "f"]
+    await any_store.upsert_clients([rec(i) for i in ids])
+    await any_store.clients_to_schedule(NOW, 10)
+    hour = timedelta(hours=1)
+    closes = NOW + 2 * hour
+    await any_store.set_schedules(
+        [
+            Schedule("a", NOW, closes, "t", "cold", NOW + 9 * hour),  # a whole afternoon ahead
+            Schedule("B", NOW, closes, "t", "cold", NOW + 3 * hour),  # nearly done for the day
+            Schedule("c", NOW - hour, closes, "t", "cold", NOW + 3 * hour),  # same key, due longer
+            Schedule("d", NOW, closes, "t", "cold", NOW + 3 * hour),  # same key and moment: by id
+            Schedule("e", NOW, closes, "t", "cold"),  # no key: its window's close
+            Schedule("f", NOW + hour, closes, "t", "cold", NOW + 4 * hour),  # not due yet
+        ]
+    )
+    assert (await any_store.get_client("e")).slack_key == closes  # type: ignore[union-attr]
+    assert (await any_store.get_client("a")).slack_key == NOW + 9 * hour  # type: ignore[union-attr]
+    claims = await any_store.claim("cold", NOW, 10, "w", NOW + timedelta(minutes=5))
+    assert [c.client.id for c in claims] == ["e", "c", "B", "d", "a"]
+    assert [c.client.slack_key for c in claims][:2] == [closes, NOW + 3 * hour]
+    # A due complaint goes before all of them, whatever its slack.
+    for c in claims:
+        await any_store.release(c, None)
+    await any_store.upsert_clients([rec("z", complaint=True)])
+    await any_store.clients_to_schedule(NOW, 10)
+    await any_store.set_schedules([Schedule("z", NOW, closes, "t", "cold", NOW + 12 * hour)])
+    first = await any_store.claim("cold", NOW, 2, "w", NOW + timedelta(minutes=5))
+    assert [c.client.id for c in first] == ["z", "e"]
+    # release (rescheduled) and outcomes store the key too.
+    await any_store.release(first[1], Schedule("e", NOW, closes, "t", "cold", NOW + 5 * hour))
+    assert (await any_store.get_client("e")).slack_key == NOW + 5 * hour  # type: ignore[union-attr]
+    [claim] = await any_store.claim("cold", NOW, 1, "w", NOW + timedelta(minutes=5))
+    assert claim.client.id == "c"
+    await any_store.start_call(start_for("c", claim.lease_token))
+    later = replace(update(next_dial=NOW + hour), slack_key=NOW + 7 * hour)
+    await any_store.record_outcome(
+        "call-1", "c", claim.lease_token, CallUpdate(status=CallStatus.BUSY), later, Event("t", "t"), NOW
+    )
+    assert (await any_store.get_client("c")).slack_key == NOW + 7 * hour  # type: ignore[union-attr]
+
+
+async def test_plan_fits_the_forecast_per_group_in_call_order(any_store: Store) -> None:
+    """Entries in claim order; in each due group the first k by id fit."""
+    d = date(2026, 12, 1)
+    hour = timedelta(hours=1)
+    await any_store.upsert_clients(
+        [rec(f"m{i}") for i in range(4)] + [rec(f"n{i}", timezone="Asia/Novosibirsk", schedule="office") for i in range(3)]
+    )
+    await any_store.clients_to_schedule(NOW, 10)
+    await any_store.set_schedules(
+        [Schedule(f"m{i}", NOW, NOW + hour, "t", "cold", NOW + 8 * hour) for i in range(4)]
+        + [Schedule(f"n{i}", NOW, NOW + hour, "t", "cold", NOW + 2 * hour) for i in range(3)]
+    )
+    until = NOW + timedelta(days=1)
+    groups = sorted(await any_store.due_groups("cold", until), key=lambda g: g.timezone)
+    assert [(g.timezone, g.schedule, g.count, g.slack_key) for g in groups] == [
+        ("Asia/Novosibirsk", "office", 3, NOW + 2 * hour),
+        ("Europe/Moscow", None, 4, NOW + 8 * hour),
+    ]
+    fits = {groups[0].key: 1, groups[1].key: 2}
+    assert await any_store.form_plan("cold", d, until, fits, NOW) == 7
+    plan = await any_store.get_plan("cold", d)
+    assert plan is not None and plan.capacity == 3 and plan.fits == 3 and plan.rolls_over == 4
+    assert [(e.client_id, e.fits) for e in plan.entries] == [
+        ("n0", True), ("n1", False), ("n2", False), ("m0", True), ("m1", True), ("m2", False), ("m3", False),
+    ]  # fmt: skip
+    assert await any_store.plan_position("cold", d, "m1") == (5, 7, True)
+
+
 async def test_claim_skips_not_due_closed_and_capped(any_store: Store) -> None:
     await any_store.upsert_clients([rec(1), rec(2), rec(3)])
     await any_store.clients_to_schedule(NOW, 10)
@@ -254,9 +329,14 @@ async def test_plan_is_formed_in_call_order(any_store: Store) -> None:
     await any_store.set_schedules([Schedule("late", NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1), "t", "cold")])
     until = NOW + timedelta(days=1)
     assert await any_store.count_due("cold", until) == 5
-    assert await any_store.due_zones("cold", until) == ["Europe/Moscow"]
-    assert await any_store.form_plan("cold", d, until, 3, NOW) == 5
-    assert await any_store.form_plan("cold", d, until, 3, NOW) == 5  # re-forming replaces
+    # One group (same zone, schedule, class, dial moment); no slack key was given, so
+    # each stored key is its window's close.
+    assert await any_store.due_groups("cold", until) == [
+        DueGroup("Europe/Moscow", None, 4, NOW, NOW + timedelta(hours=1), NOW + timedelta(hours=1), 5)
+    ]
+    key = ("Europe/Moscow", None, 4, NOW)
+    assert await any_store.form_plan("cold", d, until, {key: 3}, NOW) == 5
+    assert await any_store.form_plan("cold", d, until, {key: 3}, NOW) == 5  # re-forming replaces
     plan = await any_store.get_plan("cold", d)
     assert plan is not None and plan.due == 5 and plan.fits == 3 and plan.rolls_over == 2
     assert [e.client_id for e in plan.entries] == ["0", "1", "2", "3", "4"]
@@ -280,7 +360,8 @@ async def test_mid_day_only_clients_gone_for_the_day_are_rolled_over(any_store: 
     d = date(2026, 12, 1)
     start, end = NOW - timedelta(hours=8), NOW + timedelta(hours=16)
     await queue(any_store, 4)
-    assert await any_store.form_plan("cold", d, end, 10, NOW) == 4
+    everyone = {g.key: g.count for g in await any_store.due_groups("cold", end)}
+    assert await any_store.form_plan("cold", d, end, everyone, NOW) == 4
     [claim] = await any_store.claim("cold", NOW, 1, "w", NOW + timedelta(minutes=5))
     await any_store.start_call(start_for(claim.client.id, claim.lease_token))
     # Client 1: its windows today closed, the next one is tomorrow. Client 2: reopens

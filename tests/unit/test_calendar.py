@@ -241,11 +241,93 @@ def test_working_saturday_opens_when_the_campaign_works_saturdays() -> None:
     assert "(working day by RU calendar)" in warm.allowed_by
     cold = status(rules(zone, "cold"), at)  # the cold campaign only dials mon-fri
     assert not cold.open
-    assert cold.reasons == ("outside campaign window: no calls on sat (client time)",)
+    # A plain weekday list means what it says; the reason points at `workdays`.
+    assert cold.reasons == (
+        "outside campaign window: no calls on sat (client time); 2025-11-01 is a moved working day by RU: "
+        "write workdays in the window's days to follow it",
+    )
     # Monday Nov 3 is the moved day off and Nov 4 is Unity Day.
     assert cold.next_open == local(zone, 2025, 11, 5, 9, 0)
     monday = status(rules(zone, "cold"), local(zone, 2025, 11, 3, 10, 0))
     assert any("public holiday: Day off (substituted from 11/01/2025)" in r for r in monday.reasons)
+
+
+def workdays_rules(zone: str, days: list[str], schedule: Schedule | None = OFFICE, center: str | None = "RU") -> DialRules:
+    window = Window.model_validate({"days": days, "start": "09:00", "end": "18:00"})
+    base = rules(zone, "cold", schedule)
+    return replace(base, campaign_window=window, center_holidays=center)
+
+
+def test_workdays_window_dials_the_working_saturday_2027_02_20() -> None:
+    """Issue 9 item 5: with the schedule and the center on RU, a campaign window on
+    the production calendar's working days dials the moved working Saturday, and not
+    the Monday that became a day off in exchange."""
+    zone = "Asia/Novosibirsk"
+    assert date(2027, 2, 20) in holidays.country_holidays("RU", years=2027).weekend_workdays
+    r = workdays_rules(zone, ["workdays"])
+    saturday = status(r, local(zone, 2027, 2, 20, 10, 0))
+    assert saturday.open
+    assert "working day (moved working day) by the RU production calendar of the schedule office" in saturday.allowed_by
+    # The Monday after is the day off moved from that Saturday, Tuesday is Defender Day.
+    monday = status(r, local(zone, 2027, 2, 22, 10, 0))
+    assert not monday.open and monday.next_open == local(zone, 2027, 2, 24, 9, 0)
+    assert any(
+        reason.startswith("outside campaign window days [workdays]: 2027-02-22 (mon) is a day off (Day off")
+        and "RU production calendar of the schedule office" in reason
+        for reason in monday.reasons
+    ), monday.reasons
+    # The old [mon-fri] window skips the Saturday and says how to follow the calendar.
+    plain = status(workdays_rules(zone, ["mon-fri"]), local(zone, 2027, 2, 20, 10, 0))
+    assert not plain.open and any("write workdays" in reason for reason in plain.reasons)
+
+
+def test_workdays_read_the_center_calendar_when_the_schedule_has_none() -> None:
+    zone = "Europe/Moscow"
+    no_calendar = OFFICE.model_copy(update={"holidays": None, "days": frozenset(range(7))})
+    r = replace(workdays_rules(zone, ["workdays"], no_calendar), schedule_name="anyday")
+    assert status(r, local(zone, 2027, 2, 20, 10, 0)).open
+    assert "RU production calendar of the center" in status(r, local(zone, 2027, 2, 20, 10, 0)).allowed_by
+    off = status(r, local(zone, 2027, 2, 21, 10, 0))  # an ordinary Sunday
+    assert not off.open
+    assert any("2027-02-21 (sun) is a day off by the RU production calendar of the center" in x for x in off.reasons)
+    # Neither calendar: Monday to Friday, and the reason says there is none.
+    bare = status(replace(r, center_holidays=None), local(zone, 2027, 2, 20, 10, 0))
+    assert not bare.open and any("no production calendar" in x for x in bare.reasons)
+    assert status(replace(r, center_holidays=None), local(zone, 2027, 2, 22, 10, 0)).open
+
+
+def test_dayoffs_window_and_union_with_weekdays() -> None:
+    zone = "Europe/Moscow"
+    # A client working every day but public holidays, a center open every day: only the
+    # campaign window's days decide, on the schedule's RU calendar.
+    anyday = OFFICE.model_copy(update={"days": frozenset(range(7))})
+    every_day = Window(start=time(6), end=time(22))
+
+    def with_days(days: list[str]) -> DialRules:
+        return replace(workdays_rules(zone, days, anyday, center=None), center_shift=every_day)
+
+    dayoffs = with_days(["dayoffs"])
+    assert status(dayoffs, local(zone, 2027, 2, 21, 10, 0)).open  # Sunday
+    assert not status(dayoffs, local(zone, 2027, 2, 20, 10, 0)).open  # working Saturday
+    assert not status(dayoffs, local(zone, 2027, 2, 24, 10, 0)).open  # Wednesday
+    both = with_days(["workdays", "sun"])
+    assert both.campaign_window.days == frozenset({6}) and both.campaign_window.workdays
+    assert status(both, local(zone, 2027, 2, 21, 10, 0)).open  # Sunday, by name
+    assert status(both, local(zone, 2027, 2, 20, 10, 0)).open  # working Saturday
+    assert not status(both, local(zone, 2027, 2, 22, 10, 0)).open  # moved day off
+
+
+def test_day_rules_name_the_calendar_that_decided() -> None:
+    from dialer.calendar import day_rules
+
+    zone = "Asia/Novosibirsk"
+    lines = day_rules(workdays_rules(zone, ["workdays"]), local(zone, 2027, 2, 20, 10, 0))
+    assert lines[0] == "client 2027-02-20 (sat): schedule office works by RU production calendar"
+    assert lines[1] == (
+        "campaign window days [workdays]: open on 2027-02-20 (working day (moved working day) by the RU "
+        "production calendar of the schedule office)"
+    )
+    assert lines[2].startswith("center 2027-02-20 (sat): works by RU production calendar")
 
 
 def test_a_plain_saturday_is_a_client_day_off() -> None:
@@ -394,3 +476,26 @@ def test_status_reasons_name_every_closed_constraint() -> None:
     sunday = status(rules(zone), local(zone, 2026, 3, 15, 12, 0))  # Mar 8 is a holiday
     assert "client day off (sun)" in sunday.reasons
     assert any(r.startswith("center ") for r in sunday.reasons)  # Sunday 09:00 Samara is no shift
+
+
+@pytest.mark.parametrize("zone", ["Europe/Kaliningrad", "Asia/Novosibirsk", "Asia/Kamchatka", "Europe/Samara"])
+def test_slack_key_is_opening_plus_callable_time_left(zone: str) -> None:
+    """What placement stores: key - opening = the callable time left in the client's
+    day, never before the window's last start and never a day after the opening (the
+    claim's bounded index range)."""
+    from dialer.calendar import callable_left
+    from dialer.domain import ClientState
+    from dialer.scheduling import WINDOW_HORIZON, Scheduler
+
+    scheduler = Scheduler(CONFIG)
+    campaign = CONFIG.campaign("cold")
+    at = utc(2026, 12, 1, 0, 0)
+    for _ in range(48):
+        found = scheduler.opening(campaign, zone, "office", at)
+        assert found is not None
+        opens, last_start, key = found
+        assert last_start <= key <= opens + WINDOW_HORIZON
+        assert key - opens == callable_left(scheduler.rules(campaign, zone, "office"), opens)
+        placed = scheduler.place("x", zone, "office", ClientState(), None, None, at)
+        assert (placed.next_dial_at, placed.window_closes_at, placed.slack_key) == (opens, last_start, key)
+        at += timedelta(minutes=47)

@@ -22,7 +22,7 @@ import holidays
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dialer.calendar import DialRules, next_open, open_intervals, status
+from dialer.calendar import DialRules, callable_left, next_open, open_intervals, status
 from dialer.config import DAY_NAMES, Hours, Schedule, Window
 
 CLIENT_ZONES = (
@@ -63,6 +63,22 @@ def working_day(day: date, days: frozenset[int], code: str | None) -> bool:
     return day.weekday() in days and day not in cal
 
 
+def window_day(day: date, rules: DialRules) -> bool:
+    """The campaign window's days as the brief states them: a listed weekday, or with
+    `workdays`/`dayoffs` the production calendar's working days / days off (the
+    package's own is_working_day) of the schedule's country, else the center's; with
+    neither, Monday to Friday work."""
+    window = rules.campaign_window
+    if day.weekday() in window.days:
+        return True
+    if not (window.workdays or window.dayoffs):
+        return False
+    schedule = rules.schedule
+    code = (schedule.holidays if schedule is not None else None) or rules.center_holidays
+    working = country(code, day.year).is_working_day(day) if code else day.weekday() < 5
+    return (window.workdays and working) or (window.dayoffs and not working)
+
+
 def in_hours(wall: time, start: time, end: time) -> bool:
     return start <= wall and (end == time.max or wall < end)  # time.max is "24:00"
 
@@ -80,7 +96,7 @@ def exact_open(rules: DialRules, t: datetime) -> bool:
         if schedule.lunch is not None and in_hours(wall, schedule.lunch.start, schedule.lunch.end):
             return False
     window = rules.campaign_window
-    if day.weekday() not in window.days or not in_hours(wall, window.start, window.end):
+    if not window_day(day, rules) or not in_hours(wall, window.start, window.end):
         return False
     if not in_hours(wall, rules.legal.start, rules.legal.end):
         return False
@@ -162,6 +178,7 @@ ANCHORS = sorted(
     set(_clock_changes())
     | {datetime(y, 12, 31, tzinfo=UTC) for y in range(2024, 2027)}  # year ends / New Year break
     | {datetime(2025, 10, 31, tzinfo=UTC), datetime(2024, 4, 26, tzinfo=UTC)}  # working Saturdays
+    | {datetime(2027, 2, 19, tzinfo=UTC), datetime(2027, 2, 21, tzinfo=UTC)}  # 2027-02-20 works, 02-22 off
 )
 
 
@@ -221,8 +238,12 @@ def schedules(draw: st.DrawFn) -> Schedule | None:
     )
 
 
-def window(days: frozenset[int], span: tuple[int, int]) -> Window:
-    return Window(days=day_names(days), start=as_time(span[0]), end=as_time(span[1]))
+def window(days: frozenset[int], span: tuple[int, int], words: tuple[str, ...] = ()) -> Window:
+    return Window(days=[*day_names(days), *words], start=as_time(span[0]), end=as_time(span[1]))
+
+
+# A campaign window's production-calendar words (item 5 of issue 9): mostly none.
+day_words = st.sampled_from(((), (), ("workdays",), ("workdays",), ("dayoffs",), ("workdays", "dayoffs")))
 
 
 @st.composite
@@ -231,7 +252,9 @@ def dial_rules(draw: st.DrawFn) -> DialRules:
     return DialRules(
         client_zone=ZoneInfo(draw(st.sampled_from(CLIENT_ZONES))),
         schedule=draw(schedules()),
-        campaign_window=window(draw(weekdays), draw(spans(wide=True) | spans())),
+        campaign_window=window(
+            draw(weekdays | st.just(frozenset())), draw(spans(wide=True) | spans()), draw(day_words)
+        ),
         center_zone=ZoneInfo(draw(st.sampled_from(CENTER_ZONES))),
         center_shift=window(draw(weekdays), draw(spans(wide=True) | spans())),
         center_holidays=draw(st.sampled_from((None, "RU"))),
@@ -404,3 +427,128 @@ def test_clock_changes_never_let_a_call_start_outside_the_hours(
         while t < iv.end:
             assert oracle.cell(t), f"{t} ({t.astimezone(rules.client_zone)}) is outside the hours"
             t += MINUTE
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(("Europe/Kaliningrad", "Europe/Moscow", "Asia/Novosibirsk", "Asia/Kamchatka")),
+    st.dates(date(2024, 1, 1), date(2027, 12, 31)),
+    st.sampled_from((("workdays",), ("dayoffs",), ("workdays", "sat"), ("mon-fri",))),
+    st.booleans(),
+)
+def test_workdays_windows_follow_the_production_calendar_on_every_date(
+    zone: str, day: date, words: tuple[str, ...], schedule_has_calendar: bool
+) -> None:
+    """A client reachable at any hour on any day, a center open round the clock: only
+    the campaign window's days decide. At noon local the window is open exactly on the
+    days the package's RU calendar (the schedule's, else the center's) says: a moved
+    working Saturday with `workdays`, a holiday on a weekday with `dayoffs`."""
+    anyday = Schedule(days=list(DAY_NAMES), start=time(0), end=time.max, holidays="RU" if schedule_has_calendar else None)
+    rules = DialRules(
+        client_zone=ZoneInfo(zone),
+        schedule=anyday,
+        campaign_window=Window(days=list(words), start=time(0), end=time.max),
+        center_zone=ZoneInfo("Asia/Kamchatka"),
+        center_shift=Window(start=time(0), end=time.max),
+        center_holidays=None if schedule_has_calendar else "RU",
+        legal=Hours(start=time(0), end=time.max),
+        min_remaining=timedelta(minutes=5),
+        schedule_name="anyday",
+    )
+    noon = datetime.combine(day, time(12), tzinfo=ZoneInfo(zone))
+    ru = country("RU", day.year)
+    working = ru.is_working_day(day)
+    expected = {
+        ("workdays",): working,
+        ("dayoffs",): not working,
+        ("workdays", "sat"): working or day.weekday() == 5,
+        ("mon-fri",): day.weekday() < 5,
+    }[words]
+    # Whoever holds the RU calendar (schedule or center) is itself off on public
+    # holidays, whatever the window says.
+    if day in ru:
+        expected = False
+    s = status(rules, noon)
+    event(f"{words} {'open' if expected else 'closed'}")
+    assert s.open == expected, (day, words, s.reasons)
+    if expected:
+        assert s.allowed_by
+    else:
+        assert any("campaign window" in r or "holiday" in r for r in s.reasons), s.reasons
+
+
+def test_every_moved_working_day_of_2024_2027_is_dialed_by_a_workdays_window() -> None:
+    """Exhaustive over the years the tests look at: each weekend day the RU calendar
+    made a working day opens an office client's workdays window at 10:00 local."""
+    office = Schedule(days=["mon-fri"], start=time(9), end=time(18), holidays="RU")
+    moved = sorted(d for y in range(2024, 2028) for d in country("RU", y).weekend_workdays if d.year == y)
+    assert date(2027, 2, 20) in moved and len(moved) >= 4
+    for zone in ("Europe/Kaliningrad", "Asia/Novosibirsk"):
+        rules = DialRules(
+            client_zone=ZoneInfo(zone),
+            schedule=office,
+            campaign_window=Window(days=["workdays"], start=time(9), end=time(18)),
+            center_zone=ZoneInfo("Europe/Samara"),
+            center_shift=Window(days=["mon-sat"], start=time(5), end=time(23)),
+            center_holidays="RU",
+            legal=Hours(start=time(8), end=time(21)),
+            min_remaining=timedelta(minutes=5),
+        )
+        for day in moved:
+            at = datetime.combine(day, time(10), tzinfo=ZoneInfo(zone))
+            if at.astimezone(ZoneInfo("Europe/Samara")).weekday() == 6:
+                continue  # the center's own Sunday (not a case here, but the shift would close)
+            assert status(rules, at).open, (zone, day, status(rules, at).reasons)
+
+
+# ---------------------------------------------------------------- callable time left (issue 9 item 6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dial_rules(), instants())
+def test_callable_left_counts_the_starts_left_in_the_clients_day(rules: DialRules, at: datetime) -> None:
+    """callable_left = the minutes of the rest of the client's local day at which a call
+    may start, by the oracle (to the minute; a clock change excuses a difference)."""
+    at = at.replace(second=0, microsecond=0)
+    local = at.astimezone(rules.client_zone)
+    following = local.date() + timedelta(days=1)
+    midnight = datetime(following.year, following.month, following.day, tzinfo=rules.client_zone).astimezone(UTC)
+    left = callable_left(rules, at)
+    assert timedelta(0) <= left <= midnight - at
+    oracle = Oracle(rules)
+    t, starts = at, 0
+    while t < midnight:
+        starts += oracle.may_start(t)
+        t += MINUTE
+    event("none left" if starts == 0 else "some left")
+    if not near_clock_change(rules, at):
+        # Every boundary is a whole minute. The calendar measures each interval's starts
+        # [start, last start] as a length; the oracle counts the whole minutes in it,
+        # last start included: one more per interval at most, never fewer.
+        extra = starts * MINUTE - left
+        assert timedelta(0) <= extra <= MINUTE * len(open_intervals(rules, at, midnight)), (left, starts)
+
+
+def test_callable_left_puts_novosibirsk_before_kaliningrad() -> None:
+    """At one instant, an office client whose day is nearly over has less left than one
+    whose afternoon is still ahead: the claim order that keeps the east from starving."""
+    at = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)  # 15:00 Novosibirsk, 10:00 Kaliningrad
+
+    def office(zone: str) -> DialRules:
+        return DialRules(
+            client_zone=ZoneInfo(zone),
+            schedule=OFFICE,
+            campaign_window=Window(days=["workdays"], start=time(9), end=time(18)),
+            center_zone=ZoneInfo("Europe/Samara"),
+            center_shift=Window(days=["mon-sat"], start=time(6), end=time(22)),
+            center_holidays="RU",
+            legal=Hours(start=time(8), end=time(21)),
+            min_remaining=timedelta(minutes=5),
+        )
+
+    assert callable_left(office("Asia/Novosibirsk"), at) == timedelta(hours=2, minutes=55)
+    # 10:00-12:55 and 14:00-17:55 Kaliningrad time.
+    assert callable_left(office("Europe/Kaliningrad"), at) == timedelta(hours=6, minutes=50)
+    # In lunch: the afternoon only; after the last start: nothing.
+    assert callable_left(office("Asia/Novosibirsk"), at - timedelta(hours=2)) == timedelta(hours=3, minutes=55)
+    assert callable_left(office("Asia/Novosibirsk"), at + timedelta(hours=3)) == timedelta(0)

@@ -33,6 +33,27 @@ def test_example_config_is_valid_and_covers_russia() -> None:
     assert config.storage.path is not None and config.storage.path.is_absolute()
 
 
+def test_example_campaigns_follow_the_production_calendar() -> None:
+    config = load_config(EXAMPLE_CONFIG)
+    cold = config.campaign("cold").window
+    assert cold.workdays and not cold.dayoffs and cold.days == frozenset()
+    warm = config.campaign("warm").window
+    assert warm.workdays and warm.days == frozenset({5})
+
+
+def test_window_day_words_parse_and_the_center_refuses_them() -> None:
+    from dialer.config import Window
+
+    w = Window.model_validate({"days": "workdays, sun", "start": "09:00", "end": "18:00"})
+    assert w.workdays and not w.dayoffs and w.days == frozenset({6})
+    assert Window.model_validate({"days": ["DayOffs"], "start": "09:00", "end": "18:00"}).dayoffs
+    assert Window.model_validate({"days": ["mon-fri"], "start": "09:00", "end": "18:00"}).follows_calendar is False
+    found = errors(GOOD.replace("days: [mon-sat]\n    start: \"06:00\"", "days: [workdays]\n    start: \"06:00\"", 1))
+    assert any("center.shift: workdays/dayoffs are for campaign windows" in e for e in found), found
+    found = errors(GOOD.replace("days: [workdays], start: \"09:00\"", "days: [workday], start: \"09:00\"", 1))
+    assert any("campaigns.0.window.days: unknown day 'workday'" in e and "workdays, dayoffs" in e for e in found), found
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [

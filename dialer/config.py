@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from dialer.domain import Stage
+from dialer.domain import MAX_PERIOD_DAYS, Stage
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
@@ -65,14 +65,27 @@ def _parse_duration(value: Any) -> timedelta:
         result = value
     elif isinstance(value, bool):
         raise ValueError(f"expected a duration like 90s, 15m, 2h or 3d, got {value!r}")
-    elif isinstance(value, (int, float)):
-        result = timedelta(seconds=value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        result = timedelta(seconds=float(m.group(1)) * _UNIT[m.group(2)])
     else:
-        raise ValueError(f"expected a duration like 90s, 15m, 2h or 3d, got {value!r}")
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        elif isinstance(value, str) and (m := _DURATION.match(value)):
+            seconds = float(m.group(1)) * _UNIT[m.group(2)]
+        else:
+            raise ValueError(f"expected a duration like 90s, 15m, 2h or 3d, got {value!r}")
+        if seconds != seconds:  # NaN
+            raise ValueError("expected a duration like 90s, 15m, 2h or 3d, got NaN")
+        if seconds < 0:
+            raise ValueError("must not be negative")
+        # Checked before building the timedelta (which overflows on .inf or 1e300), and
+        # bounded: a period of centuries would only overflow the dates computed from it,
+        # mid-call.
+        if seconds > MAX_PERIOD_DAYS * 86400:
+            raise ValueError(f"must be at most {MAX_PERIOD_DAYS}d (100 years)")
+        result = timedelta(seconds=seconds)
     if result < timedelta(0):
         raise ValueError("must not be negative")
+    if result > timedelta(days=MAX_PERIOD_DAYS):
+        raise ValueError(f"must be at most {MAX_PERIOD_DAYS}d (100 years)")
     return result
 
 

@@ -51,7 +51,7 @@ except ImportError:  # pragma: no cover - a phonenumbers without it: no caching
     _TIMEZONE_DATA = None
 
 from dialer.config import DialerConfig
-from dialer.domain import ClientRecord, Stage
+from dialer.domain import EARLIEST_YEAR, LATEST_YEAR, ClientRecord, Stage, year_in_range
 
 __all__ = [
     "ClientSink",
@@ -670,6 +670,9 @@ class _RowParser:
                 return bad
         except ValueError:
             return bad
+        if not year_in_range(value.year):
+            # 9999-12-31 is many CRMs' "never": it would overflow the calendar later.
+            return f"next_contact: {cell!r} is out of range (years {EARLIEST_YEAR}-{LATEST_YEAR})"
         try:
             if value.tzinfo is None:
                 tz = self._zoneinfo.get(zone)

@@ -438,8 +438,9 @@ class PostgresStore(Store):
                 ),
                 timeout=self.connect_timeout * 2,
             )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
-            # ValueError/InterfaceError: a malformed DSN. Never echo the DSN as given.
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, OverflowError) as exc:
+            # ValueError/InterfaceError: a malformed DSN; OverflowError: a port over 65535.
+            # Never echo the DSN as given.
             reason = _reason(exc)
             try:
                 password = urlsplit(self.dsn).password

@@ -355,3 +355,41 @@ def test_two_simulations_in_one_folder_keep_their_reports_apart(tmp_path: Path) 
     b = sorted(p.name for p in (tmp_path / "b.db.reports").iterdir())
     assert a and a == b and "2026-12-01.cold.csv" in a
     assert (tmp_path / "a.db.reports" / "2026-12-01.cold.json").read_text() != "" and not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("dsn", "code", "says"),
+    [
+        ("postgresql://dialer:pw-9q@127.0.0.1:99999/d", 3, "cannot connect to PostgreSQL postgresql://dialer@127.0.0.1:99999/d"),
+        ("postgresql://dialer:pw-9q@[::1/d", 4, "cannot read the PostgreSQL DSN"),
+        ("mysql://dialer:pw-9q@db/d", 4, "unsupported database URL mysql://"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [*READ_COMMANDS, ["migrate"]], ids=lambda c: c[0])
+def test_an_unusable_database_url_is_one_line_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], dsn: str, code: int, says: str
+) -> None:
+    # A port over 65535 once reached the user as a traceback (OverflowError), a broken
+    # IPv6 host as a bare "Invalid IPv6 URL", and mysql:// was taken for a SQLite path
+    # that `migrate` then created (a folder "mysql:").
+    pytest.importorskip("asyncpg")
+    monkeypatch.chdir(tmp_path)
+    got, out, err = cli(*command, "--config", str(EXAMPLE_CONFIG), "--db", dsn)
+    assert got == code, (out, err)
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: ") and says in line, line
+    assert "pw-9q" not in out + err and "Traceback" not in out + err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("dsn", "code"), [("postgresql://u:pw-9q@127.0.0.1:99999/d", 3), ("postgresql://u:pw-9q@[::1/d", 4), ("mysql://u:pw-9q@h/d", 4)]
+)  # fmt: skip
+def test_run_with_an_unusable_database_url_is_one_log_line(tmp_path: Path, dsn: str, code: int) -> None:
+    pytest.importorskip("asyncpg")
+    result = dialer("run", "--config", str(EXAMPLE_CONFIG), "--db", dsn, cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    [line] = [json.loads(x) for x in result.stdout.splitlines()]
+    assert line["event"] == "store_unavailable" and line["exit_code"] == code
+    assert "pw-9q" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -45,6 +45,14 @@ def test_example_config_is_valid_and_covers_russia() -> None:
         ("days: [mon-fri]\n    start: \"09:00\"", "days: [mon-frx]\n    start: \"09:00\"", "schedules.office.days: unknown day range 'mon-frx'"),
         ("default_schedule: office", "default_schedule: nowhere", "default_schedule: unknown schedule 'nowhere'"),
         ("ring_timeout: 30s", "ring_timeout: soon", "campaigns.0.ring_timeout: expected a duration"),
+        # A period of centuries was accepted and overflowed the next contact mid-call;
+        # .inf / 1e300 / 14 digits of days overflowed check-config itself.
+        ("no_need_recontact: 90d", "no_need_recontact: 3000000d", "campaigns.0.lifecycle.no_need_recontact: must be at most 36500d"),
+        ("no_need_recontact: 90d", "no_need_recontact: .inf", "campaigns.0.lifecycle.no_need_recontact: must be at most 36500d"),
+        ("no_need_recontact: 90d", "no_need_recontact: 1.0e+300", "campaigns.0.lifecycle.no_need_recontact: must be at most"),
+        ("no_need_recontact: 90d", 'no_need_recontact: "99999999999999d"', "campaigns.0.lifecycle.no_need_recontact: must be at most"),
+        ("no_need_recontact: 90d", "no_need_recontact: .nan", "campaigns.0.lifecycle.no_need_recontact: expected a duration"),
+        ("ring_timeout: 30s", "ring_timeout: -.inf", "campaigns.0.ring_timeout: must not be negative"),
         ("talk: {target_min: 3m, target_max: 5m}", "talk: {target_min: 6m, target_max: 5m}",
          "campaigns.0.talk.target_max: target_max must not be below target_min"),
     ],

@@ -555,9 +555,16 @@ def parse_config(text: str, filename: str = "<config>") -> DialerConfig:
 def load_config(path: str | Path) -> DialerConfig:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError([ConfigIssue(str(p), 0, "(file)", exc.strerror or str(exc))]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Also reached by a reload (SIGHUP), where a traceback would replace reload_rejected.
+        line = raw.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        raise ConfigError([ConfigIssue(str(p), line, "(file)", message)]) from None
     config = parse_config(text, str(p))
     # The SQLite path is relative to the config file, so `--config` works from any directory.
     base = p.parent

@@ -109,3 +109,18 @@ def test_config_schema_is_json_schema() -> None:
     import yaml
 
     jsonschema.validate(yaml.safe_load(GOOD), schema)
+
+
+def test_a_config_saved_in_cp1251_is_one_located_error(tmp_path: Path) -> None:
+    # A supervisor's editor saves Windows-1251: check-config (and a SIGHUP reload, which
+    # logs reload_rejected from the same ConfigError) once died with UnicodeDecodeError.
+    bad = tmp_path / "cp.yaml"
+    bad.write_bytes(GOOD.replace('name: "Izhevsk call center"', 'name: "Ижевск"', 1).encode("cp1251"))
+    line = GOOD[: GOOD.index('name: "Izhevsk call center"')].count("\n") + 1
+    with pytest.raises(ConfigError) as info:
+        load_config(bad)
+    [issue] = info.value.issues
+    assert (issue.line, issue.path) == (line, "(file)") and "not UTF-8" in issue.message
+    result = CliRunner().invoke(main, ["check-config", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == f"{bad}:{line}: (file): {issue.message}"

@@ -42,7 +42,7 @@ from dialer.reports import (
     to_jsonl,
 )
 from dialer.store import store_for
-from dialer.store.base import SchemaMismatch, Store, StoreError, StoreUnreachable
+from dialer.store.base import AccessDenied, SchemaMismatch, Store, StoreError, StoreUnreachable, denied_message
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config/dialer.yaml"
@@ -98,6 +98,8 @@ async def _with_store(
     except store.connection_errors as exc:
         # The connection broke mid-command (server restart, network cut, locked file).
         raise StoreUnreachable(f"{store.describe()}: {type(exc).__name__}: {exc}") from None
+    except store.denied_errors as exc:
+        raise AccessDenied(denied_message(store.describe(), exc)) from None
 
 
 def _parse_instant(value: str | None, zone: str) -> datetime:
@@ -267,6 +269,8 @@ def migrate_cmd(config_path: Path, db: str | None) -> None:
                 await store.close()
         except store.connection_errors as exc:
             raise StoreUnreachable(f"{store.describe()}: {type(exc).__name__}: {exc}") from None
+        except store.denied_errors as exc:
+            raise AccessDenied(denied_message(store.describe(), exc)) from None
 
     where, before, after = _run(go())
     if before == after:

@@ -393,3 +393,56 @@ def test_run_with_an_unusable_database_url_is_one_log_line(tmp_path: Path, dsn: 
     assert line["event"] == "store_unavailable" and line["exit_code"] == code
     assert "pw-9q" not in result.stdout + result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_postgresql_role_without_privileges_is_one_line(tmp_path: Path) -> None:
+    """A role that may not create the schema, or may not use an existing one, once got a
+    traceback (InsufficientPrivilegeError) from migrate, import and run, and `status`
+    said "no dialer schema; create it with dialer migrate", which fails the same way."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.integration.test_store_contract import PG_DSN, pg_available
+
+    asyncio.run(pg_available())
+    import asyncpg
+
+    tag = uuid.uuid4().hex[:10]
+    role, made, fresh = f"dialer_lim_{tag}", f"dialer_made_{tag}", f"dialer_new_{tag}"
+    base = urlsplit(PG_DSN)
+    limited = urlunsplit(base._replace(netloc=f"{role}@{base.hostname}:{base.port or 5432}", query=""))
+
+    async def sql(*statements: str) -> None:
+        con = await asyncpg.connect(PG_DSN)
+        try:
+            for statement in statements:
+                await con.execute(statement)
+        finally:
+            await con.close()
+
+    asyncio.run(sql(f'CREATE ROLE "{role}" LOGIN'))  # no CREATE on the database (PUBLIC never has it)
+    try:
+        code, out, err = cli("migrate", "--config", str(EXAMPLE_CONFIG), "--db", f"{PG_DSN}?schema={made}")
+        assert code == 0, err
+
+        def one_line(command: list[str], schema: str) -> str:
+            code, out, err = cli(*command, "--config", str(EXAMPLE_CONFIG), "--db", f"{limited}?schema={schema}")
+            assert code == 4 and "Traceback" not in out + err, (command, out, err)
+            [line] = err.strip().splitlines()
+            return line
+
+        assert "permission denied for database" in one_line(["migrate"], fresh)
+        code, out, err = cli("import", str(EXAMPLE_CONFIG), str(EXAMPLE_CLIENTS), "--db", f"{limited}?schema={fresh}")
+        assert code == 4 and "Traceback" not in out + err and "permission denied for database" in err, (out, err)
+        for command in (["status"], ["migrate"], ["why", "C0001"]):
+            line = one_line(command, made)
+            assert f"permission denied for schema {made}" in line and "no dialer schema" not in line
+        asyncio.run(sql(f'GRANT USAGE ON SCHEMA "{made}" TO "{role}"'))
+        assert "permission denied for table" in one_line(["status"], made)
+        result = dialer("run", "--config", str(EXAMPLE_CONFIG), "--db", f"{limited}?schema={fresh}", cwd=tmp_path)
+        assert result.returncode == 4 and "Traceback" not in result.stderr, result.stderr
+        [line] = [json.loads(x) for x in result.stdout.splitlines()]
+        assert line["event"] == "store_unavailable" and "permission denied" in line["error"]
+    finally:
+        asyncio.run(sql(f'DROP SCHEMA IF EXISTS "{made}" CASCADE', f'DROP SCHEMA IF EXISTS "{fresh}" CASCADE',
+                        f'DROP OWNED BY "{role}"', f'DROP ROLE "{role}"'))  # fmt: skip

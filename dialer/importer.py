@@ -752,7 +752,15 @@ class _Source:
             raise ImportFileError(f"{path}: cannot open: {exc.strerror or exc}") from None
         try:
             self.size = os.fstat(self.raw.fileno()).st_size
-            self.encoding = encoding or _detect_encoding(self.raw.read(1 << 16))
+            head = self.raw.read(1 << 16)
+            if encoding is None and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                # Excel's "Unicode Text" (UTF-16, tab-separated) would otherwise read as
+                # cp1251 mojibake and be refused for "missing columns".
+                raise ImportFileError(
+                    f"{path}: UTF-16 text (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" "
+                    "(or CSV in Windows-1251) and import that"
+                )
+            self.encoding = encoding or _detect_encoding(head)
             self.raw.seek(0)
             self.text = io.TextIOWrapper(self.raw, encoding=self.encoding, newline="")
             try:

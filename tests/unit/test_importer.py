@@ -493,6 +493,23 @@ async def test_missing_required_column_imports_nothing(tmp_path: Path) -> None:
         await import_clients(CONFIG, tmp_path / "nope.csv", sink)
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+async def test_excel_unicode_text_is_named_not_taken_for_missing_columns(tmp_path: Path, codec: str) -> None:
+    # Excel's "Unicode Text" is UTF-16 with a BOM, tab-separated: it once read as cp1251
+    # mojibake and was refused for "missing required columns id, name, phone".
+    import codecs
+
+    bom = codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(bom + "id\tname\tphone\n1\tИван\t+79123456789\n".encode(codec))
+    sink = FakeSink()
+    with pytest.raises(ImportFileError) as info:
+        await import_clients(CONFIG, path, sink)
+    message = str(info.value)
+    assert message.startswith(f"{path}: UTF-16 text") and "CSV UTF-8" in message and "missing" not in message
+    assert sink.clients == {} and not rejected_path_for(path).exists()
+
+
 async def test_batches_progress_and_sink_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = "".join(f"p{i},Клиент {i},+7 912 555 {i // 100:02d} {i % 100:02d}\n" for i in range(1050))
     path = write(tmp_path, "id,name,phone\n" + lines)

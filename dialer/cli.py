@@ -29,7 +29,7 @@ import click
 
 from dialer import logging as dlog
 from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config
-from dialer.domain import Disposition, Priority
+from dialer.domain import EARLIEST_YEAR, LATEST_YEAR, Disposition, Priority, year_in_range
 from dialer.planning import center_today, day_bounds, preview_plan
 from dialer.reports import (
     CALL_LOG_FIELDS,
@@ -42,7 +42,7 @@ from dialer.reports import (
     to_jsonl,
 )
 from dialer.store import store_for
-from dialer.store.base import SchemaMismatch, Store, StoreError, StoreUnreachable
+from dialer.store.base import AccessDenied, SchemaMismatch, Store, StoreError, StoreUnreachable, denied_message
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config/dialer.yaml"
@@ -100,6 +100,8 @@ async def _with_store(
     except store.connection_errors as exc:
         # The connection broke mid-command (server restart, network cut, locked file).
         raise StoreUnreachable(f"{store.describe()}: {type(exc).__name__}: {exc}") from None
+    except store.denied_errors as exc:
+        raise AccessDenied(denied_message(store.describe(), exc)) from None
 
 
 def _parse_instant(value: str | None, zone: str) -> datetime:
@@ -109,19 +111,26 @@ def _parse_instant(value: str | None, zone: str) -> datetime:
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO date-time like 2026-12-01T10:30 or 2026-12-01T10:30+03:00") from None
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date-time like 2026-12-01T10:30 or 2026-12-01T10:30+03:00", param_hint="--at"
+        ) from None
+    if not year_in_range(dt.year):
+        raise click.BadParameter(f"{value!r} is out of range (years {EARLIEST_YEAR}-{LATEST_YEAR})", param_hint="--at")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=ZoneInfo(zone))
     return dt.astimezone(UTC)
 
 
-def _parse_day(value: str | None, config: DialerConfig) -> date:
+def _parse_day(value: str | None, config: DialerConfig, param_hint: str = "--date") -> date:
     if value is None:
         return center_today(config, datetime.now(UTC))
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-12-01", param_hint="--date") from None
+        raise click.BadParameter(f"{value!r} is not a date like 2026-12-01", param_hint=param_hint) from None
+    if not year_in_range(day.year):
+        raise click.BadParameter(f"{value!r} is out of range (years {EARLIEST_YEAR}-{LATEST_YEAR})", param_hint=param_hint)
+    return day
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -161,7 +170,7 @@ def _config_warnings(file: Path, config: DialerConfig) -> list[str]:
         if c.agents and c.lines > len(c.agents):
             agents = len(c.agents)
             out.append(
-                f"{file}:{line_of(file, ('campaigns', i, 'lines'))}: campaigns[{i}].lines: warning: "
+                f"{file}:{line_of(file, ('campaigns', i, 'lines'))}: campaigns.{i}.lines: warning: "
                 f"{c.lines} lines but {agents} agent{'s' if agents != 1 else ''}: campaign {c.name!r} makes at most "
                 f"{agents} call{'s' if agents != 1 else ''} at once (each call is connected to a free agent)"
             )
@@ -248,6 +257,8 @@ def migrate_cmd(config_path: Path, db: str | None) -> None:
                 await store.close()
         except store.connection_errors as exc:
             raise StoreUnreachable(f"{store.describe()}: {type(exc).__name__}: {exc}") from None
+        except store.denied_errors as exc:
+            raise AccessDenied(denied_message(store.describe(), exc)) from None
 
     where, before, after = _run(go())
     if before == after:
@@ -271,7 +282,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
     from dialer.simulate import run_simulation
 
     config = _load(config_path)
-    first_day = _parse_day(first, config)
+    first_day = _parse_day(first, config, "--from")
     tmp = None
     if db is None:
         tmp = tempfile.TemporaryDirectory(prefix="dialer-sim-")

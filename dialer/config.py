@@ -40,14 +40,14 @@ from pydantic import (
     model_validator,
 )
 
-from dialer.domain import Stage
+from dialer.domain import MAX_PERIOD_DAYS, Stage
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 _UNIT = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 # Longer than any period a call center plans with, and far from where adding it to a date
 # would overflow (year 9999).
-MAX_DURATION = timedelta(days=36525)
+MAX_DURATION = timedelta(days=MAX_PERIOD_DAYS)
 
 
 # ---------------------------------------------------------------- showing values in messages

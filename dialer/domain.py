@@ -12,6 +12,21 @@ from functools import lru_cache
 from typing import Any
 
 
+# The years a date given by a person (a CSV cell, --date, --at) may fall in. Far enough
+# either way for any real date (a CRM's 1899-12-30 "no date" is simply past), and far
+# enough from datetime's own limits (years 1 and 9999) that adding a lifecycle period (at
+# most MAX_PERIOD), a zone offset or the calendar's look-ahead never overflows.
+EARLIEST_YEAR = 1000
+LATEST_YEAR = 8999
+# The longest duration a config may set (a period, a delay, a timeout): 100 years.
+MAX_PERIOD_DAYS = 36_500
+
+
+def year_in_range(year: int) -> bool:
+    """May a date of this year be reasoned about (see EARLIEST_YEAR / LATEST_YEAR)?"""
+    return EARLIEST_YEAR <= year <= LATEST_YEAR
+
+
 class Stage(StrEnum):
     """Where a client stands in the seed's lifecycle."""
 

@@ -58,7 +58,7 @@ except ImportError:  # pragma: no cover - a phonenumbers without it: no caching
     _TIMEZONE_DATA = None
 
 from dialer.config import DialerConfig
-from dialer.domain import ClientRecord, Stage
+from dialer.domain import EARLIEST_YEAR, LATEST_YEAR, ClientRecord, Stage, year_in_range
 
 __all__ = [
     "ClientSink",
@@ -685,6 +685,9 @@ class _RowParser:
                 return bad
         except ValueError:
             return bad
+        if not year_in_range(value.year):
+            # 9999-12-31 is many CRMs' "never": it would overflow the calendar later.
+            return f"next_contact: {cell!r} is out of range (years {EARLIEST_YEAR}-{LATEST_YEAR})"
         try:
             if value.tzinfo is None:
                 tz = self._zoneinfo.get(zone)
@@ -801,7 +804,15 @@ class _Source:
             raise ImportFileError(f"{path}: cannot open: {exc.strerror or exc}") from None
         try:
             self.size = os.fstat(self.raw.fileno()).st_size
-            self.encoding = encoding or _detect_encoding(self.raw.read(1 << 16))
+            head = self.raw.read(1 << 16)
+            if encoding is None and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                # Excel's "Unicode Text" (UTF-16, tab-separated) would otherwise read as
+                # cp1251 mojibake and be refused for "missing columns".
+                raise ImportFileError(
+                    f"{path}: UTF-16 text (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" "
+                    "(or CSV in Windows-1251) and import that"
+                )
+            self.encoding = encoding or _detect_encoding(head)
             self.raw.seek(0)
             self.text = io.TextIOWrapper(self.raw, encoding=self.encoding, errors="surrogateescape", newline="")
             # physical line -> why its row cannot be imported (over-long, not text); filled

@@ -28,7 +28,7 @@ from dialer.planning import center_today, day_bounds, lines_of
 from dialer.http import DEFAULT_BIND, HttpServer, bind_address, create_app, readiness_check, set_providers
 from dialer.scheduler import DialerScheduler
 from dialer.store import store_for
-from dialer.store.base import Store, StoreError, StoreUnreachable
+from dialer.store.base import AccessDenied, SchemaMismatch, Store, StoreError, StoreUnreachable, denied_message
 from providers.base import Provider, create_provider
 
 log = structlog.get_logger("dialer.service")
@@ -193,7 +193,14 @@ class Service:
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         owner = worker_id(self.config)
-        self.store = store_for(self.config, self.db)
+        try:
+            self.store = store_for(self.config, self.db)
+        except ValueError as exc:
+            # A DSN that cannot be read (or a URL of another database): as the other
+            # commands do, exit 4 with one line.
+            error = SchemaMismatch(str(exc))
+            log.error("store_unavailable", error=str(error), exit_code=error.exit_code)
+            return error.exit_code
         try:
             # `run` may create and migrate the schema (and only forward: a schema newer
             # than this version is refused). A store it cannot reach is one log line
@@ -204,8 +211,12 @@ class Service:
             log.error("store_unavailable", error=str(exc), exit_code=exc.exit_code)
             await self.store.close()
             return exc.exit_code
-        except self.store.connection_errors as exc:
-            error = StoreUnreachable(f"{self.store.describe()}: {type(exc).__name__}: {exc}")
+        except (self.store.connection_errors + self.store.denied_errors) as exc:
+            error: StoreError
+            if isinstance(exc, self.store.denied_errors):
+                error = AccessDenied(denied_message(self.store.describe(), exc))
+            else:
+                error = StoreUnreachable(f"{self.store.describe()}: {type(exc).__name__}: {exc}")
             log.error("store_unavailable", error=str(error), exit_code=error.exit_code)
             await self.store.close()
             return error.exit_code

@@ -32,7 +32,9 @@ def _verdict(client: QueuedClient, at: datetime, status: calendar.WindowStatus |
         return f"CLAIMED by worker {client.lease_owner} until {client.lease_until:%H:%M:%S}Z"
     if client.next_dial_at is None:
         return f"NOT QUEUED: {client.schedule_reason or 'not scheduled yet'}"
-    if client.cap_until and client.cap_until > at:
+    # The cap is the reason only while it holds the client back: a client whose next
+    # dial moment lies beyond the cap's reopening waits for that moment, not the cap.
+    if client.cap_until and client.cap_until > at and client.cap_until >= client.next_dial_at:
         return f"WAITING: contact cap reached until {client.cap_until:%Y-%m-%d %H:%M}Z"
     if client.next_dial_at > at:
         return "WAITING for its next dial moment"

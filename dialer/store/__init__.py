@@ -15,7 +15,15 @@ def store_for(config: DialerConfig, db: str | Path | None = None) -> Store:
     if target and target.startswith(("postgres://", "postgresql://")):
         from dialer.store.postgres import PostgresStore  # optional dependency (asyncpg)
 
-        return PostgresStore(target)
+        try:
+            return PostgresStore(target)
+        except ValueError as exc:
+            # e.g. "Invalid IPv6 URL": say what could not be read (never echo the DSN).
+            raise ValueError(f"cannot read the PostgreSQL DSN: {exc}") from None
+    scheme, sep, _ = (target or "").partition("://")
+    if sep and scheme != "sqlite" and scheme.replace("+", "").isalnum():
+        # mysql://... would otherwise be taken for a SQLite file under a folder "mysql:".
+        raise ValueError(f"unsupported database URL {scheme}://...: use a SQLite file path or postgresql://...")
     from dialer.store.sqlite import SqliteStore
 
     path = Path(target.removeprefix("sqlite:///")) if target else config.storage.path

@@ -253,6 +253,20 @@ class StoreUnreachable(StoreError):
     exit_code = 3
 
 
+class AccessDenied(StoreError):
+    """The database refuses this role what the command needs (a privilege): an operator
+    must grant it; retrying alone does not help."""
+
+    exit_code = 4
+
+
+def denied_message(database: str, reason: object) -> str:
+    return (
+        f"{database}: {reason} (grant the dialer's role what it needs: CREATE to create or "
+        "migrate the schema, USAGE on the schema and read/write on its tables)"
+    )
+
+
 class SchemaMismatch(StoreError):
     """The database is missing, has no dialer schema, or its schema is older or newer
     than this version knows: an operator must act (`dialer migrate`, or upgrade)."""
@@ -307,6 +321,8 @@ class Store(abc.ABC):
 
     # Exceptions that mean the connection to the database failed mid-command.
     connection_errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+    # Exceptions that mean the database refused this role an operation (privileges).
+    denied_errors: tuple[type[BaseException], ...] = ()
 
     @abc.abstractmethod
     async def migrate(self) -> int:

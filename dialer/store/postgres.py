@@ -55,6 +55,7 @@ from dialer.domain import (
 from dialer.scheduling import WINDOW_HORIZON
 from dialer.store.base import (
     JOB_TAKEOVER,
+    AccessDenied,
     CallRecord,
     CallStart,
     CallUpdate,
@@ -74,6 +75,7 @@ from dialer.store.base import (
     SchemaMismatch,
     Store,
     StoreUnreachable,
+    denied_message,
     newer_schema_message,
 )
 
@@ -401,6 +403,7 @@ class PostgresStore(Store):
         ConnectionError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
         asyncpg.CannotConnectNowError,
     )  # fmt: skip
+    denied_errors = (asyncpg.InsufficientPrivilegeError,)
 
     def __init__(
         self,
@@ -451,8 +454,9 @@ class PostgresStore(Store):
                 ),
                 timeout=self.connect_timeout * 2,
             )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
-            # ValueError/InterfaceError: a malformed DSN. Never echo the DSN as given.
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError, OverflowError) as exc:
+            # ValueError/InterfaceError: a malformed DSN; OverflowError: a port over 65535.
+            # Never echo the DSN as given.
             reason = _reason(exc)
             try:
                 password = urlsplit(self.dsn).password
@@ -476,10 +480,22 @@ class PostgresStore(Store):
             raise RuntimeError("store is not open")
         return self._pool
 
+    async def _check_usage(self, con: asyncpg.Connection) -> None:
+        """A schema this role may not use hides its tables: say so, rather than "no
+        dialer schema" (whose advice, `dialer migrate`, would fail the same way)."""
+        if not self.schema:
+            return
+        usable = await con.fetchval(
+            "SELECT has_schema_privilege(oid, 'USAGE') FROM pg_namespace WHERE nspname = $1", self.schema
+        )
+        if usable is False:
+            raise AccessDenied(denied_message(self.describe(), f"permission denied for schema {self.schema} (no USAGE)"))
+
     async def schema_version(self) -> int:
         async with self.pool.acquire() as con:
             # to_regclass follows the search_path; NULL when the table (or schema) is not there.
             if await con.fetchval("SELECT to_regclass('meta')") is None:
+                await self._check_usage(con)
                 return 0
             row = await con.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
         return int(row) if row else 0
@@ -496,6 +512,7 @@ class PostgresStore(Store):
                 # Only when missing: a role without CREATE on the database can still
                 # migrate inside a schema an administrator made for it.
                 await con.execute(f"CREATE SCHEMA {_quote_ident(self.schema)}")
+            await self._check_usage(con)
             await con.execute("CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL)")
             row = await con.fetchval("SELECT value FROM meta WHERE key = 'schema_version'")
             version = int(row) if row else 0

@@ -173,3 +173,28 @@ def test_one_disposition_per_call_corrections_and_agreed_times(tmp_path: Path) -
     stage, data = asyncio.run(audit())
     assert stage == "hot" and data["by"] == "supervisor"
     assert data["replaces"]["disposition"] == "callback"  # type: ignore[index]
+
+
+def test_dates_beyond_the_calendar_are_one_line_everywhere(tmp_path: Path) -> None:
+    """9999-12-31 (many CRMs' "never") or 0001-01-01 once overflowed the calendar with a
+    traceback in why, plan, report, calls, simulate and dispose."""
+    db = tmp_path / "q.db"
+    call_id = asyncio.run(answered_call_without_disposition(db))
+    where = ("--config", str(EXAMPLE_CONFIG), "--db", str(db))
+    for far in ("9999-12-31", "0001-01-01"):
+        for command in (["plan", "--date", far], ["report", "--date", far], ["calls", "--date", far],
+                        ["why", "c1", "--at", f"{far}T12:00"]):  # fmt: skip
+            code, out = cli(*command, *where)
+            assert code == 2 and "out of range" in out and "Traceback" not in out, (command, out)
+        code, out = cli("simulate", "--config", str(EXAMPLE_CONFIG), "--clients", str(EXAMPLE_CLIENTS), "--from", far)
+        assert code == 2 and "--from" in out and "out of range" in out, out
+        for at in (f"{far}T00:00", f"{far}T23:59+14:00", f"{far}T00:00-12:00"):
+            code, out = cli("dispose", *where, call_id, "callback", "--at", at)
+            assert code == 1 and "out of range" in out and len(out.strip().splitlines()) == 1, out
+    # The edges of the range still work.
+    code, out = cli("why", "c1", "--at", "8999-12-31T23:59", *where)
+    assert code == 0, out
+    code, out = cli("plan", "--date", "1000-01-01", *where)
+    assert code == 0, out
+    code, out = cli("dispose", *where, call_id, "callback", "--at", "8999-12-31T23:59+14:00")
+    assert code == 0 and "callback recorded" in out, out

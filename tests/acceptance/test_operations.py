@@ -237,7 +237,7 @@ def test_check_config_warns_about_unwritable_reports_and_lines_over_agents(tmp_p
     assert lines == [
         f"{tmp_path / 'dialer.yaml'}:{reports_line}: storage.reports_dir: warning: {tmp_path / 'blocker'} is not a "
         f"folder, so {tmp_path / 'blocker' / 'reports'} cannot be created",
-        f"{tmp_path / 'dialer.yaml'}:{lines_line}: campaigns[0].lines: warning: 4 lines but 3 agents: campaign 'cold' "
+        f"{tmp_path / 'dialer.yaml'}:{lines_line}: campaigns.0.lines: warning: 4 lines but 3 agents: campaign 'cold' "
         "makes at most 3 calls at once (each call is connected to a free agent)",
     ]
     # Fixed: no warning at all.
@@ -355,3 +355,94 @@ def test_two_simulations_in_one_folder_keep_their_reports_apart(tmp_path: Path) 
     b = sorted(p.name for p in (tmp_path / "b.db.reports").iterdir())
     assert a and a == b and "2026-12-01.cold.csv" in a
     assert (tmp_path / "a.db.reports" / "2026-12-01.cold.json").read_text() != "" and not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("dsn", "code", "says"),
+    [
+        ("postgresql://dialer:pw-9q@127.0.0.1:99999/d", 3, "cannot connect to PostgreSQL postgresql://dialer@127.0.0.1:99999/d"),
+        ("postgresql://dialer:pw-9q@[::1/d", 4, "cannot read the PostgreSQL DSN"),
+        ("mysql://dialer:pw-9q@db/d", 4, "unsupported database URL mysql://"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [*READ_COMMANDS, ["migrate"]], ids=lambda c: c[0])
+def test_an_unusable_database_url_is_one_line_and_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], dsn: str, code: int, says: str
+) -> None:
+    # A port over 65535 once reached the user as a traceback (OverflowError), a broken
+    # IPv6 host as a bare "Invalid IPv6 URL", and mysql:// was taken for a SQLite path
+    # that `migrate` then created (a folder "mysql:").
+    pytest.importorskip("asyncpg")
+    monkeypatch.chdir(tmp_path)
+    got, out, err = cli(*command, "--config", str(EXAMPLE_CONFIG), "--db", dsn)
+    assert got == code, (out, err)
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: ") and says in line, line
+    assert "pw-9q" not in out + err and "Traceback" not in out + err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("dsn", "code"), [("postgresql://u:pw-9q@127.0.0.1:99999/d", 3), ("postgresql://u:pw-9q@[::1/d", 4), ("mysql://u:pw-9q@h/d", 4)]
+)  # fmt: skip
+def test_run_with_an_unusable_database_url_is_one_log_line(tmp_path: Path, dsn: str, code: int) -> None:
+    pytest.importorskip("asyncpg")
+    result = dialer("run", "--config", str(EXAMPLE_CONFIG), "--db", dsn, cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    [line] = [json.loads(x) for x in result.stdout.splitlines()]
+    assert line["event"] == "store_unavailable" and line["exit_code"] == code
+    assert "pw-9q" not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_postgresql_role_without_privileges_is_one_line(tmp_path: Path) -> None:
+    """A role that may not create the schema, or may not use an existing one, once got a
+    traceback (InsufficientPrivilegeError) from migrate, import and run, and `status`
+    said "no dialer schema; create it with dialer migrate", which fails the same way."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.integration.test_store_contract import PG_DSN, pg_available
+
+    asyncio.run(pg_available())
+    import asyncpg
+
+    tag = uuid.uuid4().hex[:10]
+    role, made, fresh = f"dialer_lim_{tag}", f"dialer_made_{tag}", f"dialer_new_{tag}"
+    base = urlsplit(PG_DSN)
+    limited = urlunsplit(base._replace(netloc=f"{role}@{base.hostname}:{base.port or 5432}", query=""))
+
+    async def sql(*statements: str) -> None:
+        con = await asyncpg.connect(PG_DSN)
+        try:
+            for statement in statements:
+                await con.execute(statement)
+        finally:
+            await con.close()
+
+    asyncio.run(sql(f'CREATE ROLE "{role}" LOGIN'))  # no CREATE on the database (PUBLIC never has it)
+    try:
+        code, out, err = cli("migrate", "--config", str(EXAMPLE_CONFIG), "--db", f"{PG_DSN}?schema={made}")
+        assert code == 0, err
+
+        def one_line(command: list[str], schema: str) -> str:
+            code, out, err = cli(*command, "--config", str(EXAMPLE_CONFIG), "--db", f"{limited}?schema={schema}")
+            assert code == 4 and "Traceback" not in out + err, (command, out, err)
+            [line] = err.strip().splitlines()
+            return line
+
+        assert "permission denied for database" in one_line(["migrate"], fresh)
+        code, out, err = cli("import", str(EXAMPLE_CONFIG), str(EXAMPLE_CLIENTS), "--db", f"{limited}?schema={fresh}")
+        assert code == 4 and "Traceback" not in out + err and "permission denied for database" in err, (out, err)
+        for command in (["status"], ["migrate"], ["why", "C0001"]):
+            line = one_line(command, made)
+            assert f"permission denied for schema {made}" in line and "no dialer schema" not in line
+        asyncio.run(sql(f'GRANT USAGE ON SCHEMA "{made}" TO "{role}"'))
+        assert "permission denied for table" in one_line(["status"], made)
+        result = dialer("run", "--config", str(EXAMPLE_CONFIG), "--db", f"{limited}?schema={fresh}", cwd=tmp_path)
+        assert result.returncode == 4 and "Traceback" not in result.stderr, result.stderr
+        [line] = [json.loads(x) for x in result.stdout.splitlines()]
+        assert line["event"] == "store_unavailable" and "permission denied" in line["error"]
+    finally:
+        asyncio.run(sql(f'DROP SCHEMA IF EXISTS "{made}" CASCADE', f'DROP SCHEMA IF EXISTS "{fresh}" CASCADE',
+                        f'DROP OWNED BY "{role}"', f'DROP ROLE "{role}"'))  # fmt: skip

@@ -66,6 +66,14 @@ def test_window_day_words_parse_and_the_center_refuses_them() -> None:
         ("days: [mon-fri]\n    start: \"09:00\"", "days: [mon-frx]\n    start: \"09:00\"", "schedules.office.days: unknown day range 'mon-frx'"),
         ("default_schedule: office", "default_schedule: nowhere", "default_schedule: unknown schedule 'nowhere'"),
         ("ring_timeout: 30s", "ring_timeout: soon", "campaigns.0.ring_timeout: expected a duration"),
+        # A period of centuries was accepted and overflowed the next contact mid-call;
+        # .inf / 1e300 / 14 digits of days overflowed check-config itself.
+        ("no_need_recontact: 90d", "no_need_recontact: 3000000d", "campaigns.0.lifecycle.no_need_recontact: must be at most 36500d"),
+        ("no_need_recontact: 90d", "no_need_recontact: .inf", "campaigns.0.lifecycle.no_need_recontact: must be at most 36500d"),
+        ("no_need_recontact: 90d", "no_need_recontact: 1.0e+300", "campaigns.0.lifecycle.no_need_recontact: must be at most"),
+        ("no_need_recontact: 90d", 'no_need_recontact: "99999999999999d"', "campaigns.0.lifecycle.no_need_recontact: must be at most"),
+        ("no_need_recontact: 90d", "no_need_recontact: .nan", "campaigns.0.lifecycle.no_need_recontact: expected a duration"),
+        ("ring_timeout: 30s", "ring_timeout: -.inf", "campaigns.0.ring_timeout: must not be negative"),
         ("talk: {target_min: 3m, target_max: 5m}", "talk: {target_min: 6m, target_max: 5m}",
          "campaigns.0.talk.target_max: target_max must not be below target_min"),
     ],
@@ -122,3 +130,18 @@ def test_config_schema_is_json_schema() -> None:
     import yaml
 
     jsonschema.validate(yaml.safe_load(GOOD), schema)
+
+
+def test_a_config_saved_in_cp1251_is_one_located_error(tmp_path: Path) -> None:
+    # A supervisor's editor saves Windows-1251: check-config (and a SIGHUP reload, which
+    # logs reload_rejected from the same ConfigError) once died with UnicodeDecodeError.
+    bad = tmp_path / "cp.yaml"
+    bad.write_bytes(GOOD.replace('name: "Izhevsk call center"', 'name: "Ижевск"', 1).encode("cp1251"))
+    line = GOOD[: GOOD.index('name: "Izhevsk call center"')].count("\n") + 1
+    with pytest.raises(ConfigError) as info:
+        load_config(bad)
+    [issue] = info.value.issues
+    assert (issue.line, issue.path) == (line, "(file)") and "not UTF-8" in issue.message
+    result = CliRunner().invoke(main, ["check-config", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip() == f"{bad}:{line}: (file): {issue.message}"

@@ -297,6 +297,46 @@ def test_next_contact_forms() -> None:
     assert parse(next_contact="2026-12-01T07:00Z").next_contact == datetime(2026, 12, 1, 7, tzinfo=UTC)
     assert reason(next_contact="2026-13-01").startswith("next_contact:")
     assert "out of range" in reason(timezone="Asia/Kamchatka", next_contact="0001-01-01")
+    # Many CRMs write 9999-12-31 for "never": a row with a reason, not a traceback later.
+    assert "out of range" in reason(timezone="Asia/Kamchatka", next_contact="9999-12-31")
+    assert "out of range" in reason(timezone="Europe/Kaliningrad", next_contact="31.12.9999")
+
+
+_ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Asia/Novosibirsk", "Asia/Kamchatka", "America/Adak"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    zone=st.sampled_from(_ZONES),
+    form=st.sampled_from(["date", "dotted", "naive", "offset"]),
+)
+def test_any_next_contact_is_either_rejected_or_placeable(moment: datetime, zone: str, form: str) -> None:
+    """Whatever date a CRM writes, the row is rejected with a reason or it yields an
+    instant from which the calendar's look-ahead and the longest configurable period
+    can be computed (a date near year 9999 once crashed the whole import)."""
+    from datetime import timedelta
+
+    from dialer import calendar
+    from dialer.domain import MAX_PERIOD_DAYS
+
+    cell = {
+        "date": moment.date().isoformat(),
+        "dotted": moment.strftime("%d.%m.") + f"{moment.year:04d}",
+        "naive": moment.replace(microsecond=0).isoformat(),
+        "offset": moment.replace(microsecond=0).isoformat() + "+14:00",
+    }[form]
+    try:
+        record = parse(timezone=zone, next_contact=cell)
+    except RowError as exc:
+        assert exc.reason.startswith("next_contact:") and "out of range" in exc.reason
+        assert not 1000 <= moment.year <= 8999
+        return
+    assert record.next_contact is not None and 1000 <= moment.year <= 8999
+    rules = calendar.rules_for(CONFIG, CONFIG.campaigns[0], zone, CONFIG.schedules["office"])
+    calendar.next_open(rules, record.next_contact)
+    calendar.status(rules, record.next_contact)
+    record.next_contact + timedelta(days=MAX_PERIOD_DAYS) + calendar.DEFAULT_HORIZON
 
 
 def test_extra_columns_become_attributes_and_headers_are_case_insensitive() -> None:
@@ -451,6 +491,23 @@ async def test_missing_required_column_imports_nothing(tmp_path: Path) -> None:
         await import_clients(CONFIG, write(tmp_path, ""), sink)
     with pytest.raises(ImportFileError, match="cannot open"):
         await import_clients(CONFIG, tmp_path / "nope.csv", sink)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+async def test_excel_unicode_text_is_named_not_taken_for_missing_columns(tmp_path: Path, codec: str) -> None:
+    # Excel's "Unicode Text" is UTF-16 with a BOM, tab-separated: it once read as cp1251
+    # mojibake and was refused for "missing required columns id, name, phone".
+    import codecs
+
+    bom = codecs.BOM_UTF16_LE if codec.endswith("le") else codecs.BOM_UTF16_BE
+    path = tmp_path / "unicode.txt"
+    path.write_bytes(bom + "id\tname\tphone\n1\tИван\t+79123456789\n".encode(codec))
+    sink = FakeSink()
+    with pytest.raises(ImportFileError) as info:
+        await import_clients(CONFIG, path, sink)
+    message = str(info.value)
+    assert message.startswith(f"{path}: UTF-16 text") and "CSV UTF-8" in message and "missing" not in message
+    assert sink.clients == {} and not rejected_path_for(path).exists()
 
 
 async def test_batches_progress_and_sink_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -223,7 +223,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
     finally:
         if tmp is not None:
             tmp.cleanup()
-    violations = sum(len(r.audit.outside_window) + len(r.audit.dnc_dialed) + r.audit.open_calls for r in results)
+    violations = sum(r.audit.violations for r in results)
     if as_json:
         click.echo(
             json.dumps(
@@ -238,6 +238,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
                                 "outside_window": len(r.audit.outside_window),
                                 "dnc_dialed": len(r.audit.dnc_dialed),
                                 "open_calls": r.audit.open_calls,
+                                "provider_crashes": len(r.audit.provider_crashes),
                             },
                         }
                         for r in results
@@ -256,8 +257,18 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
             click.echo(report_table(r.rows) if r.rows else "no calls")
             click.echo(
                 f"audit: {r.audit.calls} calls, {len(r.audit.outside_window)} outside any window, "
-                f"{len(r.audit.dnc_dialed)} do-not-call dialed, {r.audit.open_calls} without a final result"
+                f"{len(r.audit.dnc_dialed)} do-not-call dialed, {r.audit.open_calls} without a final result, "
+                f"{len(r.audit.provider_crashes)} provider crashes"
             )
+    crashes = [r for r in results if r.audit.provider_crashes]
+    if crashes:
+        # On stderr as well, so a --json consumer (and a CI log) sees why it failed.
+        count = sum(len(r.audit.provider_crashes) for r in crashes)
+        click.echo(
+            f"error: the provider crashed on {count} call(s) (recorded failed); first on {crashes[0].day.isoformat()}: "
+            f"{crashes[0].audit.first_crash}",
+            err=True,
+        )
     if violations:
         raise SystemExit(1)
 

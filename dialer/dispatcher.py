@@ -43,6 +43,9 @@ STORE_RETRY_MAX = 15.0
 STORE_RETRY_FOR = 600.0  # then give up: the call row stays `dialing` and is reconciled later
 T = TypeVar("T")
 LEASE_SLACK = timedelta(seconds=60)
+# The error text of a call whose provider raised something other than ProviderError (a
+# bug): the simulation's audit fails on it.
+PROVIDER_CRASHED = "provider crashed"
 
 
 def lease_for(campaign: Campaign) -> timedelta:
@@ -328,7 +331,7 @@ class Dispatcher:
             except Exception as exc:  # a provider bug must not lose the client
                 self.metrics.provider_error(campaign.provider)
                 log.exception("provider_crashed", call_id=start.call_id)
-                result = self._failed(start, f"provider crashed: {type(exc).__name__}: {exc}")
+                result = self._failed(start, f"{PROVIDER_CRASHED}: {type(exc).__name__}: {exc}")
             await self.record(claim, start, result)
         except asyncio.CancelledError:
             raise

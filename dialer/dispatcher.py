@@ -29,7 +29,7 @@ from dialer.planning import lines_of
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event, LeaseLost, Store
-from providers.base import CallResult, DialRequest, Provider, ProviderError, ProviderEvent
+from providers.base import CallResult, DialRequest, Pacer, Provider, ProviderError, ProviderEvent, create_gap
 
 log = structlog.get_logger("dialer.dispatcher")
 
@@ -46,6 +46,20 @@ LEASE_SLACK = timedelta(seconds=60)
 # The error text of a call whose provider raised something other than ProviderError (a
 # bug): the simulation's audit fails on it.
 PROVIDER_CRASHED = "provider crashed"
+
+
+def campaign_pacer(store: Store, campaign: Campaign, clock: Clock) -> Pacer | None:
+    """The campaign's calls-per-second slot across all workers (None without `cps`),
+    with the same margin as the providers' own pacers (see providers.base.CPS_MARGIN)."""
+    if not campaign.cps:
+        return None
+    cps = 1.0 / create_gap(campaign.cps)
+    name = campaign.name
+
+    async def pace(not_before: datetime) -> datetime:
+        return await store.reserve_start(name, cps, max(not_before, clock.now()))
+
+    return pace
 
 
 def lease_for(campaign: Campaign) -> timedelta:
@@ -268,6 +282,7 @@ class Dispatcher:
             campaign=campaign.name,
             agent=start.agent,
             context={"client_id": client.id, "attempt": str(attempt), "stage": client.state.stage.value},
+            pace=campaign_pacer(self.store, campaign, self.clock) if getattr(provider, "paces_creates", False) else None,
         )
         self._lines[campaign.name] += 1
         self.metrics.call_started(campaign.name)
@@ -283,9 +298,10 @@ class Dispatcher:
     async def _pace(self, campaign: Campaign) -> None:
         """Calls per second per campaign, across all workers sharing the store (Twilio
         queues calls above its CPS rather than refusing them, so we must pace)."""
-        if not campaign.cps:
+        pace = campaign_pacer(self.store, campaign, self.clock)
+        if pace is None:
             return
-        slot = await self.store.reserve_start(campaign.name, campaign.cps, self.clock.now())
+        slot = await pace(self.clock.now())
         wait = (slot - self.clock.now()).total_seconds()
         if wait > 0:
             await self.clock.sleep(wait)
@@ -318,8 +334,10 @@ class Dispatcher:
 
         try:
             try:
-                # Paced inside the call's own task: a step never waits for a CPS slot.
-                await self._pace(campaign)
+                # Paced inside the call's own task: a step never waits for a CPS slot. A
+                # provider that paces its own create requests takes the slot per request.
+                if request.pace is None:
+                    await self._pace(campaign)
                 result = await provider.dial(request, on_event)
             except ProviderError as exc:
                 self.metrics.provider_error(campaign.provider)

@@ -46,7 +46,7 @@ from twilio.rest import Client
 from dialer.clock import Clock
 from dialer.domain import CallStatus
 from dialer.secrets import secret
-from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent
+from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent, ProviderNotReady, create_gap
 from providers.twilio_http import HttpxTwilioClient
 from providers.twilio_settings import TwilioSettings, TwilioSettingsError, parse_settings
 from providers.twilio_state import (
@@ -134,6 +134,9 @@ def _secs(d: timedelta) -> float:
 
 
 class TwilioProvider:
+    # Each POST /Calls (retries included) takes the campaign's CPS slot itself (DialRequest.pace).
+    paces_creates = True
+
     def __init__(self, name: str, settings: Mapping[str, Any], clock: Clock):
         self.name = name
         self.settings = parse_settings(name, settings)
@@ -314,14 +317,23 @@ class TwilioProvider:
 
     # ------------------------------------------------------------ creating, with retries
 
-    async def _pace(self) -> None:
-        gap = 1.0 / self.settings.cps
+    async def _pace(self, request: DialRequest) -> None:
+        """Hold both limits at the moment of this create request: the provider's `cps`
+        (this worker) and the campaign's `cps` (all workers, through the store). The
+        slot is the later of the two, reserved in both before anyone sleeps, so neither
+        a retry nor the wait for the other limit moves a create onto another's slot."""
+        gap = timedelta(seconds=create_gap(self.settings.cps))
         async with self._pace_lock:
-            if self._last_create is not None:
-                wait = (self._last_create + timedelta(seconds=gap) - self.clock.now()).total_seconds()
-                if wait > 0:
-                    await self.clock.sleep(wait)
-            self._last_create = self.clock.now()
+            now = self.clock.now()
+            slot = now if self._last_create is None else max(now, self._last_create + gap)
+            if request.pace is not None:
+                # The campaign's slot at or after the provider's; taken under our lock so
+                # no other create of this provider can claim the same instant meanwhile.
+                slot = max(slot, await request.pace(slot))
+            self._last_create = slot
+        wait = (slot - self.clock.now()).total_seconds()
+        if wait > 0:
+            await self.clock.sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings
@@ -334,7 +346,7 @@ class TwilioProvider:
         first_try = self.clock.now()
         attempt = 0
         while True:
-            await self._pace()
+            await self._pace(state.request)
             try:
                 call = await client.calls.create_async(**params)
                 if not call.sid:

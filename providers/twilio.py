@@ -478,6 +478,8 @@ class TwilioProvider:
                 emit(ProviderEvent(kind, state.call_id, at, pcid))  # type: ignore[arg-type]
             outcome = state.resolve(now, grace)
             if isinstance(outcome, CallResult):
+                if not state.parent.final:
+                    outcome = await self._settle(state, outcome, grace)
                 return outcome
             if hangup_at is None and now >= deadline:
                 # The call outlived its cap: ask Twilio (callbacks may have been lost) ...
@@ -508,6 +510,17 @@ class TwilioProvider:
             if isinstance(outcome, datetime):
                 wake.append(outcome)
             await self._wait_change(state, (min(wake) - now).total_seconds())
+
+    async def _settle(self, state: CallState, outcome: CallResult, grace: timedelta) -> CallResult:
+        """The outcome is known (<Dial action>) but the call's final callback has not come:
+        read the call once, and end it if it is really still live, so neither the line
+        nor the agent is held until the poll; then return the outcome."""
+        await self._refresh(state)
+        if not state.parent.final:
+            log.warning("twilio_final_callback_missing", call_id=state.call_id, sid=state.parent.sid, status=state.parent.status)
+            await self._end(state)
+        settled = state.resolve(self.clock.now(), grace, force=True)
+        return settled if isinstance(settled, CallResult) else outcome
 
     async def _rest(self, op: Callable[[], Awaitable[T]], what: str) -> T:
         """An idempotent REST operation, retried on 429/5xx/network errors (bounded)."""

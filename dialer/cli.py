@@ -458,7 +458,10 @@ def dispose_cmd(config_path: Path, db: str | None, call_id: str, disposition: st
 @db_option
 @click.option("--json", "as_json", is_flag=True)
 def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
-    """Per campaign: lines in use, due now, done today, next opening."""
+    """Per campaign: lines in use, due now, done today, next opening; blocked when its
+    provider is not ready on a running worker."""
+    from dialer.store.base import READINESS_STALE
+
     config = _load(config_path)
     now = datetime.now(UTC)
     today = center_today(config, now)
@@ -466,6 +469,9 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
 
     async def go(store: Store) -> list[dict[str, Any]]:
         calls = await store.calls_between(start, end)
+        # Each running worker writes what it found about its providers (every minute
+        # and on every change); older findings are of workers that are gone.
+        not_ready = [r for r in await store.readiness_reports(now - READINESS_STALE) if not r.ready]
         out = []
         for c in config.campaigns:
             stats = await store.queue_stats(c.name, now)
@@ -480,6 +486,12 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
                     "queued": stats["queued"],
                     "done_today": sum(1 for x in calls if x.campaign == c.name and x.status.final),
                     "next_opening": _iso(min(future)) if future else None,
+                    "blocked": [
+                        {"worker": r.owner, "provider": r.provider, "reason": r.reason, "since": _iso(r.since),
+                         "checked_at": _iso(r.checked_at)}
+                        for r in not_ready
+                        if r.provider == c.provider
+                    ],  # fmt: skip
                 }
             )
         return out
@@ -493,6 +505,11 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
             f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}  due now {r['due_now']}  "
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
+        for b in r["blocked"]:
+            click.echo(
+                f"{'':<12} BLOCKED: provider {b['provider']} not ready on worker {b['worker']} since {b['since']}: "
+                f"{b['reason']} (its clients are not claimed there)"
+            )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -26,10 +26,20 @@ from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_
 from dialer.metrics import DialerMetrics
 from dialer.lifecycle import Transition, apply_disposition
 from dialer.planning import lines_of
+from dialer.readiness import ProviderReadinessTracker
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event, LeaseLost, Store
-from providers.base import CallResult, DialRequest, Pacer, Provider, ProviderError, ProviderEvent, create_gap
+from providers.base import (
+    CallResult,
+    DialRequest,
+    Pacer,
+    Provider,
+    ProviderError,
+    ProviderEvent,
+    ProviderNotReady,
+    create_gap,
+)
 
 log = structlog.get_logger("dialer.dispatcher")
 
@@ -108,6 +118,14 @@ class Metrics:
         if self.prom:
             self.prom.provider_errors.labels(provider).inc()
 
+    def blocked(self, campaign: str, is_blocked: bool) -> None:
+        if self.prom:
+            self.prom.campaign_blocked.labels(campaign).set(1 if is_blocked else 0)
+
+    def provider_ready(self, provider: str, ready: bool) -> None:
+        if self.prom:
+            self.prom.provider_ready.labels(provider).set(1 if ready else 0)
+
     def rescued(self) -> None:
         self.rescues += 1
         if self.prom:
@@ -148,6 +166,8 @@ class Dispatcher:
         self._idle_until: dict[str, datetime] = {}
         self._last_housekeeping: datetime | None = None
         self._claiming = True
+        self.readiness = ProviderReadinessTracker(store, self.owner, clock, self._spawn)
+        self.blocked: dict[str, str] = {}  # campaign -> why its provider is not ready
         self.set_config(config)
 
     # ------------------------------------------------------------ config
@@ -184,9 +204,33 @@ class Dispatcher:
             result.rescued = await self.reconcile_orphans(now)
         if not self._claiming:
             return result
+        await self.readiness.refresh(self.providers, (c.provider for c in self.config.campaigns), now)
         for campaign in self.config.campaigns:
             result.started += await self._start_campaign(campaign, now, result)
         return result
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        side = asyncio.ensure_future(coro)
+        self._side_tasks.add(side)
+        side.add_done_callback(self._side_tasks.discard)
+
+    def _blocked_by(self, campaign: Campaign) -> str | None:
+        """Why the campaign claims nothing now (its provider is not ready), or None; the
+        change is logged once and mirrored in the metrics."""
+        reason = self.readiness.not_ready(campaign.provider)
+        ready = self.readiness.ready(campaign.provider)
+        if ready is not None:
+            self.metrics.provider_ready(campaign.provider, ready)
+        was = self.blocked.get(campaign.name)
+        if reason is not None:
+            self.blocked[campaign.name] = reason
+            if was is None:
+                log.error("campaign_blocked", campaign=campaign.name, provider=campaign.provider, reason=reason)
+        elif was is not None:
+            del self.blocked[campaign.name]
+            log.info("campaign_unblocked", campaign=campaign.name, provider=campaign.provider)
+        self.metrics.blocked(campaign.name, reason is not None)
+        return reason
 
     async def schedule_pending(self, now: datetime, limit: int = 2000) -> int:
         """(Re)compute next_dial_at for new, changed and stale clients, in bounded batches."""
@@ -203,6 +247,8 @@ class Dispatcher:
         return max(0, free)
 
     async def _start_campaign(self, campaign: Campaign, now: datetime, result: StepResult) -> int:
+        if self._blocked_by(campaign) is not None:
+            return 0  # a provider that cannot dial must not use up the clients' attempts
         free = self._free_lines(campaign)
         if free <= 0:
             return 0
@@ -339,6 +385,11 @@ class Dispatcher:
                 if request.pace is None:
                     await self._pace(campaign)
                 result = await provider.dial(request, on_event)
+            except ProviderNotReady as exc:
+                # Nothing was dialed and the client had no part in it: not an attempt.
+                self.metrics.provider_error(campaign.provider)
+                self.readiness.mark_not_ready(campaign.provider, str(exc), self.clock.now())
+                result = self._failed(start, f"provider not ready: {exc}", CallStatus.CANCELED)
             except ProviderError as exc:
                 self.metrics.provider_error(campaign.provider)
                 result = self._failed(start, f"provider error: {exc}")

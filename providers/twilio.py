@@ -80,6 +80,8 @@ T = TypeVar("T")
 # problems) and the plain TwilioException a list page raises on a non-200 all derive
 # from TwilioException.
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# Authenticate / account suspended or closed: no call can be placed with this account.
+AUTH_REFUSED_CODES = frozenset({"20003", "20005"})
 LOOKUP_SKEW = timedelta(minutes=2)
 TWIML = "application/xml"
 _RECENT = 2000
@@ -202,13 +204,13 @@ class TwilioProvider:
         try:
             await client.api.v2010.accounts(self._account_sid).fetch_async()
         except TwilioException as exc:
-            raise ProviderError(f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}") from None
+            raise ProviderNotReady(f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}") from None
         except httpx.HTTPError as exc:
-            raise ProviderError(f"Twilio API unreachable: {type(exc).__name__}: {exc}") from None
+            raise ProviderNotReady(f"Twilio API unreachable: {type(exc).__name__}: {exc}") from None
 
     def _require(self) -> Client:
         if self._client is None:
-            raise ProviderError(f"provider {self.name} is not started")
+            raise ProviderNotReady(f"provider {self.name} is not started")
         return self._client
 
     def observe(self, call_id: str, fn: Callable[[str], None]) -> None:
@@ -345,6 +347,7 @@ class TwilioProvider:
         call_id = state.call_id
         first_try = self.clock.now()
         attempt = 0
+        unreachable = False  # every failure so far was Twilio not answering (nothing created)
         while True:
             await self._pace(state.request)
             try:
@@ -356,22 +359,29 @@ class TwilioProvider:
                 status = _status(exc)
                 if status == 429 or _code(exc) == "20429":
                     reason = f"rate limited (HTTP {status}, code {_code(exc)})"
+                    unreachable = False
                 elif status >= 500 or status == 0:
                     found = await self._after_ambiguous(state, params, first_try, f"HTTP {status}")
                     if found is not None:
                         return found
                     reason = f"HTTP {status}; the call was not created"
+                    unreachable = attempt == 0 or unreachable
                 else:
                     return self._refused(state, exc)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 reason = f"{type(exc).__name__}: nothing was sent"
+                unreachable = attempt == 0 or unreachable
             except httpx.TransportError as exc:
                 found = await self._after_ambiguous(state, params, first_try, type(exc).__name__)
                 if found is not None:
                     return found
                 reason = f"{type(exc).__name__}; the call was not created"
+                unreachable = attempt == 0 or unreachable
             attempt += 1
             if attempt > self.settings.max_retries:
+                if unreachable:
+                    # Twilio never took the call: the API is away, not the client.
+                    raise ProviderNotReady(f"Twilio API unreachable: POST /Calls gave up after {attempt} attempts: {reason}")
                 raise ProviderError(f"POST /Calls gave up after {attempt} attempts: {reason}")
             delay = self._backoff(attempt)
             log.warning("twilio_create_retry", call_id=call_id, attempt=attempt, reason=reason, delay_s=round(delay, 3))
@@ -383,6 +393,8 @@ class TwilioProvider:
         text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
         msg = f"Twilio refused the call: HTTP {_status(exc)} code {code}: {text}"
         log.warning("twilio_create_refused", call_id=state.call_id, status=_status(exc), code=code)
+        if _status(exc) == 401 or code in AUTH_REFUSED_CODES:
+            raise ProviderNotReady(f"Twilio refused our credentials: HTTP {_status(exc)} code {code}: {text}")
         if state.mode == "client_first" and code in INVALID_NUMBER_CODES:
             now = self.clock.now()
             return CallResult(

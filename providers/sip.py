@@ -187,7 +187,7 @@ class SipProvider:
             if s.register_ and ua.reg_state != "registered":
                 log.error(
                     "sip_not_registered", provider=self.name, registrar=str(s.registrar), error=ua.reg_error,
-                    note="retrying with back-off; calls fail until the registrar accepts us",
+                    note="retrying with back-off; its campaigns claim no client until the registrar accepts us",
                 )  # fmt: skip
 
     async def close(self) -> None:

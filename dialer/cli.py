@@ -305,7 +305,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
     finally:
         if tmp is not None:
             tmp.cleanup()
-    violations = sum(len(r.audit.outside_window) + len(r.audit.dnc_dialed) + r.audit.open_calls for r in results)
+    violations = sum(r.audit.violations for r in results)
     if as_json:
         click.echo(
             json.dumps(
@@ -320,6 +320,7 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
                                 "outside_window": len(r.audit.outside_window),
                                 "dnc_dialed": len(r.audit.dnc_dialed),
                                 "open_calls": r.audit.open_calls,
+                                "provider_crashes": len(r.audit.provider_crashes),
                             },
                         }
                         for r in results
@@ -338,8 +339,18 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
             click.echo(report_table(r.rows) if r.rows else "no calls")
             click.echo(
                 f"audit: {r.audit.calls} calls, {len(r.audit.outside_window)} outside any window, "
-                f"{len(r.audit.dnc_dialed)} do-not-call dialed, {r.audit.open_calls} without a final result"
+                f"{len(r.audit.dnc_dialed)} do-not-call dialed, {r.audit.open_calls} without a final result, "
+                f"{len(r.audit.provider_crashes)} provider crashes"
             )
+    crashes = [r for r in results if r.audit.provider_crashes]
+    if crashes:
+        # On stderr as well, so a --json consumer (and a CI log) sees why it failed.
+        count = sum(len(r.audit.provider_crashes) for r in crashes)
+        click.echo(
+            f"error: the provider crashed on {count} call(s) (recorded failed); first on {crashes[0].day.isoformat()}: "
+            f"{crashes[0].audit.first_crash}",
+            err=True,
+        )
     if violations:
         raise SystemExit(1)
 
@@ -553,12 +564,14 @@ def _login_name() -> str:
 @db_option
 @click.option("--json", "as_json", is_flag=True)
 def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
-    """Per campaign: lines in use, due now, done today, next opening.
+    """Per campaign: lines in use, due now, done today, next opening; blocked when its
+    provider is not ready on a running worker.
 
     Lines are the effective ones: a campaign with agents makes no more calls at once
     than it has agents. The next opening is the earliest moment after now at which a
     queued client of the campaign falls due (clients due already count in "due now")."""
     from dialer.planning import lines_of
+    from dialer.store.base import READINESS_STALE
 
     config = _load(config_path)
     now = datetime.now(UTC)
@@ -567,6 +580,9 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
 
     async def go(store: Store) -> list[dict[str, Any]]:
         calls = await store.calls_between(start, end)
+        # Each running worker writes what it found about its providers (every minute
+        # and on every change); older findings are of workers that are gone.
+        not_ready = [r for r in await store.readiness_reports(now - READINESS_STALE) if not r.ready]
         out = []
         for c in config.campaigns:
             stats = await store.queue_stats(c.name, now)
@@ -582,6 +598,12 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
                     "queued": stats["queued"],
                     "done_today": sum(1 for x in calls if x.campaign == c.name and x.status.final),
                     "next_opening": _iso(nxt),
+                    "blocked": [
+                        {"worker": r.owner, "provider": r.provider, "reason": r.reason, "since": _iso(r.since),
+                         "checked_at": _iso(r.checked_at)}
+                        for r in not_ready
+                        if r.provider == c.provider
+                    ],  # fmt: skip
                 }
             )
         return out
@@ -596,6 +618,11 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
             f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}{limited}  due now {r['due_now']}  "
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
+        for b in r["blocked"]:
+            click.echo(
+                f"{'':<12} BLOCKED: provider {b['provider']} not ready on worker {b['worker']} since {b['since']}: "
+                f"{b['reason']} (its clients are not claimed there)"
+            )
 
 
 if __name__ == "__main__":  # pragma: no cover

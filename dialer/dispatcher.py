@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -26,6 +26,7 @@ from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_
 from dialer.metrics import DialerMetrics
 from dialer.lifecycle import Transition
 from dialer.planning import lines_of
+from dialer.readiness import ProviderReadinessTracker
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import (
@@ -38,7 +39,16 @@ from dialer.store.base import (
     QueuedClient,
     Store,
 )
-from providers.base import CallResult, DialRequest, Provider, ProviderError, ProviderEvent
+from providers.base import (
+    CallResult,
+    DialRequest,
+    Pacer,
+    Provider,
+    ProviderError,
+    ProviderEvent,
+    ProviderNotReady,
+    create_gap,
+)
 
 if TYPE_CHECKING:
     from dialer.dispositions import Disposed, NextOpening
@@ -55,6 +65,23 @@ STORE_RETRY_MAX = 15.0
 STORE_RETRY_FOR = 600.0  # then give up: the call row stays `dialing` and is reconciled later
 T = TypeVar("T")
 LEASE_SLACK = timedelta(seconds=60)
+# The error text of a call whose provider raised something other than ProviderError (a
+# bug): the simulation's audit fails on it.
+PROVIDER_CRASHED = "provider crashed"
+
+
+def campaign_pacer(store: Store, campaign: Campaign, clock: Clock) -> Pacer | None:
+    """The campaign's calls-per-second slot across all workers (None without `cps`),
+    with the same margin as the providers' own pacers (see providers.base.CPS_MARGIN)."""
+    if not campaign.cps:
+        return None
+    cps = 1.0 / create_gap(campaign.cps)
+    name = campaign.name
+
+    async def pace(not_before: datetime) -> datetime:
+        return await store.reserve_start(name, cps, max(not_before, clock.now()))
+
+    return pace
 
 
 def lease_for(campaign: Campaign) -> timedelta:
@@ -103,6 +130,14 @@ class Metrics:
         if self.prom:
             self.prom.provider_errors.labels(provider).inc()
 
+    def blocked(self, campaign: str, is_blocked: bool) -> None:
+        if self.prom:
+            self.prom.campaign_blocked.labels(campaign).set(1 if is_blocked else 0)
+
+    def provider_ready(self, provider: str, ready: bool) -> None:
+        if self.prom:
+            self.prom.provider_ready.labels(provider).set(1 if ready else 0)
+
     def rescued(self) -> None:
         self.rescues += 1
         if self.prom:
@@ -143,6 +178,8 @@ class Dispatcher:
         self._idle_until: dict[str, datetime] = {}
         self._last_housekeeping: datetime | None = None
         self._claiming = True
+        self.readiness = ProviderReadinessTracker(store, self.owner, clock, self._spawn)
+        self.blocked: dict[str, str] = {}  # campaign -> why its provider is not ready
         self.set_config(config)
 
     # ------------------------------------------------------------ config
@@ -185,9 +222,33 @@ class Dispatcher:
             result.rescued = await self.reconcile_orphans(now)
         if not self._claiming:
             return result
+        await self.readiness.refresh(self.providers, (c.provider for c in self.config.campaigns), now)
         for campaign in self.config.campaigns:
             result.started += await self._start_campaign(campaign, now, result)
         return result
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        side = asyncio.ensure_future(coro)
+        self._side_tasks.add(side)
+        side.add_done_callback(self._side_tasks.discard)
+
+    def _blocked_by(self, campaign: Campaign) -> str | None:
+        """Why the campaign claims nothing now (its provider is not ready), or None; the
+        change is logged once and mirrored in the metrics."""
+        reason = self.readiness.not_ready(campaign.provider)
+        ready = self.readiness.ready(campaign.provider)
+        if ready is not None:
+            self.metrics.provider_ready(campaign.provider, ready)
+        was = self.blocked.get(campaign.name)
+        if reason is not None:
+            self.blocked[campaign.name] = reason
+            if was is None:
+                log.error("campaign_blocked", campaign=campaign.name, provider=campaign.provider, reason=reason)
+        elif was is not None:
+            del self.blocked[campaign.name]
+            log.info("campaign_unblocked", campaign=campaign.name, provider=campaign.provider)
+        self.metrics.blocked(campaign.name, reason is not None)
+        return reason
 
     async def schedule_pending(self, now: datetime, limit: int = 2000) -> int:
         """(Re)compute next_dial_at for new, changed and stale clients, in bounded batches."""
@@ -204,6 +265,8 @@ class Dispatcher:
         return max(0, free)
 
     async def _start_campaign(self, campaign: Campaign, now: datetime, result: StepResult) -> int:
+        if self._blocked_by(campaign) is not None:
+            return 0  # a provider that cannot dial must not use up the clients' attempts
         free = self._free_lines(campaign)
         if free <= 0:
             return 0
@@ -285,6 +348,7 @@ class Dispatcher:
             campaign=campaign.name,
             agent=start.agent,
             context={"client_id": client.id, "attempt": str(attempt), "stage": client.state.stage.value},
+            pace=campaign_pacer(self.store, campaign, self.clock) if getattr(provider, "paces_creates", False) else None,
         )
         self._lines[campaign.name] += 1
         self.metrics.call_started(campaign.name)
@@ -300,9 +364,10 @@ class Dispatcher:
     async def _pace(self, campaign: Campaign) -> None:
         """Calls per second per campaign, across all workers sharing the store (Twilio
         queues calls above its CPS rather than refusing them, so we must pace)."""
-        if not campaign.cps:
+        pace = campaign_pacer(self.store, campaign, self.clock)
+        if pace is None:
             return
-        slot = await self.store.reserve_start(campaign.name, campaign.cps, self.clock.now())
+        slot = await pace(self.clock.now())
         wait = (slot - self.clock.now()).total_seconds()
         if wait > 0:
             await self.clock.sleep(wait)
@@ -335,9 +400,16 @@ class Dispatcher:
 
         try:
             try:
-                # Paced inside the call's own task: a step never waits for a CPS slot.
-                await self._pace(campaign)
+                # Paced inside the call's own task: a step never waits for a CPS slot. A
+                # provider that paces its own create requests takes the slot per request.
+                if request.pace is None:
+                    await self._pace(campaign)
                 result = await provider.dial(request, on_event)
+            except ProviderNotReady as exc:
+                # Nothing was dialed and the client had no part in it: not an attempt.
+                self.metrics.provider_error(campaign.provider)
+                self.readiness.mark_not_ready(campaign.provider, str(exc), self.clock.now())
+                result = self._failed(start, f"provider not ready: {exc}", CallStatus.CANCELED)
             except ProviderError as exc:
                 self.metrics.provider_error(campaign.provider)
                 result = self._failed(start, f"provider error: {exc}")
@@ -348,7 +420,7 @@ class Dispatcher:
             except Exception as exc:  # a provider bug must not lose the client
                 self.metrics.provider_error(campaign.provider)
                 log.exception("provider_crashed", call_id=start.call_id)
-                result = self._failed(start, f"provider crashed: {type(exc).__name__}: {exc}")
+                result = self._failed(start, f"{PROVIDER_CRASHED}: {type(exc).__name__}: {exc}")
             await self.record(claim, start, result)
         except asyncio.CancelledError:
             raise

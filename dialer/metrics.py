@@ -34,6 +34,14 @@ class DialerMetrics:
         self.due_now = Gauge("dialer_queue_due_now", "Clients due and open now", ["campaign"], registry=r)
         self.plan_due = Gauge("dialer_plan_due", "Clients in today's plan", ["campaign"], registry=r)
         self.plan_done = Gauge("dialer_plan_dialed", "Planned clients dialed today", ["campaign"], registry=r)
+        self.campaign_blocked = Gauge(
+            "dialer_campaign_blocked", "1 while the campaign's provider is not ready on this worker (no claims)",
+            ["campaign"], registry=r,
+        )  # fmt: skip
+        self.provider_ready = Gauge(
+            "dialer_provider_ready", "1 if the provider passed its last readiness check on this worker", ["provider"],
+            registry=r,
+        )  # fmt: skip
         self.tick_lag = Gauge("dialer_tick_lag_seconds", "Duration of the last dispatcher tick", registry=r)
         self.store_up = Gauge("dialer_store_up", "1 if the store answered the last tick", registry=r)
 

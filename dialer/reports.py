@@ -26,6 +26,9 @@ from dialer.store.base import CallRecord, EventRecord, Store
 CALL_LOG_FIELDS = (
     "call_id", "client_id", "campaign", "agent", "phone", "started_at", "client_tz", "status", "ring_s", "talk_s",
     "guideline", "disposition", "attempt", "allowed_by",
+    # appended (existing columns keep their names and order): what operators match
+    # against the provider's console and the PBX logs
+    "provider_call_id", "error",
 )  # fmt: skip
 
 TOTAL = "*"
@@ -162,6 +165,8 @@ def call_log_row(c: CallRecord) -> dict[str, Any]:
         "disposition": c.disposition.value if c.disposition else None,
         "attempt": c.attempt,
         "allowed_by": c.allowed_by,
+        "provider_call_id": c.provider_call_id,
+        "error": c.error,
     }
 
 

@@ -21,7 +21,7 @@ from dialer import calendar
 from dialer.clock import VirtualClock
 from dialer.config import DialerConfig
 from dialer.daily import DailyJobs, job_instant
-from dialer.dispatcher import Dispatcher
+from dialer.dispatcher import PROVIDER_CRASHED, Dispatcher
 from dialer.domain import Stage
 from dialer.planning import day_bounds
 from dialer.reports import ReportRow, day_report
@@ -49,6 +49,14 @@ class Audit:
     outside_window: list[str] = field(default_factory=list)
     dnc_dialed: list[str] = field(default_factory=list)
     open_calls: int = 0
+    # Calls the provider crashed on (a bug, never a telephony outcome): each would
+    # otherwise pass as an ordinary `failed` call and hide, e.g., `reached 0`.
+    provider_crashes: list[str] = field(default_factory=list)
+    first_crash: str | None = None
+
+    @property
+    def violations(self) -> int:
+        return len(self.outside_window) + len(self.dnc_dialed) + self.open_calls + len(self.provider_crashes)
 
 
 @dataclass
@@ -220,6 +228,9 @@ async def audit_day(store: Store, config: DialerConfig, day: date) -> Audit:
                 break
         if not call.status.final:
             audit.open_calls += 1
+        if call.error and call.error.startswith(PROVIDER_CRASHED):
+            audit.provider_crashes.append(call.call_id)
+            audit.first_crash = audit.first_crash or call.error
     return audit
 
 

@@ -11,7 +11,7 @@ entry-point group; the factory is called as ``Factory(name, settings, clock)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib.metadata import entry_points
@@ -19,6 +19,23 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from dialer.clock import Clock
 from dialer.domain import CallStatus
+
+
+# Twilio queues creates that come exactly 1/cps apart (its clock and our send jitter put
+# some closer than that): every pacer keeps this share of the gap more between creates.
+CPS_MARGIN = 0.1
+
+
+def create_gap(cps: float) -> float:
+    """Seconds kept between two call creates under a calls-per-second limit, margin included."""
+    return (1.0 / cps) * (1.0 + CPS_MARGIN)
+
+
+# The campaign's calls-per-second slot, across all workers: ``await pace(not_before)``
+# reserves the campaign's next free create slot at or after `not_before` and returns it.
+# The caller sends its create request at that instant (not later: the next call of the
+# campaign may have the following slot), and reserves again before a retry.
+Pacer = Callable[[datetime], Awaitable[datetime]]
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,11 @@ class DialRequest:
     # What a provider may use to shape the call (the simulated one picks a
     # disposition by stage); never secrets.
     context: Mapping[str, str] = field(default_factory=dict)
+    # The campaign's CPS slot (None: the campaign sets no `cps`). Only a provider that
+    # sets ``paces_creates = True`` gets it and must call it before each create request,
+    # retries included; for any other provider the dispatcher waits for the slot once,
+    # before dial().
+    pace: Pacer | None = field(default=None, compare=False, repr=False)
 
 
 EventKind = Literal["created", "ringing", "answered", "ended"]
@@ -72,6 +94,13 @@ class ProviderError(Exception):
     """The provider could not place the call at all (nothing was dialed)."""
 
 
+class ProviderNotReady(ProviderError):
+    """The provider cannot place calls right now (not registered, authentication
+    refused, API unreachable): nothing was dialed and the client had no part in it. The
+    dispatcher records such a dial as `canceled` (not an attempt) and stops claiming
+    for the provider's campaigns until its ``check()`` passes again."""
+
+
 @runtime_checkable
 class Provider(Protocol):
     name: str
@@ -90,7 +119,8 @@ class Provider(Protocol):
         or not yet final."""
 
     async def check(self) -> None:
-        """Raise if the provider is not reachable (readiness)."""
+        """Raise (ProviderNotReady, ideally) if the provider cannot place calls now:
+        readiness. The dispatcher calls it every few seconds; keep it cheap."""
 
 
 ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]

@@ -33,12 +33,18 @@ class TalkDistribution(BaseModel):
     sigma: float = Field(0.45, ge=0)
 
 
-_DEFAULT_DISPOSITIONS: dict[str, dict[str, float]] = {
+_DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
     "prospect": {"no_need": 55, "interested": 25, "callback": 8, "refused": 8, "do_not_call": 3, "wrong_number": 1},
     "hot": {"interested": 20, "callback": 25, "meeting_set": 20, "contract_signed": 20, "refused": 15},
     "customer": {"no_need": 70, "interested": 10, "complaint": 8, "complaint_resolved": 6, "contract_terminated": 4,
                  "do_not_call": 2},
 }  # fmt: skip
+
+
+def _default_dispositions() -> dict[str, dict[Disposition, float]]:
+    # Built as Disposition members: a default_factory's value is not validated, so plain
+    # strings here would reach `needs_time` on an answered call and crash it.
+    return {stage: {Disposition(d): w for d, w in weights.items()} for stage, weights in _DEFAULT_WEIGHTS.items()}
 
 
 class SimulatedSettings(BaseModel):
@@ -53,7 +59,7 @@ class SimulatedSettings(BaseModel):
     fail_dial_rate: float = Field(0.0, ge=0, le=1)
     ring_seconds: tuple[float, float] = (4.0, 25.0)
     talk_seconds: TalkDistribution = TalkDistribution()
-    dispositions: dict[str, dict[Disposition, float]] = Field(default_factory=lambda: dict(_DEFAULT_DISPOSITIONS))  # type: ignore[arg-type]
+    dispositions: dict[str, dict[Disposition, float]] = Field(default_factory=_default_dispositions)
     real_time_scale: float = Field(1.0, gt=0, description="divide every wait by this (fast fault tests)")
 
     @model_validator(mode="after")

@@ -53,7 +53,7 @@ import structlog
 from dialer.clock import Clock
 from dialer.domain import CallStatus, Disposition
 from dialer.secrets import MissingSecret, secret
-from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent
+from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent, ProviderNotReady
 from providers.sip_media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
 from providers.sip_settings import SipSettings, SipSettingsError, parse_settings
 from providers.sip_stack import DialerSipClient, Leg, Sdp, SipPhone, build_sdp
@@ -68,6 +68,8 @@ _BUSY = {486, 600, 603}
 _INVALID = {404, 410, 484, 604}
 _NO_ANSWER = {480, 408, 487}
 _AGENT_AWAY = {486, 600, 603, 480, 408, 487}
+_AUTH_REFUSED = {401, 407}  # final, after our credentials were sent: they are wrong
+AUTH_HOLD = 60.0  # seconds the provider stays not ready after a refused INVITE (then one call tries again)
 
 
 def map_final(code: int, reason: str, *, timeout: bool = False) -> CallStatus:
@@ -127,6 +129,7 @@ class SipProvider:
             self.settings.nudge.gap.total_seconds(), self.settings.nudge.beeps, self.settings.nudge.level_dbfs,
         )  # fmt: skip
         self._prompt: list[int] | None = None
+        self._auth_refused: tuple[float, str] | None = None  # (loop time until, why)
         self.counters: Counter[str] = Counter()
         self.call_log: deque[dict[str, Any]] = deque(maxlen=1000)
 
@@ -146,7 +149,7 @@ class SipProvider:
             try:
                 password = secret(s.password_env) if s.password_env else None
             except MissingSecret as exc:
-                raise ProviderError(f"provider {self.name}: {exc}") from None
+                raise ProviderNotReady(f"provider {self.name}: {exc}") from None
             registrar = None
             if s.registrar is not None:
                 registrar = (await self._resolve(s.registrar.host), s.registrar.port)
@@ -172,7 +175,7 @@ class SipProvider:
                 await loop.run_in_executor(executor, phone.start)  # bounded by register_wait
             except OSError as exc:  # the SIP port is taken, the prompt unreadable, ...
                 executor.shutdown(wait=True)
-                raise ProviderError(f"provider {self.name}: {exc}") from None
+                raise ProviderNotReady(f"provider {self.name}: {exc}") from None
             self._phone, self._ua, self._media, self._executor = phone, ua, media, executor
             if s.domain is None and s.send_to is None:
                 ua.domain = ua.myIP
@@ -184,7 +187,7 @@ class SipProvider:
             if s.register_ and ua.reg_state != "registered":
                 log.error(
                     "sip_not_registered", provider=self.name, registrar=str(s.registrar), error=ua.reg_error,
-                    note="retrying with back-off; calls fail until the registrar accepts us",
+                    note="retrying with back-off; its campaigns claim no client until the registrar accepts us",
                 )  # fmt: skip
 
     async def close(self) -> None:
@@ -202,13 +205,15 @@ class SipProvider:
         self._registered.clear()
 
     async def check(self) -> None:
-        """Readiness: registered (when registering), or the proxy answers OPTIONS."""
+        """Readiness: registered (when registering), or the proxy answers OPTIONS; and no
+        INVITE had its credentials refused in the last AUTH_HOLD seconds."""
         await self.start()
         ua = self._require()
         s = self.settings
+        self._check_auth_hold()
         if s.register_:
             if ua.reg_state != "registered":
-                raise ProviderError(f"not registered with {s.registrar}: {ua.reg_error or ua.reg_state}")
+                raise ProviderNotReady(f"not registered with {s.registrar}: {ua.reg_error or ua.reg_state}")
             return
         hp = s.send_to
         if hp is None:
@@ -229,7 +234,7 @@ class SipProvider:
         except TimeoutError:
             code, reason = 0, "timeout"
         if code == 0:
-            raise ProviderError(f"SIP proxy {hp} does not answer OPTIONS ({reason})")
+            raise ProviderNotReady(f"SIP proxy {hp} does not answer OPTIONS ({reason})")
 
     async def fetch(self, provider_call_id: str) -> CallResult | None:
         """SIP has no central call record to look a call up in after a crash: always None,
@@ -238,8 +243,19 @@ class SipProvider:
 
     def _require(self) -> DialerSipClient:
         if self._ua is None or self._media is None:
-            raise ProviderError(f"provider {self.name} is not started")
+            raise ProviderNotReady(f"provider {self.name} is not started")
         return self._ua
+
+    def _check_auth_hold(self) -> None:
+        refused = self._auth_refused
+        if refused is None:
+            return
+        until, why = refused
+        left = until - asyncio.get_running_loop().time()
+        if left <= 0:
+            self._auth_refused = None  # let one call try the credentials again
+            return
+        raise ProviderNotReady(f"{why}; next try in {left:.0f} s")
 
     def _on_registration(self, state: str, error: str | None) -> None:
         if state in ("registered", "off"):
@@ -264,7 +280,7 @@ class SipProvider:
         except TimeoutError:
             ua = self._ua
             why = ua.reg_error if ua is not None else "stopped"
-            raise ProviderError(f"not registered with registrar {s.registrar}: {why or 'no answer yet'}") from None
+            raise ProviderNotReady(f"not registered with registrar {s.registrar}: {why or 'no answer yet'}") from None
 
     # ------------------------------------------------------------ addresses
 
@@ -319,6 +335,7 @@ class SipProvider:
     async def dial(self, request: DialRequest, on_event: EventSink | None = None) -> CallResult:
         await self.start()
         self._require()
+        self._check_auth_hold()
         await self._await_registration()
         emit: EventSink = on_event if on_event is not None else (lambda _e: None)
         call = _Call(request=request)
@@ -623,6 +640,14 @@ class SipProvider:
     ) -> CallResult:
         r = call.request
         code, reason = int(info.get("code", 0)), str(info.get("reason", ""))
+        if what == "failed" and code in _AUTH_REFUSED and not info.get("timeout"):
+            # Our credentials were refused before anyone rang: the provider is not
+            # ready, not the client (nor the agent) unreachable.
+            why = f"authentication refused: {first.role} leg {code} {reason}".strip()
+            self._auth_refused = (asyncio.get_running_loop().time() + AUTH_HOLD, why)
+            log.error("sip_auth_refused", provider=self.name, call_id=r.call_id, code=code, reason=reason,
+                      note=f"check the SIP credentials; no call for {AUTH_HOLD:g} s")
+            raise ProviderNotReady(why)
         if what == "timeout":
             await self._cancel_and_wait(call, first, 'SIP;cause=480;text="ring timeout"')
         if first.role == "client":

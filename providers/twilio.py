@@ -46,7 +46,7 @@ from twilio.rest import Client
 from dialer.clock import Clock
 from dialer.domain import CallStatus
 from dialer.secrets import secret
-from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent
+from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent, ProviderNotReady, create_gap
 from providers.twilio_http import HttpxTwilioClient
 from providers.twilio_settings import TwilioSettings, TwilioSettingsError, parse_settings
 from providers.twilio_state import (
@@ -80,6 +80,8 @@ T = TypeVar("T")
 # problems) and the plain TwilioException a list page raises on a non-200 all derive
 # from TwilioException.
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# Authenticate / account suspended or closed: no call can be placed with this account.
+AUTH_REFUSED_CODES = frozenset({"20003", "20005"})
 LOOKUP_SKEW = timedelta(minutes=2)
 TWIML = "application/xml"
 _RECENT = 2000
@@ -134,6 +136,9 @@ def _secs(d: timedelta) -> float:
 
 
 class TwilioProvider:
+    # Each POST /Calls (retries included) takes the campaign's CPS slot itself (DialRequest.pace).
+    paces_creates = True
+
     def __init__(self, name: str, settings: Mapping[str, Any], clock: Clock):
         self.name = name
         self.settings = parse_settings(name, settings)
@@ -199,13 +204,13 @@ class TwilioProvider:
         try:
             await client.api.v2010.accounts(self._account_sid).fetch_async()
         except TwilioException as exc:
-            raise ProviderError(f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}") from None
+            raise ProviderNotReady(f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}") from None
         except httpx.HTTPError as exc:
-            raise ProviderError(f"Twilio API unreachable: {type(exc).__name__}: {exc}") from None
+            raise ProviderNotReady(f"Twilio API unreachable: {type(exc).__name__}: {exc}") from None
 
     def _require(self) -> Client:
         if self._client is None:
-            raise ProviderError(f"provider {self.name} is not started")
+            raise ProviderNotReady(f"provider {self.name} is not started")
         return self._client
 
     def observe(self, call_id: str, fn: Callable[[str], None]) -> None:
@@ -314,14 +319,23 @@ class TwilioProvider:
 
     # ------------------------------------------------------------ creating, with retries
 
-    async def _pace(self) -> None:
-        gap = 1.0 / self.settings.cps
+    async def _pace(self, request: DialRequest) -> None:
+        """Hold both limits at the moment of this create request: the provider's `cps`
+        (this worker) and the campaign's `cps` (all workers, through the store). The
+        slot is the later of the two, reserved in both before anyone sleeps, so neither
+        a retry nor the wait for the other limit moves a create onto another's slot."""
+        gap = timedelta(seconds=create_gap(self.settings.cps))
         async with self._pace_lock:
-            if self._last_create is not None:
-                wait = (self._last_create + timedelta(seconds=gap) - self.clock.now()).total_seconds()
-                if wait > 0:
-                    await self.clock.sleep(wait)
-            self._last_create = self.clock.now()
+            now = self.clock.now()
+            slot = now if self._last_create is None else max(now, self._last_create + gap)
+            if request.pace is not None:
+                # The campaign's slot at or after the provider's; taken under our lock so
+                # no other create of this provider can claim the same instant meanwhile.
+                slot = max(slot, await request.pace(slot))
+            self._last_create = slot
+        wait = (slot - self.clock.now()).total_seconds()
+        if wait > 0:
+            await self.clock.sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings
@@ -333,8 +347,9 @@ class TwilioProvider:
         call_id = state.call_id
         first_try = self.clock.now()
         attempt = 0
+        unreachable = False  # every failure so far was Twilio not answering (nothing created)
         while True:
-            await self._pace()
+            await self._pace(state.request)
             try:
                 call = await client.calls.create_async(**params)
                 if not call.sid:
@@ -344,22 +359,29 @@ class TwilioProvider:
                 status = _status(exc)
                 if status == 429 or _code(exc) == "20429":
                     reason = f"rate limited (HTTP {status}, code {_code(exc)})"
+                    unreachable = False
                 elif status >= 500 or status == 0:
                     found = await self._after_ambiguous(state, params, first_try, f"HTTP {status}")
                     if found is not None:
                         return found
                     reason = f"HTTP {status}; the call was not created"
+                    unreachable = attempt == 0 or unreachable
                 else:
                     return self._refused(state, exc)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 reason = f"{type(exc).__name__}: nothing was sent"
+                unreachable = attempt == 0 or unreachable
             except httpx.TransportError as exc:
                 found = await self._after_ambiguous(state, params, first_try, type(exc).__name__)
                 if found is not None:
                     return found
                 reason = f"{type(exc).__name__}; the call was not created"
+                unreachable = attempt == 0 or unreachable
             attempt += 1
             if attempt > self.settings.max_retries:
+                if unreachable:
+                    # Twilio never took the call: the API is away, not the client.
+                    raise ProviderNotReady(f"Twilio API unreachable: POST /Calls gave up after {attempt} attempts: {reason}")
                 raise ProviderError(f"POST /Calls gave up after {attempt} attempts: {reason}")
             delay = self._backoff(attempt)
             log.warning("twilio_create_retry", call_id=call_id, attempt=attempt, reason=reason, delay_s=round(delay, 3))
@@ -371,6 +393,8 @@ class TwilioProvider:
         text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
         msg = f"Twilio refused the call: HTTP {_status(exc)} code {code}: {text}"
         log.warning("twilio_create_refused", call_id=state.call_id, status=_status(exc), code=code)
+        if _status(exc) == 401 or code in AUTH_REFUSED_CODES:
+            raise ProviderNotReady(f"Twilio refused our credentials: HTTP {_status(exc)} code {code}: {text}")
         if state.mode == "client_first" and code in INVALID_NUMBER_CODES:
             now = self.clock.now()
             return CallResult(
@@ -466,6 +490,8 @@ class TwilioProvider:
                 emit(ProviderEvent(kind, state.call_id, at, pcid))  # type: ignore[arg-type]
             outcome = state.resolve(now, grace)
             if isinstance(outcome, CallResult):
+                if not state.parent.final:
+                    outcome = await self._settle(state, outcome, grace)
                 return outcome
             if hangup_at is None and now >= deadline:
                 # The call outlived its cap: ask Twilio (callbacks may have been lost) ...
@@ -496,6 +522,17 @@ class TwilioProvider:
             if isinstance(outcome, datetime):
                 wake.append(outcome)
             await self._wait_change(state, (min(wake) - now).total_seconds())
+
+    async def _settle(self, state: CallState, outcome: CallResult, grace: timedelta) -> CallResult:
+        """The outcome is known (<Dial action>) but the call's final callback has not come:
+        read the call once, and end it if it is really still live, so neither the line
+        nor the agent is held until the poll; then return the outcome."""
+        await self._refresh(state)
+        if not state.parent.final:
+            log.warning("twilio_final_callback_missing", call_id=state.call_id, sid=state.parent.sid, status=state.parent.status)
+            await self._end(state)
+        settled = state.resolve(self.clock.now(), grace, force=True)
+        return settled if isinstance(settled, CallResult) else outcome
 
     async def _rest(self, op: Callable[[], Awaitable[T]], what: str) -> T:
         """An idempotent REST operation, retried on 429/5xx/network errors (bounded)."""

@@ -36,6 +36,11 @@ MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_s
 # Twilio error codes that mean "this number cannot be called at all".
 INVALID_NUMBER_CODES = frozenset({"13223", "13224", "21211", "21214", "21217", "21401"})
 CLIENT_FIRST_SUFFIX = ";client_first"
+# After <Dial action> reported the bridge's outcome (and was answered with <Hangup/>),
+# how long the call's own final callback may take before the outcome is taken as final:
+# the outcome is known, so neither the line nor the agent waits for `final_grace` or
+# `poll_interval` when that callback is late or lost.
+DIAL_SETTLE = timedelta(seconds=1)
 
 
 def rank(status: str | None) -> int:
@@ -273,10 +278,12 @@ class CallState:
         parent = self.parent
         if status is not None:
             if not parent.final and not force:
-                # The client's leg is over; give the agent's leg a moment to end too.
+                # The client's leg is over; give the agent's leg a moment to end too
+                # (briefly once <Dial action> has answered <Hangup/>: the outcome is known).
                 seen = self.dial_seen_at or self.child.final_seen_at or now
-                if now < seen + grace:
-                    return seen + grace
+                until = seen + (min(grace, DIAL_SETTLE) if self.dial_status is not None else grace)
+                if now < until:
+                    return until
             return self._result(self._map(status, self.child), talk, self.child)
         if not parent.final:
             if force:
@@ -302,9 +309,17 @@ class CallState:
 
     def _resolve_client_first(self, now: datetime, grace: timedelta, force: bool) -> CallResult | datetime | None:
         parent = self.parent
+        parent_status = parent.status
         if not parent.final:
-            return self._forced() if force else None
-        status = self._map(parent.status or "failed", parent)
+            if self.dial_status is None:
+                return self._forced() if force else None
+            # <Dial action> reported how the agent leg ended and was answered with
+            # <Hangup/>: the call is over even if its own final callback is late or lost.
+            until = (self.dial_seen_at or now) + min(grace, DIAL_SETTLE)
+            if not force and now < until:
+                return until
+            parent_status = "completed"
+        status = self._map(parent_status or "failed", parent)
         talk = 0.0
         error = None
         if status is CallStatus.ANSWERED:

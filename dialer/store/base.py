@@ -231,6 +231,25 @@ class Plan:
         return self.due - self.fits
 
 
+@dataclass(frozen=True)
+class ProviderReadiness:
+    """What one worker last found about one provider: ready to place calls or not, and
+    why (`dialer status` reads these across workers; a worker rewrites its own rows at
+    least every READINESS_REPORT_EVERY, so older rows are of a worker that is gone)."""
+
+    owner: str
+    provider: str
+    ready: bool
+    reason: str | None
+    since: datetime  # when this worker found it in this state
+    checked_at: datetime
+
+
+READINESS_REPORT_EVERY = timedelta(seconds=60)
+# A finding older than this is of a worker that stopped or died: `dialer status` ignores it.
+READINESS_STALE = timedelta(minutes=3)
+
+
 # A daily job started but never finished (its worker died) is run again after this.
 JOB_TAKEOVER = timedelta(minutes=15)
 
@@ -409,6 +428,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def set_provider_call_id(self, call_id: str, provider_call_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def report_readiness(self, report: ProviderReadiness) -> None:
+        """Store a worker's latest readiness finding for a provider (one row per worker
+        and provider, replaced)."""
+
+    @abc.abstractmethod
+    async def readiness_reports(self, since: datetime) -> list[ProviderReadiness]:
+        """Every worker's readiness findings checked at or after `since`, by provider then owner."""
 
     @abc.abstractmethod
     async def record_outcome(

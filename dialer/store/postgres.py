@@ -70,6 +70,7 @@ from dialer.store.base import (
     Plan,
     PlanCounts,
     PlanEntry,
+    ProviderReadiness,
     QueuedClient,
     Schedule,
     SchemaMismatch,
@@ -241,6 +242,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX clients_claim ON clients(campaign, priority, slack_key, window_closes_at, next_dial_at,
         id COLLATE "C")
         WHERE next_dial_at IS NOT NULL;
+    """,
+    # 5: each worker's latest readiness finding per provider (`dialer status` reads them)
+    """
+    CREATE TABLE provider_readiness (
+        owner text NOT NULL,
+        provider text NOT NULL,
+        ready boolean NOT NULL,
+        reason text,
+        since timestamptz NOT NULL,
+        checked_at timestamptz NOT NULL,
+        PRIMARY KEY (owner, provider)
+    );
     """,
 ]
 
@@ -683,6 +696,25 @@ class PostgresStore(Store):
 
     async def set_provider_call_id(self, call_id: str, provider_call_id: str) -> None:
         await self.pool.execute("UPDATE calls SET provider_call_id = $2 WHERE call_id = $1", call_id, provider_call_id)
+
+    async def report_readiness(self, report: ProviderReadiness) -> None:
+        await self.pool.execute(
+            "INSERT INTO provider_readiness(owner, provider, ready, reason, since, checked_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, provider) DO UPDATE SET ready = EXCLUDED.ready, "
+            "reason = EXCLUDED.reason, since = EXCLUDED.since, checked_at = EXCLUDED.checked_at",
+            report.owner, report.provider, report.ready, report.reason, _ts(report.since), _ts(report.checked_at),
+        )  # fmt: skip
+
+    async def readiness_reports(self, since: datetime) -> list[ProviderReadiness]:
+        rows = await self.pool.fetch(
+            "SELECT owner, provider, ready, reason, since, checked_at FROM provider_readiness "
+            "WHERE checked_at >= $1 ORDER BY provider, owner",
+            _ts(since),
+        )
+        return [
+            ProviderReadiness(owner=r[0], provider=r[1], ready=bool(r[2]), reason=r[3], since=r[4], checked_at=r[5])
+            for r in rows
+        ]
 
     @staticmethod
     def _outcome_args(

@@ -52,6 +52,7 @@ from dialer.store.base import (
     Plan,
     PlanCounts,
     PlanEntry,
+    ProviderReadiness,
     QueuedClient,
     Schedule,
     SchemaMismatch,
@@ -268,6 +269,18 @@ MIGRATIONS: list[str] = [
     DROP INDEX clients_claim;
     CREATE INDEX clients_claim ON clients(campaign, priority, slack_key, window_closes_at, next_dial_at, id)
         WHERE next_dial_at IS NOT NULL;
+    """,
+    # 7: each worker's latest readiness finding per provider (`dialer status` reads them)
+    """
+    CREATE TABLE provider_readiness (
+        owner TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        ready INTEGER NOT NULL,
+        reason TEXT,
+        since TEXT NOT NULL,
+        checked_at TEXT NOT NULL,
+        PRIMARY KEY (owner, provider)
+    );
     """,
 ]
 
@@ -730,6 +743,26 @@ class SqliteStore(Store):
 
     async def set_provider_call_id(self, call_id: str, provider_call_id: str) -> None:
         await self._write("UPDATE calls SET provider_call_id=? WHERE call_id=?", (provider_call_id, call_id))
+
+    async def report_readiness(self, report: ProviderReadiness) -> None:
+        await self._write(
+            "INSERT INTO provider_readiness(owner, provider, ready, reason, since, checked_at) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(owner, provider) DO UPDATE SET ready=excluded.ready, reason=excluded.reason, "
+            "since=excluded.since, checked_at=excluded.checked_at",
+            (report.owner, report.provider, int(report.ready), report.reason, ts(report.since), ts(report.checked_at)),
+        )
+
+    async def readiness_reports(self, since: datetime) -> list[ProviderReadiness]:
+        rows = await self.db.execute_fetchall(
+            "SELECT owner, provider, ready, reason, since, checked_at FROM provider_readiness "
+            "WHERE checked_at >= ? ORDER BY provider, owner",
+            (ts(since),),
+        )
+        return [
+            ProviderReadiness(owner=r[0], provider=r[1], ready=bool(r[2]), reason=r[3], since=from_ts(r[4]),  # type: ignore[arg-type]
+                              checked_at=from_ts(r[5]))  # type: ignore[arg-type]
+            for r in rows
+        ]
 
     @staticmethod
     def _write_outcome(

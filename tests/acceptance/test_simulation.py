@@ -70,12 +70,14 @@ def test_call_log_fields_are_the_contract(simulated: dict[str, Any]) -> None:
     assert list(calls[0]) == [
         "call_id", "client_id", "campaign", "agent", "phone", "started_at", "client_tz", "status", "ring_s",
         "talk_s", "guideline", "disposition", "attempt", "allowed_by",
+        "provider_call_id", "error",  # appended: existing columns keep their place
     ]  # fmt: skip
     for c in calls:
         assert c["started_at"].endswith("Z")
         datetime.fromisoformat(c["started_at"].replace("Z", "+00:00"))
         assert c["phone"].startswith("+")
         assert c["allowed_by"]
+        assert c["provider_call_id"].startswith("SIM")
 
 
 def test_complaints_and_hot_dialed_first(simulated: dict[str, Any]) -> None:
@@ -121,3 +123,57 @@ def test_why_explains(simulated: dict[str, Any]) -> None:
     assert f"client {cid}" in result.output and "next dial moment" in result.output and "last calls" in result.output
     missing = run("why", "--config", str(EXAMPLE_CONFIG), "--db", str(simulated["db"]), "nobody")
     assert missing.exit_code == 1
+
+
+def _config_without_dispositions(tmp_path: Path) -> Path:
+    text = EXAMPLE_CONFIG.read_text("utf-8")
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("dispositions:"))
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = start + 1
+    while end < len(lines) and (len(lines[end]) - len(lines[end].lstrip())) > indent:
+        end += 1
+    path = tmp_path / "dialer.yaml"
+    path.write_text("\n".join(lines[:start] + lines[end:]) + "\n", "utf-8")
+    assert "dispositions" not in path.read_text("utf-8")
+    return path
+
+
+def test_default_dispositions_reach_clients(tmp_path: Path) -> None:
+    """`dispositions:` omitted: answered calls carry a default disposition (no crash)."""
+    config = _config_without_dispositions(tmp_path)
+    db = tmp_path / "sim.db"
+    result = run(
+        "simulate", "--config", str(config), "--clients", str(EXAMPLE_CLIENTS),
+        "--from", "2026-12-01", "--seed", "5", "--db", str(db), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [day] = json.loads(result.stdout)["days"]
+    assert day["audit"]["provider_crashes"] == 0
+    assert sum(r["reached"] for r in day["report"] if r["agent"] == "*") > 0
+    calls = [c for c in call_log(db, "2026-12-01") if c["status"] == "answered"]
+    assert calls and all(c["disposition"] for c in calls)
+    assert not [c for c in call_log(db, "2026-12-01") if "crashed" in c["error"]]
+
+
+def test_audit_fails_on_a_provider_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider bug on answered calls must fail the simulation, not pass as `failed` calls."""
+    from providers.simulated import SimulatedProvider
+
+    def broken(self: SimulatedProvider, rng: Any, stage: str) -> Any:
+        raise AttributeError("'str' object has no attribute 'needs_time'")
+
+    monkeypatch.setattr(SimulatedProvider, "_disposition", broken)
+    for extra in ([], ["--json"]):
+        result = run(
+            "simulate", "--config", str(EXAMPLE_CONFIG), "--clients", str(EXAMPLE_CLIENTS),
+            "--from", "2026-12-01", "--seed", "5", "--db", str(tmp_path / f"crash{len(extra)}.db"), *extra,
+        )  # fmt: skip
+        assert result.exit_code == 1
+        assert "error: the provider crashed on" in result.stderr
+        assert "AttributeError: 'str' object has no attribute 'needs_time'" in result.stderr
+        if extra:
+            [day] = json.loads(result.stdout)["days"]
+            assert day["audit"]["provider_crashes"] > 0
+        else:
+            assert "provider crashes" in result.stdout and " 0 provider crashes" not in result.stdout

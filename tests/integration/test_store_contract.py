@@ -756,3 +756,22 @@ async def test_release_can_store_a_cap(any_store: Store) -> None:
     ca, cb = await any_store.get_client(a.client.id), await any_store.get_client(b.client.id)
     assert ca is not None and ca.cap_until == cap and ca.next_dial_at == cap and ca.lease_owner is None
     assert cb is not None and cb.cap_until is None and cb.lease_owner is None
+
+
+async def test_provider_readiness_reports_per_worker(any_store: Store) -> None:
+    from dialer.store.base import ProviderReadiness
+
+    down = ProviderReadiness("w1", "sip", False, "not registered with pbx: 403 Forbidden", NOW, NOW)
+    await any_store.report_readiness(down)
+    await any_store.report_readiness(ProviderReadiness("w2", "sip", True, None, NOW, NOW))
+    await any_store.report_readiness(ProviderReadiness("w1", "twilio", True, None, NOW - timedelta(hours=1), NOW))
+    got = await any_store.readiness_reports(NOW - timedelta(minutes=1))
+    assert [(r.provider, r.owner, r.ready) for r in got] == [("sip", "w1", False), ("sip", "w2", True), ("twilio", "w1", True)]
+    assert got[0] == down
+    assert got[2].since == NOW - timedelta(hours=1)
+    # One row per worker and provider: a later finding replaces the earlier one.
+    later = NOW + timedelta(minutes=5)
+    await any_store.report_readiness(ProviderReadiness("w1", "sip", True, None, later, later))
+    fresh = await any_store.readiness_reports(later - timedelta(minutes=1))
+    assert [(r.provider, r.owner, r.ready, r.reason) for r in fresh] == [("sip", "w1", True, None)]
+    assert len(await any_store.readiness_reports(NOW - timedelta(days=1))) == 3

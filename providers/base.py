@@ -93,6 +93,19 @@ class Provider(Protocol):
         """Raise if the provider is not reachable (readiness)."""
 
 
+@runtime_checkable
+class CallFinder(Protocol):
+    """Optional: a provider with a central call record (Twilio) can look a call up by the
+    number it dialed, for a call whose worker died before the provider's call id was
+    stored. SIP and the simulated provider cannot know, and do not implement it."""
+
+    async def find_call(self, request: DialRequest, since: datetime, until: datetime) -> str | None:
+        """The provider call id (as `fetch` takes it) of the call placed for `request`
+        (the same number, caller id and mode) created between `since` and `until` (when
+        its worker was last possibly alive); None when the provider surely never saw such
+        a call. Raise ProviderError when it cannot tell (unreachable, several match)."""
+
+
 ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]
 
 

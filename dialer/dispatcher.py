@@ -40,10 +40,12 @@ log = structlog.get_logger("dialer.dispatcher")
 LEASE = timedelta(seconds=20)
 HEARTBEAT_EVERY = timedelta(seconds=5)
 HOUSEKEEPING_EVERY = timedelta(seconds=5)
-# After a claim came back short with lines free (nothing more due), wait this long, or
-# until the next client falls due, or until one of our calls ends. Short: a worker that
-# waits while another takes every client falling due gets an unfair share of the calls.
-CLAIM_IDLE = timedelta(seconds=3)
+# After a claim came back short with lines free (nothing more due), claim again only when
+# the queue says a client fell due since (a cheap index look-up each tick, the same for
+# every worker, so whichever worker looks first takes it: the workers share the calls),
+# when one of our calls ends, or after CLAIM_IDLE at the latest (a dead worker's claims
+# return to the queue without a new due time).
+CLAIM_IDLE = timedelta(seconds=5)
 RESCUE_LEASE = LEASE  # a reconciling worker's lease on a dead worker's call (renewed by its heartbeat)
 FETCH_TRIES = 5  # provider look-ups of an orphaned call before it is recorded as interrupted
 FETCH_RETRY = timedelta(seconds=30)  # between two look-ups of the same orphaned call
@@ -135,7 +137,7 @@ class Dispatcher:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.ended = 0  # calls finished so far (the simulation steps when this moves)
         self._fetch_failures: dict[str, int] = {}
-        self._idle_until: dict[str, datetime] = {}
+        self._idle: dict[str, tuple[datetime, datetime]] = {}  # campaign -> (short claim at, look again by)
         self._last_housekeeping: datetime | None = None
         self._fetch_retry_at: dict[str, datetime] = {}
         self._claiming = True
@@ -200,10 +202,14 @@ class Dispatcher:
         free = self._free_lines(campaign)
         if free <= 0:
             return 0
-        # The queue had nothing more for this campaign a moment ago, and no call of
-        # it has ended since: don't ask again yet (a claim scans today's windows).
-        if now < self._idle_until.get(campaign.name, now):
-            return 0
+        # The queue had nothing more for this campaign a moment ago, and no call of it has
+        # ended since: claim again (a claim scans today's windows) only once a client fell
+        # due meanwhile. Every worker asks the same question each tick: none is favoured.
+        idle = self._idle.get(campaign.name)
+        if idle is not None and now < idle[1]:
+            due = await self.store.next_dial_after(idle[0])
+            if due is None or due > now:
+                return 0
         provider = self.providers.get(campaign.provider)
         if provider is None:
             log.error("provider_missing", campaign=campaign.name, provider=campaign.provider)
@@ -219,11 +225,9 @@ class Dispatcher:
             campaign.name, now, want, self.owner, now + lease_for(campaign), max_in_use=lines
         )
         if len(claims) < want and await self.store.lines_in_use(campaign.name, now) < lines:
-            # Lines free but nothing more due now: ask again when the next client falls due.
-            next_due = await self.store.next_dial_after(now)
-            self._idle_until[campaign.name] = min(now + CLAIM_IDLE, next_due or now + CLAIM_IDLE)
+            self._idle[campaign.name] = (now, now + CLAIM_IDLE)  # lines free, nothing more due now
         else:
-            self._idle_until.pop(campaign.name, None)
+            self._idle.pop(campaign.name, None)
         started = 0
         for claim in claims:
             if not self._claiming:
@@ -382,7 +386,7 @@ class Dispatcher:
             self.ended += 1
             self._lines[campaign.name] -= 1
             # A line is free, and this call's result may have made a client due.
-            self._idle_until.pop(campaign.name, None)
+            self._idle.pop(campaign.name, None)
             self._free_agent(campaign, agent.name if agent else None)
 
     async def _dial(

@@ -119,14 +119,29 @@ class Report:
     interrupted_as_attempts: int = 0  # interrupted calls applied as attempts (must be 0)
     max_in_progress: dict[str, int] = field(default_factory=dict)  # per campaign, from the call rows
     calls_per_worker: dict[str, int] = field(default_factory=dict)
+    # from the moment every worker was up (its first heartbeat), before any kill: start-up
+    # (one worker imports faster and takes every line first) is not a matter of sharing
+    steady_calls_per_worker: dict[str, int] = field(default_factory=dict)
+    uptime_s: dict[str, float] = field(default_factory=dict)
+    all_up_at: datetime | None = None
 
     @property
     def fairness(self) -> float:
-        """Most calls placed by one worker / fewest (1.0 = perfectly even)."""
-        counts = list(self.calls_per_worker.values())
+        """Most calls placed by one worker / fewest (1.0 = perfectly even), counted once
+        every worker was up."""
+        counts = list((self.steady_calls_per_worker or self.calls_per_worker).values())
         if not counts:
             return 1.0
         return max(counts) / min(counts) if min(counts) else float("inf")
+
+    @property
+    def fairness_per_uptime(self) -> float:
+        """The same per second each worker was up (kills with a restart delay take workers
+        down for different lengths of time)."""
+        rates = [n / self.uptime_s[w] for w, n in self.calls_per_worker.items() if self.uptime_s.get(w)]
+        if not rates:
+            return 1.0
+        return max(rates) / min(rates) if min(rates) else float("inf")
 
     @property
     def over_lines(self) -> int:
@@ -148,8 +163,16 @@ class Worker:
         self.env = env
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = (workdir / f"{name}.log").open("ab")
+        self.uptime = 0.0  # seconds this worker ran, over all its lives
+        self._since: float | None = None
+
+    def _down(self) -> None:
+        if self._since is not None:
+            self.uptime += time.monotonic() - self._since
+            self._since = None
 
     def start(self) -> None:
+        self._since = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dialer.cli", "run", "--config", f"{self.name}.yaml"],
             cwd=self.workdir, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -159,12 +182,14 @@ class Worker:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=30)
+        self._down()
 
     def stop(self) -> int:
         if not self.proc:
             return 0
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+        self._down()
         try:
             return self.proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -248,6 +273,14 @@ def check(report: Report, dsn: str | None, db: Path | None) -> None:
         q("SELECT campaign, started_at, ended_at FROM calls WHERE status <> 'dialing' AND ended_at IS NOT NULL")
     )
     report.calls_per_worker = {str(w): n for w, n in q("SELECT worker, COUNT(*) FROM calls GROUP BY worker ORDER BY 1")}
+    if report.all_up_at is not None:
+        since = report.all_up_at
+        rows = q("SELECT worker, started_at FROM calls")
+        steady: dict[str, int] = {}
+        for worker, started in rows:
+            if _instant(started) >= since:
+                steady[str(worker)] = steady.get(str(worker), 0) + 1
+        report.steady_calls_per_worker = dict(sorted(steady.items()))
 
 
 def _instant(value: Any) -> datetime:
@@ -271,6 +304,19 @@ def max_in_progress(rows: list[tuple[Any, ...]]) -> dict[str, int]:
             peak = max(peak, level)
         peaks[campaign] = peak
     return peaks
+
+
+def wait_all_up(dsn: str | None, db: Path | None, workers: int, deadline: float) -> datetime | None:
+    """When every worker has beaten once (it is up and dialing), or None at the deadline."""
+    limit = min(deadline, time.monotonic() + 60)
+    while time.monotonic() < limit:
+        try:
+            if query(dsn, db, "SELECT COUNT(*) FROM workers")[0][0] >= workers:
+                return datetime.now(UTC)
+        except Exception:
+            pass  # the schema is not there yet
+        time.sleep(0.1)
+    return None
 
 
 class LinesWatch:
@@ -358,6 +404,7 @@ def run(
         for w in pool:
             w.start()
             report.restarts += 1
+        report.all_up_at = wait_all_up(dsn, db, len(pool), deadline)
         while report.kills < kills and time.monotonic() < deadline:
             time.sleep(rng.uniform(0.3, 2.0))
             for w in pool:
@@ -388,6 +435,7 @@ def run(
                     report.restarts += 1
         time.sleep(run_after)  # the last restarts reconcile their predecessors' calls
         report.exit_codes = [w.stop() for w in pool]
+        report.uptime_s = {w.name: round(w.uptime, 1) for w in pool}
     finally:
         for w in pool:
             w.close()
@@ -439,7 +487,9 @@ def main() -> int:
           f"canceled: {report.canceled}; crash calls recorded failed: {report.crash_failed}; "
           f"interrupted applied as attempts: {report.interrupted_as_attempts}")
     print(f"  max calls in progress (from the call rows) per campaign: {report.max_in_progress} on {report.lines} lines")
-    print(f"  calls per worker: {report.calls_per_worker}; fairness (most / fewest): {report.fairness:.2f}")
+    print(f"  calls per worker: {report.calls_per_worker} (once all were up: {report.steady_calls_per_worker}); "
+          f"fairness (most / fewest, once all were up): {report.fairness:.2f}; "
+          f"per second up {report.fairness_per_uptime:.2f} (up: {report.uptime_s} s)")
     print("  OK" if report.ok else "  FAILED")
     return 0 if report.ok else 1
 

@@ -569,8 +569,11 @@ class Dispatcher:
         # dialer itself cut it: take that one out.)
         if conversations and answered_now is not None and answered_now not in contacts:
             contacts.append(answered_now)
-        if not conversations and not_attempt is not None and not_attempt in contacts:
-            contacts.remove(not_attempt)
+        if not conversations and not_attempt is not None:
+            # (A store may keep whole seconds only.)
+            same = next((c for c in contacts if abs((c - not_attempt).total_seconds()) < 1), None)
+            if same is not None:
+                contacts.remove(same)
         return caps_reopen_at(contacts, caps, ZoneInfo(zone_name), now)
 
     def _campaign(self, name: str) -> Campaign:

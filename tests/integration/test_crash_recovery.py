@@ -292,3 +292,27 @@ async def test_a_worker_whose_claim_came_back_short_gets_the_next_free_line(
     assert (await waiting.step()).started == 2, "the waiting worker takes the freed lines at its next tick"
     await waiting.wait_idle()
     assert await store.lines_in_use("cold", clock.now()) == 0
+
+
+async def test_a_call_canceled_at_shutdown_counts_for_no_attempt_cap(store: SqliteStore, config: DialerConfig) -> None:
+    """`count: attempts` caps (cold: 2 a day) skip calls the dialer itself cut: after one
+    busy attempt and one call canceled at shutdown the client may still be dialed today."""
+    capped = with_campaign(config, "cold", caps=config.campaign("cold").caps.model_copy(update={"per_day": 2}))
+    clock = FixedClock(MORNING + timedelta(microseconds=654_321))  # the store keeps whole seconds
+    provider = ScriptedProvider(clock, {"+79120000001": CallStatus.BUSY})
+    await load(store, capped, [client(1)], MORNING)
+    d = Dispatcher(store, {"simulated": provider}, capped, clock)
+    await d.step()
+    await d.wait_idle()
+    clock.set(clock.now() + timedelta(hours=1, microseconds=123_456))
+    provider.script.clear()
+    provider.hold = asyncio.Event()
+    d2 = Dispatcher(store, {"simulated": provider}, capped, clock)
+    assert (await d2.step()).started == 1
+    await asyncio.sleep(0.05)
+    assert await d2.drain(timeout=0.1) is False
+    await d2.wait_idle()
+    calls = await store.client_calls("c1")
+    assert sorted(c.status for c in calls) == [CallStatus.BUSY, CallStatus.CANCELED]
+    c = await store.get_client("c1")
+    assert c is not None and c.cap_until is None, "the canceled call was counted against the attempt cap"

@@ -21,7 +21,7 @@ import structlog
 
 from dialer import calendar
 from dialer.clock import Clock
-from dialer.config import Campaign, DialerConfig, Lifecycle
+from dialer.config import Agent, Campaign, DialerConfig, Lifecycle
 from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_of
 from dialer.metrics import DialerMetrics
 from dialer.lifecycle import Transition
@@ -30,6 +30,7 @@ from dialer.readiness import ProviderReadinessTracker
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import (
+    CallRecord,
     CallStart,
     CallUpdate,
     Claim,
@@ -40,6 +41,8 @@ from dialer.store.base import (
     Store,
 )
 from providers.base import (
+    CallFinder,
+    CallNotPlaced,
     CallResult,
     DialRequest,
     Pacer,
@@ -55,19 +58,33 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("dialer.dispatcher")
 
-HEARTBEAT_EVERY = timedelta(seconds=20)
+# Leases are short and the heartbeat renews them, however long a call lasts: a dead
+# worker's lines come back (and its calls are reconciled) LEASE after its last heartbeat,
+# plus at most one housekeeping round. Four heartbeats fit in one lease, so a slow store
+# or a busy tick delays a renewal without losing the lease.
+LEASE = timedelta(seconds=20)
+HEARTBEAT_EVERY = timedelta(seconds=5)
 HOUSEKEEPING_EVERY = timedelta(seconds=5)
-CLAIM_IDLE = timedelta(seconds=10)  # after a claim came back short, wait this long (or for a call to end)
-RESCUE_LEASE = timedelta(minutes=2)  # how long a reconciling worker holds a dead worker's call
-FETCH_TRIES = 5  # provider look-ups of an orphaned call before it is recorded as failed
+# After a claim came back short with lines free (nothing more due), claim again only when
+# the queue says a client fell due since (a cheap index look-up each tick, the same for
+# every worker, so whichever worker looks first takes it: the workers share the calls),
+# when one of our calls ends, or after CLAIM_IDLE at the latest (a dead worker's claims
+# return to the queue without a new due time).
+CLAIM_IDLE = timedelta(seconds=5)
+RESCUE_LEASE = LEASE  # a reconciling worker's lease on a dead worker's call (renewed by its heartbeat)
+FETCH_TRIES = 5  # provider look-ups of an orphaned call before it is recorded as interrupted
+FETCH_RETRY = timedelta(seconds=30)  # between two look-ups of the same orphaned call
 STORE_RETRY_FIRST = 0.5  # seconds; doubled up to STORE_RETRY_MAX while the store is away
 STORE_RETRY_MAX = 15.0
 STORE_RETRY_FOR = 600.0  # then give up: the call row stays `dialing` and is reconciled later
 T = TypeVar("T")
-LEASE_SLACK = timedelta(seconds=60)
 # The error text of a call whose provider raised something other than ProviderError (a
 # bug): the simulation's audit fails on it.
 PROVIDER_CRASHED = "provider crashed"
+
+
+def _paces_creates(provider: Provider) -> bool:
+    return bool(getattr(provider, "paces_creates", False))
 
 
 def campaign_pacer(store: Store, campaign: Campaign, clock: Clock) -> Pacer | None:
@@ -85,10 +102,9 @@ def campaign_pacer(store: Store, campaign: Campaign, clock: Clock) -> Pacer | No
 
 
 def lease_for(campaign: Campaign) -> timedelta:
-    """Long enough for a normal call even if heartbeats lag; the heartbeat extends it
-    while the call lasts, so a dead worker's clients come back after at most this."""
-    talk = max(campaign.talk.hard_limit or timedelta(0), 2 * campaign.talk.target_max)
-    return campaign.ring_timeout + talk + LEASE_SLACK
+    """A claim's lease. The same short lease for every campaign: the heartbeat renews it
+    for as long as the call lasts (see LEASE)."""
+    return LEASE
 
 
 @dataclass
@@ -175,11 +191,13 @@ class Dispatcher:
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.ended = 0  # calls finished so far (the simulation steps when this moves)
         self._fetch_failures: dict[str, int] = {}
-        self._idle_until: dict[str, datetime] = {}
+        self._idle: dict[str, tuple[datetime, datetime]] = {}  # campaign -> (short claim at, look again by)
         self._last_housekeeping: datetime | None = None
+        self._fetch_retry_at: dict[str, datetime] = {}
         self._claiming = True
         self.readiness = ProviderReadinessTracker(store, self.owner, clock, self._spawn)
         self.blocked: dict[str, str] = {}  # campaign -> why its provider is not ready
+        self._stopping = asyncio.Event()  # set when claiming stops: calls waiting for a CPS slot give up
         self.set_config(config)
 
     # ------------------------------------------------------------ config
@@ -200,13 +218,15 @@ class Dispatcher:
         return self._lines[campaign]
 
     def stop_claiming(self) -> None:
+        """No new call starts from now on: claims still waiting for a CPS slot are given back."""
         self._claiming = False
+        self._stopping.set()
 
     def claims_resume_at(self, now: datetime) -> datetime | None:
         """The earliest moment a campaign that came back short from its last claim asks
         the queue again (CLAIM_IDLE), or None. A simulation steps then, as the
         production tick would, so a client falling due meanwhile is not left waiting."""
-        return min((t for t in self._idle_until.values() if t > now), default=None)
+        return min((until for _, until in self._idle.values() if until > now), default=None)
 
     # ------------------------------------------------------------ the step
 
@@ -270,21 +290,32 @@ class Dispatcher:
         free = self._free_lines(campaign)
         if free <= 0:
             return 0
-        # The queue had nothing more for this campaign a moment ago, and no call of
-        # it has ended since: don't ask again yet (a claim scans today's windows).
-        if now < self._idle_until.get(campaign.name, now):
-            return 0
+        # The queue had nothing more for this campaign a moment ago, and no call of it has
+        # ended since: claim again (a claim scans today's windows) only once a client fell
+        # due meanwhile. Every worker asks the same question each tick: none is favoured.
+        idle = self._idle.get(campaign.name)
+        if idle is not None and now < idle[1]:
+            due = await self.store.next_dial_after(idle[0])
+            if due is None or due > now:
+                return 0
         provider = self.providers.get(campaign.provider)
         if provider is None:
             log.error("provider_missing", campaign=campaign.name, provider=campaign.provider)
             return 0
+        lines = lines_of(campaign)
+        # Every line taken (by any worker): look again at the next tick. A line that frees
+        # goes to whichever worker asks first, so the workers share the lines evenly;
+        # a worker that paused here would leave every freed line to the busiest one.
+        want = min(free, lines - await self.store.lines_in_use(campaign.name, now))
+        if want <= 0:
+            return 0
         claims = await self.store.claim(
-            campaign.name, now, free, self.owner, now + lease_for(campaign), max_in_use=lines_of(campaign)
+            campaign.name, now, want, self.owner, now + lease_for(campaign), max_in_use=lines
         )
-        if len(claims) < free:
-            self._idle_until[campaign.name] = now + CLAIM_IDLE
+        if len(claims) < want and await self.store.lines_in_use(campaign.name, now) < lines:
+            self._idle[campaign.name] = (now, now + CLAIM_IDLE)  # lines free, nothing more due now
         else:
-            self._idle_until.pop(campaign.name, None)
+            self._idle.pop(campaign.name, None)
         started = 0
         for claim in claims:
             if not self._claiming:
@@ -298,15 +329,13 @@ class Dispatcher:
     async def _start_call(
         self, campaign: Campaign, provider: Provider, claim: Claim, now: datetime, result: StepResult
     ) -> bool:
+        """Hand a claim to a call task of its own (pacing, the final window check, the call
+        row and the dial happen there: a step never waits for a CPS slot)."""
         client = claim.client
-        # The stored next_dial_at was computed earlier (maybe under another config):
-        # check the window again right before dialing. The guarantee lives here.
         if client.state.stage is Stage.DNC or client.state.invalid_number:
             await self.store.release(claim, self.scheduler.place_client(client, now))
             return False
-        rules = self.scheduler.rules(campaign, client.timezone, client.schedule)
-        status = calendar.status(rules, now)
-        if not status.open:
+        if not self._window(campaign, claim, now).open:
             result.skipped_closed += 1
             await self.store.release(claim, self.scheduler.place_client(client, now))
             return False
@@ -314,65 +343,47 @@ class Dispatcher:
             return False
         agent = self._take_agent(campaign)
         call_id = uuid.uuid4().hex
-        zone = ZoneInfo(client.timezone)
-        start = CallStart(
-            call_id=call_id,
-            client_id=client.id,
-            campaign=campaign.name,
-            agent=agent.name if agent else campaign.connect_to,
-            phone=client.phone,
-            client_tz=client.timezone,
-            attempt=0,  # assigned by the store
-            started_at=now,
-            local_day=now.astimezone(zone).date(),
-            allowed_by=status.allowed_by,
-            provider=campaign.provider,
-            lease_token=claim.lease_token,
-        )
-        try:
-            attempt = await self.store.start_call(start)
-            start = replace(start, attempt=attempt)
-        except LeaseLost:
-            self._free_agent(campaign, agent.name if agent else None)
-            self.metrics.lost_lease()
-            return False
-        request = DialRequest(
-            call_id=call_id,
-            number=client.phone,
-            caller_id=campaign.caller_id,
-            connect_to=agent.target if agent else (campaign.connect_to or ""),
-            ring_timeout=campaign.ring_timeout,
-            hard_limit=campaign.talk.hard_limit,
-            nudge_at=campaign.talk.target_max,
-            connect_mode=campaign.connect_mode,
-            campaign=campaign.name,
-            agent=start.agent,
-            context={"client_id": client.id, "attempt": str(attempt), "stage": client.state.stage.value},
-            pace=campaign_pacer(self.store, campaign, self.clock) if getattr(provider, "paces_creates", False) else None,
-        )
         self._lines[campaign.name] += 1
-        self.metrics.call_started(campaign.name)
-        task = asyncio.create_task(self._run_call(campaign, provider, claim, start, request), name=f"call-{call_id}")
+        task = asyncio.create_task(self._run_call(campaign, provider, claim, call_id, agent), name=f"call-{call_id}")
         self._tasks[call_id] = task
         task.add_done_callback(lambda _t, cid=call_id: self._tasks.pop(cid, None))
-        log.info(
-            "call_started", call_id=call_id, client_id=client.id, campaign=campaign.name, agent=start.agent,
-            attempt=attempt, client_tz=client.timezone, allowed_by=status.allowed_by,
-        )  # fmt: skip
         return True
 
-    async def _pace(self, campaign: Campaign) -> None:
-        """Calls per second per campaign, across all workers sharing the store (Twilio
-        queues calls above its CPS rather than refusing them, so we must pace)."""
-        pace = campaign_pacer(self.store, campaign, self.clock)
-        if pace is None:
-            return
-        slot = await pace(self.clock.now())
-        wait = (slot - self.clock.now()).total_seconds()
-        if wait > 0:
-            await self.clock.sleep(wait)
+    def _window(self, campaign: Campaign, claim: Claim, now: datetime) -> calendar.WindowStatus:
+        # The stored next_dial_at was computed earlier (maybe under another config).
+        client = claim.client
+        return calendar.status(self.scheduler.rules(campaign, client.timezone, client.schedule), now)
 
-    def _take_agent(self, campaign: Campaign):  # type: ignore[no-untyped-def]
+    async def _pace(self, campaign: Campaign, provider: Provider) -> bool:
+        """Calls per second per campaign, across all workers sharing the store (Twilio
+        queues calls above its CPS rather than refusing them, so we must pace). A provider
+        that paces its own create requests (`paces_creates`) takes the campaign's slot per
+        request itself (DialRequest.pace), so nothing is waited for here. False when the
+        worker began stopping before the slot came: stopping means no new call."""
+        pace = None if _paces_creates(provider) else campaign_pacer(self.store, campaign, self.clock)
+        if self._claiming and pace is not None:
+            slot = await pace(self.clock.now())
+            await self._sleep_unless_stopping((slot - self.clock.now()).total_seconds())
+        return self._claiming
+
+    async def _sleep_unless_stopping(self, wait: float) -> None:
+        if wait <= 0 or self._stopping.is_set():
+            return
+        stop = asyncio.ensure_future(self._stopping.wait())
+        sleep = asyncio.ensure_future(self.clock.sleep(wait))
+        try:
+            await asyncio.wait({stop, sleep}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (stop, sleep):
+                f.cancel()
+            await asyncio.gather(stop, sleep, return_exceptions=True)
+
+    def _may_create(self) -> bool:
+        """Asked by a provider right before each create request: a worker that is
+        stopping starts no new call (a slot it waited for inside the provider included)."""
+        return self._claiming
+
+    def _take_agent(self, campaign: Campaign) -> Agent | None:
         if not campaign.agents:
             return None
         busy = self._agents_busy.setdefault(campaign.name, set())
@@ -388,7 +399,104 @@ class Dispatcher:
 
     # ------------------------------------------------------------ one call
 
+    async def _begin(
+        self, campaign: Campaign, provider: Provider, claim: Claim, call_id: str, agent: Agent | None
+    ) -> CallStart | None:
+        """Wait for the CPS slot, check the window again and write the call row, right
+        before the call is handed to the provider: `started_at` is that moment, so the
+        call rows never show a call in progress before its line was really taken. None
+        (claim given back, no call row) when stopping or the window closed meanwhile."""
+        client = claim.client
+        try:
+            paced = await self._pace(campaign, provider)
+        except asyncio.CancelledError:
+            await asyncio.shield(self.store.release(claim, None))
+            raise
+        if not paced:
+            await self.store.release(claim, None)
+            log.info("claim_returned", client_id=client.id, campaign=campaign.name, reason="stopping")
+            return None
+        now = self.clock.now()
+        status = self._window(campaign, claim, now)
+        if not status.open:
+            await self.store.release(claim, self.scheduler.place_client(client, now))
+            return None
+        start = CallStart(
+            call_id=call_id,
+            client_id=client.id,
+            campaign=campaign.name,
+            agent=agent.name if agent else campaign.connect_to,
+            phone=client.phone,
+            client_tz=client.timezone,
+            attempt=0,  # assigned by the store
+            started_at=now,
+            local_day=now.astimezone(ZoneInfo(client.timezone)).date(),
+            allowed_by=status.allowed_by,
+            provider=campaign.provider,
+            lease_token=claim.lease_token,
+        )
+        writing = asyncio.ensure_future(self.store.start_call(start))
+        try:
+            attempt = await asyncio.shield(writing)
+        except LeaseLost:
+            self.metrics.lost_lease()
+            return None
+        except asyncio.CancelledError:
+            # Canceled (drain timeout) while the row was being written: let the write
+            # land, then settle it, so no row is left `dialing` and the claim goes back.
+            try:
+                await writing
+            except LeaseLost:
+                raise asyncio.CancelledError from None
+            await asyncio.shield(self.record(claim, start, self._failed(start, "canceled at shutdown", CallStatus.CANCELED)))
+            raise
+        self.metrics.call_started(campaign.name)
+        log.info(
+            "call_started", call_id=call_id, client_id=client.id, campaign=campaign.name, agent=start.agent,
+            attempt=attempt, client_tz=client.timezone, allowed_by=status.allowed_by,
+        )  # fmt: skip
+        return replace(start, attempt=attempt)
+
+    @staticmethod
+    def _request(campaign: Campaign, start: CallStart, agent: Agent | None, stage: str) -> DialRequest:
+        return DialRequest(
+            call_id=start.call_id,
+            number=start.phone,
+            caller_id=campaign.caller_id,
+            connect_to=agent.target if agent else (campaign.connect_to or ""),
+            ring_timeout=campaign.ring_timeout,
+            hard_limit=campaign.talk.hard_limit,
+            nudge_at=campaign.talk.target_max,
+            connect_mode=campaign.connect_mode,
+            campaign=campaign.name,
+            agent=start.agent,
+            context={"client_id": start.client_id, "attempt": str(start.attempt), "stage": stage},
+        )
+
     async def _run_call(
+        self, campaign: Campaign, provider: Provider, claim: Claim, call_id: str, agent: Agent | None
+    ) -> None:
+        try:
+            start = await self._begin(campaign, provider, claim, call_id, agent)
+            if start is not None:
+                request = self._request(campaign, start, agent, claim.client.state.stage.value)
+                if _paces_creates(provider):
+                    request = replace(
+                        request, pace=campaign_pacer(self.store, campaign, self.clock), may_create=self._may_create
+                    )
+                await self._dial(campaign, provider, claim, start, request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("call_failed_to_start", call_id=call_id, client_id=claim.client.id)
+        finally:
+            self.ended += 1
+            self._lines[campaign.name] -= 1
+            # A line is free, and this call's result may have made a client due.
+            self._idle.pop(campaign.name, None)
+            self._free_agent(campaign, agent.name if agent else None)
+
+    async def _dial(
         self, campaign: Campaign, provider: Provider, claim: Claim, start: CallStart, request: DialRequest
     ) -> None:
         def on_event(event: ProviderEvent) -> None:
@@ -400,11 +508,11 @@ class Dispatcher:
 
         try:
             try:
-                # Paced inside the call's own task: a step never waits for a CPS slot. A
-                # provider that paces its own create requests takes the slot per request.
-                if request.pace is None:
-                    await self._pace(campaign)
                 result = await provider.dial(request, on_event)
+            except CallNotPlaced as exc:
+                # The worker began stopping while the call waited for its create slot
+                # inside the provider: nothing was sent, so it is no attempt.
+                result = self._failed(start, f"not placed: {exc}", CallStatus.CANCELED)
             except ProviderNotReady as exc:
                 # Nothing was dialed and the client had no part in it: not an attempt.
                 self.metrics.provider_error(campaign.provider)
@@ -426,13 +534,6 @@ class Dispatcher:
             raise
         except Exception:
             log.exception("record_failed", call_id=start.call_id, client_id=start.client_id)
-        finally:
-            self.ended += 1
-            self._lines[campaign.name] -= 1
-            # A line is free, and this call's result may have made a client due.
-            self._idle_until.pop(campaign.name, None)
-            agent = request.agent if campaign.agents else None
-            self._free_agent(campaign, agent)
 
     def _failed(self, start: CallStart, error: str, status: CallStatus = CallStatus.FAILED) -> CallResult:
         now = self.clock.now()
@@ -479,10 +580,14 @@ class Dispatcher:
 
         tries = 0
 
+        # The call being recorded is still `dialing` in the store, so an attempt count
+        # includes it: take it out again when the dialer itself cut it.
+        not_attempt = start.started_at if not result.status.attempt else None
+
         async def write() -> ClientUpdate:
             nonlocal tries
             tries += 1
-            update = await self.client_update(client, transition, campaign, now, counted)
+            update = await self.client_update(client, transition, campaign, now, counted, not_attempt)
             await self.store.record_outcome(start.call_id, client.id, claim.lease_token, call, update, event, now)
             return update
 
@@ -550,6 +655,7 @@ class Dispatcher:
         calling: Campaign,
         now: datetime,
         answered_now: datetime | None,
+        not_attempt: datetime | None = None,
     ) -> ClientUpdate:
         """The client row after `transition`: its place in the queue and its contact cap,
         both under the campaign that will work its new stage. `answered_now` is the start
@@ -559,7 +665,7 @@ class Dispatcher:
         # Caps protect the person: the campaign that calls next counts every contact,
         # whichever campaign made it.
         working = self.scheduler.campaign_of(state.stage, pinned) or calling
-        cap_until = await self._cap_until(client.id, client.timezone, working, now, answered_now)
+        cap_until = await self._cap_until(client.id, client.timezone, working, now, answered_now, not_attempt)
         never = None if transition.due_at is not None else transition.reason
         schedule = self.scheduler.place(
             client.id, client.timezone, client.schedule, state, pinned, transition.due_at, now, cap_until,
@@ -578,7 +684,13 @@ class Dispatcher:
         )
 
     async def _cap_until(
-        self, client_id: str, zone_name: str, campaign: Campaign, now: datetime, answered_now: datetime | None
+        self,
+        client_id: str,
+        zone_name: str,
+        campaign: Campaign,
+        now: datetime,
+        answered_now: datetime | None,
+        not_attempt: datetime | None = None,
     ) -> datetime | None:
         """When `campaign`'s caps let the client be contacted again, counting all of the
         client's calls (every campaign's), or None if no cap is reached."""
@@ -588,9 +700,15 @@ class Dispatcher:
         conversations = caps.count == "conversations"
         contacts = await self.store.contact_times(client_id, now - timedelta(days=32), conversations)
         # The call being recorded is still 'dialing' in the store, so a conversation
-        # count misses it: add it. (An attempt count already includes it.)
+        # count misses it: add it. (An attempt count already includes it, even when the
+        # dialer itself cut it: take that one out.)
         if conversations and answered_now is not None and answered_now not in contacts:
             contacts.append(answered_now)
+        if not conversations and not_attempt is not None:
+            # (A store may keep whole seconds only.)
+            same = next((c for c in contacts if abs((c - not_attempt).total_seconds()) < 1), None)
+            if same is not None:
+                contacts.remove(same)
         return caps_reopen_at(contacts, caps, ZoneInfo(zone_name), now)
 
     async def _capped(self, campaign: Campaign, claim: Claim, now: datetime) -> bool:
@@ -640,45 +758,71 @@ class Dispatcher:
 
     async def _heartbeat(self, now: datetime) -> None:
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
-            self._last_heartbeat = now
-            if self._tasks:
-                longest = max((lease_for(c) for c in self.config.campaigns), default=timedelta(minutes=10))
-                await self.store.heartbeat(self.owner, now + longest)
+            await self.beat(now)
+
+    async def beat(self, now: datetime) -> None:
+        """Renew every lease this worker holds and record that it is alive now."""
+        await self.store.heartbeat(self.owner, now + LEASE, now)
+        self._last_heartbeat = now
+
+    async def keep_alive(self) -> None:
+        """The heartbeat as a task of its own (the daemon runs it until it stops): it
+        renews this worker's leases every HEARTBEAT_EVERY whatever the tick is doing
+        (waiting for a claim, paused while the store is away), so a call however long
+        never loses its lease while its worker lives. A failed beat is retried at the
+        next one; a slow one delays the next, never stacks up."""
+        every = HEARTBEAT_EVERY.total_seconds()
+        while True:
+            began = asyncio.get_running_loop().time()
+            try:
+                await self.beat(self.clock.now())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.metrics.store_error()
+                log.warning("heartbeat_failed", error=f"{type(exc).__name__}: {exc}")
+            elapsed = asyncio.get_running_loop().time() - began
+            # Real time on purpose (like the store retries): leases run out in real time.
+            await asyncio.sleep(max(0.0, every - elapsed))
 
     async def reconcile_orphans(self, now: datetime, limit: int = 100) -> int:
         """Calls left `dialing` by a dead worker: ask the provider for the final status
-        (by its call id) and record it; if the provider does not know, record a failure
-        so the client returns to the queue. Never redial before this is settled."""
+        (by its call id, or by number and time when the worker died before storing the
+        id) and record it; the provider never saw the call: `canceled`; nobody knows
+        (SIP, simulated): `interrupted`. Neither is an attempt of the client. A call
+        settled here ended, at the latest, when its worker was last alive. Never redial
+        before this is settled."""
         rescued = 0
         for call in await self.store.orphaned_calls(now, limit):
             if call.call_id in self._tasks:
                 continue  # ours and still running (heartbeat lagged)
+            if now < self._fetch_retry_at.get(call.call_id, now):
+                continue  # a look-up failed a moment ago
             claim = await self.store.rescue(call.call_id, self.owner, now, now + RESCUE_LEASE)
             if claim is None:
                 continue
-            result: CallResult | None = None
-            provider = self.providers.get(call.provider)
-            if provider is not None and call.provider_call_id:
-                try:
-                    result = await provider.fetch(call.provider_call_id)
-                    self._fetch_failures.pop(call.call_id, None)
-                except Exception as exc:
-                    # A network blip must not write a wrong result: keep the rescue lease
-                    # (the call is looked at again when it expires), a few times at most.
-                    failures = self._fetch_failures.get(call.call_id, 0) + 1
+            try:
+                result = await self._settle_orphan(call, now)
+                self._fetch_failures.pop(call.call_id, None)
+                self._fetch_retry_at.pop(call.call_id, None)
+            except Exception as exc:
+                # A network blip must not write a wrong result: give the call back (it
+                # keeps its line) and look again later, a few times at most.
+                failures = self._fetch_failures.get(call.call_id, 0) + 1
+                log.warning("reconcile_fetch_failed", call_id=call.call_id, error=str(exc), tries=failures)
+                if failures < FETCH_TRIES:
                     self._fetch_failures[call.call_id] = failures
-                    log.warning("reconcile_fetch_failed", call_id=call.call_id, error=str(exc), tries=failures)
-                    if failures < FETCH_TRIES:
-                        continue
-                    self._fetch_failures.pop(call.call_id, None)
-            if result is None:
+                    self._fetch_retry_at[call.call_id] = now + FETCH_RETRY
+                    await self.store.release(claim, None)
+                    continue
+                self._fetch_failures.pop(call.call_id, None)
+                self._fetch_retry_at.pop(call.call_id, None)
+                died = await self._died_at(call, now)
                 result = CallResult(
-                    status=CallStatus.FAILED,
-                    dialed_at=call.started_at,
-                    ended_at=now,
+                    status=CallStatus.INTERRUPTED, dialed_at=call.started_at, ended_at=died,
                     provider_call_id=call.provider_call_id,
-                    error="worker died during the call; provider has no final status",
-                )
+                    error=f"worker died during the call; the provider could not be asked ({exc})",
+                )  # fmt: skip
             start = CallStart(
                 call_id=call.call_id, client_id=call.client_id, campaign=call.campaign, agent=call.agent,
                 phone=call.phone, client_tz=call.client_tz, attempt=call.attempt, started_at=call.started_at,
@@ -688,15 +832,65 @@ class Dispatcher:
             await self.record(claim, start, result)
             self.metrics.rescued()
             rescued += 1
-            log.warning("call_rescued", call_id=call.call_id, client_id=call.client_id, status=result.status.value)
+            log.warning(
+                "call_rescued", call_id=call.call_id, client_id=call.client_id, status=result.status.value,
+                worker=call.worker,
+            )  # fmt: skip
         return rescued
+
+    async def _died_at(self, call: CallRecord, now: datetime) -> datetime:
+        """When the dead worker was last alive (its last heartbeat): the latest moment its
+        call can be said to have lasted. Never before the call started, never after now."""
+        seen = await self.store.worker_seen_at(call.worker) if call.worker else None
+        if seen is None:
+            return call.started_at if call.worker else now
+        return max(call.started_at, min(seen, now))
+
+    async def _settle_orphan(self, call: CallRecord, now: datetime) -> CallResult:
+        """The final result of a dead worker's call. Raises when the provider cannot be
+        asked right now (the caller retries)."""
+        died = await self._died_at(call, now)
+        provider = self.providers.get(call.provider)
+        pcid = call.provider_call_id
+        if provider is not None and pcid is None:
+            finder = provider if isinstance(provider, CallFinder) else None
+            if finder is None:
+                return self._interrupted(call, died, f"provider {call.provider} cannot look a call up by number")
+            campaign = self.campaign_of_call(call.campaign)
+            agent = next((a for a in campaign.agents if a.name == call.agent), None)
+            start = CallStart(
+                call_id=call.call_id, client_id=call.client_id, campaign=call.campaign, agent=call.agent,
+                phone=call.phone, client_tz=call.client_tz, attempt=call.attempt, started_at=call.started_at,
+                local_day=call.local_day, allowed_by=call.allowed_by, provider=call.provider, lease_token="",
+            )  # fmt: skip
+            request = self._request(campaign, start, agent, "")
+            # The worker may have lived up to one heartbeat past its last one.
+            pcid = await finder.find_call(request, call.started_at, died + HEARTBEAT_EVERY)
+            if pcid is None:
+                return CallResult(
+                    status=CallStatus.CANCELED, dialed_at=call.started_at, ended_at=call.started_at,
+                    error="worker died before the provider saw the call: not dialed",
+                )  # fmt: skip
+        if provider is None or pcid is None:
+            return self._interrupted(call, died, f"provider {call.provider} is not configured any more")
+        result = await provider.fetch(pcid)
+        if result is None:
+            return self._interrupted(call, died, "the provider has no final status", pcid)
+        return result if result.provider_call_id else replace(result, provider_call_id=pcid)
+
+    @staticmethod
+    def _interrupted(call: CallRecord, died: datetime, why: str, pcid: str | None = None) -> CallResult:
+        return CallResult(
+            status=CallStatus.INTERRUPTED, dialed_at=call.started_at, ended_at=died,
+            provider_call_id=pcid or call.provider_call_id, error=f"worker died during the call; {why}",
+        )  # fmt: skip
 
     # ------------------------------------------------------------ shutdown
 
     async def drain(self, timeout: float) -> bool:
         """Stop claiming, let calls in flight finish (bounded), then cancel the rest
         (each canceled call is still recorded). True if all finished in time."""
-        self._claiming = False
+        self.stop_claiming()
         tasks = list(self._tasks.values())
         if not tasks:
             return True

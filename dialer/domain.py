@@ -46,11 +46,18 @@ class CallStatus(StrEnum):
     FAILED = "failed"
     MACHINE = "machine"
     INVALID_NUMBER = "invalid_number"
-    CANCELED = "canceled"
+    CANCELED = "canceled"  # our side canceled before the client was reached (shutdown, provider never saw it)
+    INTERRUPTED = "interrupted"  # the worker died during the call and nobody knows how it ended
 
     @property
     def final(self) -> bool:
         return self is not CallStatus.DIALING
+
+    @property
+    def attempt(self) -> bool:
+        """Whether the call counts against the client (retry policy, attempt caps).
+        A call cut by the dialer itself (canceled, interrupted) is not the client's doing."""
+        return self not in (CallStatus.DIALING, CallStatus.CANCELED, CallStatus.INTERRUPTED)
 
 
 class Disposition(StrEnum):

@@ -30,6 +30,10 @@ Rules, with the choices made where shared/domain.md is silent:
 * invalid_number          -> invalid_number = True, due None.
 * canceled                -> our side canceled (shutdown, hang-up before ringing): not an
                              attempt, nothing changes, due now (retry when the window allows).
+* interrupted             -> the worker died during the call and neither it nor the provider
+                             knows how it ended: not an attempt either (the dialer cut it, not
+                             the client), nothing changes; due after the failed-call delay, so a
+                             client who may just have been talking is not rung again at once.
 * a do-not-call client or one with an invalid number: due None, whatever happened.
 
 ``caps_reopen_at`` is the contact-cap helper (per client-local day / ISO week / month).
@@ -184,6 +188,15 @@ def _transition(
     if status is CallStatus.CANCELED:
         # Our own doing (shutdown, hang-up before ringing): the client did nothing wrong.
         return Transition(state, now, "canceled by the dialer: not an attempt, retry when the window allows", "canceled")
+
+    if status is CallStatus.INTERRUPTED:
+        delay = campaign.retry.failed.delay
+        return Transition(
+            state,
+            now + delay,
+            f"interrupted by the dialer's own crash: not an attempt, retry in {human_duration(delay)}",
+            "interrupted",
+        )
 
     name = _RETRIED[status]
     retry: Retry = getattr(campaign.retry, name)

@@ -49,6 +49,7 @@ class ReportRow:
     machine: int = 0
     invalid_number: int = 0
     canceled: int = 0
+    interrupted: int = 0  # cut by the dialer's own crash: not an attempt of the client
     meetings_set: int = 0
     contracts_signed: int = 0
     became_hot: int = 0
@@ -73,6 +74,7 @@ _STATUS_FIELD = {
     CallStatus.MACHINE: "machine",
     CallStatus.INVALID_NUMBER: "invalid_number",
     CallStatus.CANCELED: "canceled",
+    CallStatus.INTERRUPTED: "interrupted",
 }
 _DISPOSITION_FIELD = {
     Disposition.MEETING_SET: "meetings_set",
@@ -192,7 +194,7 @@ def report_table(rows: list[ReportRow]) -> str:
     cols = (
         ("campaign", "campaign"), ("agent", "agent"), ("planned", "plan"), ("dialed", "dialed"),
         ("clients_dialed", "clients"), ("reached", "reached"), ("busy", "busy"), ("no_answer", "no_ans"),
-        ("failed", "failed"), ("machine", "machine"), ("meetings_set", "meet"), ("contracts_signed", "contr"),
+        ("failed", "failed"), ("machine", "machine"), ("interrupted", "intr"), ("meetings_set", "meet"), ("contracts_signed", "contr"),
         ("became_hot", "hot+"), ("refused", "refused"), ("do_not_call", "dnc"), ("rolled_over", "rolled"),
         ("talk_median_s", "talk_med"), ("talk_within_share", "in_3-5"), ("talk_short", "short"),
         ("talk_long", "long"),

@@ -59,9 +59,15 @@ class DialerScheduler:
     def start(self) -> None:
         """Call from inside the running event loop."""
         seconds = max(0.05, self._config.service.tick.total_seconds())
+        # Jittered ticks, the same rate on average: with fixed phases, a line freed at a
+        # random moment always goes to the worker whose tick follows the longest gap in
+        # the others' ticks, so some workers would place many more calls than others.
+        # Each jitter shifts the phase (APScheduler counts the next interval from the
+        # jittered fire time), so over minutes every worker is first as often.
         self.scheduler.add_job(
-            self._tick_job, IntervalTrigger(seconds=seconds), id=TICK_JOB, misfire_grace_time=None
-        )
+            self._tick_job, IntervalTrigger(seconds=seconds * 0.75, jitter=seconds * 0.5), id=TICK_JOB,
+            misfire_grace_time=None,
+        )  # fmt: skip
         self.scheduler.add_job(
             self._daily_job, IntervalTrigger(seconds=30), id=CATCH_UP_JOB, misfire_grace_time=None
         )

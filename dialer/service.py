@@ -129,6 +129,10 @@ class Service:
         self.metrics.store_up.set(1)
         self.metrics.tick_lag.set(time.monotonic() - started)
 
+    async def _keep_alive(self) -> None:
+        assert self.dispatcher is not None
+        await self.dispatcher.keep_alive()
+
     async def _locked_step(self) -> None:
         assert self.dispatcher is not None
         async with self._stepping:
@@ -228,9 +232,13 @@ class Service:
             self.dispatcher.metrics.prom = self.metrics
             # Webhooks must be served before reconciliation and the first call.
             await self._start_http(providers)
-            # Our previous life's leases: expire them so its calls are reconciled now.
+            # Our previous life's leases: expire them so its calls are reconciled now,
+            # before our first heartbeat overwrites the moment that life was last alive.
             expired = await self.store.expire_leases(owner, self.clock.now())
             rescued = await self.dispatcher.reconcile_orphans(self.clock.now())
+            # The heartbeat runs on its own, not in the tick: a busy or paused tick
+            # must not let this worker's leases run out.
+            heartbeat = asyncio.create_task(self._keep_alive(), name="heartbeat")
             try:
                 await self._daily()
             except Exception as exc:
@@ -254,6 +262,8 @@ class Service:
                 pass
             drained = await self.dispatcher.drain(self.config.service.drain_timeout.total_seconds())
             await self.dispatcher.wait_idle()
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
             # Leave no lease behind: a claim whose answer was lost with a dropped
             # connection is still ours in the database. (Best effort: the database may
             # be away, and then the leases simply expire.)

@@ -58,6 +58,10 @@ class DialRequest:
     # retries included; for any other provider the dispatcher waits for the slot once,
     # before dial().
     pace: Pacer | None = field(default=None, compare=False, repr=False)
+    # Asked right before each create request (after any wait for a slot) by a provider
+    # that paces its own creates: False means the worker is stopping, so no new call
+    # may start; the provider then raises CallNotPlaced without sending anything.
+    may_create: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
 
 
 EventKind = Literal["created", "ringing", "answered", "ended"]
@@ -101,6 +105,11 @@ class ProviderNotReady(ProviderError):
     for the provider's campaigns until its ``check()`` passes again."""
 
 
+class CallNotPlaced(ProviderError):
+    """The call was not placed because the worker is stopping (DialRequest.may_create
+    said no before the create request): nothing was sent. Recorded `canceled`."""
+
+
 @runtime_checkable
 class Provider(Protocol):
     name: str
@@ -121,6 +130,19 @@ class Provider(Protocol):
     async def check(self) -> None:
         """Raise (ProviderNotReady, ideally) if the provider cannot place calls now:
         readiness. The dispatcher calls it every few seconds; keep it cheap."""
+
+
+@runtime_checkable
+class CallFinder(Protocol):
+    """Optional: a provider with a central call record (Twilio) can look a call up by the
+    number it dialed, for a call whose worker died before the provider's call id was
+    stored. SIP and the simulated provider cannot know, and do not implement it."""
+
+    async def find_call(self, request: DialRequest, since: datetime, until: datetime) -> str | None:
+        """The provider call id (as `fetch` takes it) of the call placed for `request`
+        (the same number, caller id and mode) created between `since` and `until` (when
+        its worker was last possibly alive); None when the provider surely never saw such
+        a call. Raise ProviderError when it cannot tell (unreachable, several match)."""
 
 
 ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]

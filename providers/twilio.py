@@ -46,7 +46,16 @@ from twilio.rest import Client
 from dialer.clock import Clock
 from dialer.domain import CallStatus
 from dialer.secrets import secret
-from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent, ProviderNotReady, create_gap
+from providers.base import (
+    CallNotPlaced,
+    CallResult,
+    DialRequest,
+    EventSink,
+    ProviderError,
+    ProviderEvent,
+    ProviderNotReady,
+    create_gap,
+)
 from providers.twilio_http import HttpxTwilioClient
 from providers.twilio_settings import TwilioSettings, TwilioSettingsError, parse_settings
 from providers.twilio_state import (
@@ -83,6 +92,7 @@ STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 # Authenticate / account suspended or closed: no call can be placed with this account.
 AUTH_REFUSED_CODES = frozenset({"20003", "20005"})
 LOOKUP_SKEW = timedelta(minutes=2)
+FIND_SKEW = timedelta(seconds=5)  # a dead worker's call: created right after its row was stamped
 TWIML = "application/xml"
 _RECENT = 2000
 
@@ -336,6 +346,8 @@ class TwilioProvider:
         wait = (slot - self.clock.now()).total_seconds()
         if wait > 0:
             await self.clock.sleep(wait)
+        if request.may_create is not None and not request.may_create():
+            raise CallNotPlaced("the worker is stopping; no create request was sent")
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings
@@ -656,6 +668,39 @@ class TwilioProvider:
             state.notes.append("ended by reconciliation: no worker was following the call")
         outcome = state.resolve(self.clock.now(), timedelta(0), force=True)
         return outcome if isinstance(outcome, CallResult) else None
+
+    async def find_call(self, request: DialRequest, since: datetime, until: datetime) -> str | None:
+        """The call a dead worker created for `request` before it could store the SID:
+        Twilio's call list filtered by To (the client in client-first mode, the agent in
+        agent-first mode) and From, then by creation time within [since, until] (the
+        worker's life after the call's row was written). None when there is surely no
+        such call; ProviderError when Twilio cannot be read or several calls match (a
+        guess could dial the client twice or lose a call)."""
+        await self.start()
+        client = self._require()
+        to = request.number if request.connect_mode == "client_first" else parse_target(request.connect_to).rest_to
+        try:
+            calls = await self._rest(
+                lambda: client.calls.list_async(to=to, from_=request.caller_id, limit=50, page_size=50), "list calls"
+            )
+        except TwilioException as exc:
+            raise ProviderError(f"listing calls to {to} failed: HTTP {_status(exc)} code {_code(exc)}") from None
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"listing calls to {to} failed: {type(exc).__name__}") from None
+        # Twilio's dates have one-second resolution and its own clock: allow a little skew.
+        lo, hi = since - FIND_SKEW, until + FIND_SKEW
+        candidates = [
+            c.sid
+            for c in calls
+            if c.sid
+            and c.sid not in self._by_sid  # followed by a live call of ours
+            and c.date_created is not None
+            and lo <= c.date_created <= hi
+            and (not c.direction or c.direction == "outbound-api")
+        ]
+        if len(candidates) > 1:
+            raise ProviderError(f"{len(candidates)} calls to {to} between {lo:%H:%M:%S} and {hi:%H:%M:%S} match")
+        return provider_call_id(candidates[0], request.connect_mode) if candidates else None
 
     # ------------------------------------------------------------ webhooks
 

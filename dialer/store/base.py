@@ -109,6 +109,7 @@ class CallRecord:
     # The client's state before the call's first disposition was applied (None while the
     # call has none): a correction (`dialer dispose --replace`) re-applies from it.
     state_before: ClientState | None = None
+    worker: str | None = None  # the worker that placed the call (its lease owner)
 
 
 @dataclass(frozen=True)
@@ -406,8 +407,9 @@ class Store(abc.ABC):
         max_in_use: int | None = None,
     ) -> list[Claim]:
         """Lease up to `limit` clients due and open now, best first (priority, then the
-        window that closes soonest). With `max_in_use`, the campaign's live leases of
-        *all* workers plus this claim never exceed it (campaign lines are global)."""
+        window that closes soonest). With `max_in_use`, the campaign's lines in use by
+        *all* workers (see `lines_in_use`) plus this claim never exceed it (campaign
+        lines are global)."""
 
     @abc.abstractmethod
     async def reserve_start(self, campaign: str, cps: float, now: datetime) -> datetime:
@@ -424,7 +426,7 @@ class Store(abc.ABC):
         """Write the call row (status dialing) before the provider is asked to dial:
         every call that started has a row, even after a crash. Returns the attempt
         number (1 + the client's previous calls), assigned in the same transaction;
-        `start.attempt` is ignored."""
+        `start.attempt` is ignored. The row's `worker` is the client's lease owner."""
 
     @abc.abstractmethod
     async def set_provider_call_id(self, call_id: str, provider_call_id: str) -> None: ...
@@ -482,8 +484,20 @@ class Store(abc.ABC):
         after the lease runs out). Returns how many."""
 
     @abc.abstractmethod
-    async def heartbeat(self, owner: str, lease_until: datetime) -> int:
-        """Extend every lease the owner holds; return how many."""
+    async def heartbeat(self, owner: str, lease_until: datetime, now: datetime | None = None) -> int:
+        """Extend every lease the owner holds (to `lease_until`, never shortening one);
+        return how many. With `now`, also record that the worker was alive then (one
+        transaction): a call its worker takes to the grave ended at that moment."""
+
+    @abc.abstractmethod
+    async def worker_seen_at(self, worker: str) -> datetime | None:
+        """The last `now` a heartbeat of this worker recorded, or None if never."""
+
+    @abc.abstractmethod
+    async def lines_in_use(self, campaign: str, now: datetime) -> int:
+        """The campaign's lines in use across all workers: live leases, plus calls not yet
+        settled (a dead worker's call keeps its line until it is reconciled). `claim`
+        with `max_in_use` counts the same way."""
 
     @abc.abstractmethod
     async def orphaned_calls(self, now: datetime, limit: int) -> list[CallRecord]:
@@ -507,7 +521,10 @@ class Store(abc.ABC):
     async def client_calls(self, client_id: str, limit: int = 20) -> list[CallRecord]: ...
 
     @abc.abstractmethod
-    async def contact_times(self, client_id: str, since: datetime, conversations_only: bool) -> list[datetime]: ...
+    async def contact_times(self, client_id: str, since: datetime, conversations_only: bool) -> list[datetime]:
+        """Start instants of the client's calls since `since`: answered ones only, or
+        every attempt (calls still dialing included; calls the dialer itself cut,
+        canceled or interrupted, excluded: they are not the client's attempts)."""
 
     @abc.abstractmethod
     async def events_for(self, client_id: str, limit: int = 50) -> list[EventRecord]: ...

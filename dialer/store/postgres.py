@@ -255,6 +255,14 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (owner, provider)
     );
     """,
+    # 6: short leases renewed by a heartbeat (SQLite's 8): when each worker was last alive
+    # (a crashed call ends then), which worker placed each call, and the lines a campaign
+    # has in use (live leases and calls not yet settled) counted without a scan
+    """
+    CREATE TABLE workers (worker text PRIMARY KEY, seen_at timestamptz NOT NULL);
+    ALTER TABLE calls ADD COLUMN worker text;
+    CREATE INDEX clients_busy ON clients(campaign) WHERE lease_owner IS NOT NULL OR open_call_id IS NOT NULL;
+    """,
 ]
 
 _CLIENT_FIELDS = (
@@ -268,7 +276,7 @@ _CLAIM_COLS = ", ".join(f"c.{f}" for f in _CLIENT_FIELDS)
 _CALL_FIELDS = (
     "call_id", "client_id", "campaign", "agent", "phone", "client_tz", "attempt", "started_at", "local_day",
     "status", "provider", "provider_call_id", "answered_at", "ended_at", "ring_s", "talk_s", "guideline",
-    "disposition", "disposition_at", "note", "error", "allowed_by",
+    "disposition", "disposition_at", "note", "error", "allowed_by", "worker",
 )  # fmt: skip
 _CALL_COLS = ", ".join(_CALL_FIELDS)
 # What a CallRecord is read from (written elsewhere: state_before comes with a disposition).
@@ -330,7 +338,7 @@ def _client(r: Sequence[Any]) -> QueuedClient:
 def _call(r: Sequence[Any]) -> CallRecord:
     (
         call_id, client_id, campaign, agent, phone, tz, attempt, started, local_day, status, provider,
-        pcid, answered, ended, ring_s, talk_s, guideline, disposition, disp_at, note, error, allowed_by,
+        pcid, answered, ended, ring_s, talk_s, guideline, disposition, disp_at, note, error, allowed_by, worker,
         before,
     ) = r  # fmt: skip
     return CallRecord(
@@ -339,7 +347,7 @@ def _call(r: Sequence[Any]) -> CallRecord:
         provider_call_id=pcid, answered_at=answered, ended_at=ended, ring_s=ring_s, talk_s=talk_s,
         guideline=Guideline(guideline) if guideline else None,
         disposition=Disposition(disposition) if disposition else None,
-        disposition_at=disp_at, note=note, error=error, allowed_by=allowed_by,
+        disposition_at=disp_at, note=note, error=error, allowed_by=allowed_by, worker=worker,
         state_before=ClientState.from_data(json.loads(before)) if before else None,
     )  # fmt: skip
 
@@ -678,12 +686,12 @@ class PostgresStore(Store):
         attempt = await self.pool.fetchval(
             f"""
             WITH c AS (
-                UPDATE clients SET open_call_id = $1 WHERE id = $2 AND lease_token = $3 RETURNING id
+                UPDATE clients SET open_call_id = $1 WHERE id = $2 AND lease_token = $3 RETURNING id, lease_owner
             )
             INSERT INTO calls({_CALL_COLS}, lease_token)
             SELECT $1, c.id, $4, $5, $6, $7,
                    (SELECT COALESCE(MAX(attempt), 0) + 1 FROM calls WHERE client_id = $2),
-                   $8, $9, 'dialing', $10, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, $11, $3
+                   $8, $9, 'dialing', $10, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, NULL, $11, c.lease_owner, $3
             FROM c
             RETURNING attempt
             """,
@@ -803,14 +811,38 @@ class PostgresStore(Store):
             )
         )
 
-    async def heartbeat(self, owner: str, lease_until: datetime) -> int:
-        return _count(
-            await self.pool.execute(
-                "UPDATE clients SET lease_until = $2 WHERE lease_owner = $1 AND lease_until < $2",
-                owner,
-                _ts(lease_until),
+    async def heartbeat(self, owner: str, lease_until: datetime, now: datetime | None = None) -> int:
+        if now is None:
+            return _count(
+                await self.pool.execute(
+                    "UPDATE clients SET lease_until = $2 WHERE lease_owner = $1 AND lease_until < $2",
+                    owner,
+                    _ts(lease_until),
+                )
             )
+        # One statement, one transaction: the worker's last sign of life and its leases.
+        extended = await self.pool.fetchval(
+            """
+            WITH seen AS (
+                INSERT INTO workers(worker, seen_at) VALUES ($1, $3) ON CONFLICT (worker)
+                DO UPDATE SET seen_at = GREATEST(workers.seen_at, excluded.seen_at) RETURNING 1
+            ), leases AS (
+                UPDATE clients SET lease_until = $2 WHERE lease_owner = $1 AND lease_until < $2 RETURNING 1
+            )
+            SELECT count(*) FROM leases  -- `seen` runs all the same (data-modifying CTE)
+            """,
+            owner,
+            _ts(lease_until),
+            _ts(now),
         )
+        return int(extended or 0)
+
+    async def worker_seen_at(self, worker: str) -> datetime | None:
+        value: datetime | None = await self.pool.fetchval("SELECT seen_at FROM workers WHERE worker = $1", worker)
+        return value
+
+    async def lines_in_use(self, campaign: str, now: datetime) -> int:
+        return int(await self.pool.fetchval(_LINES_IN_USE, campaign, _ts(now)))
 
     async def orphaned_calls(self, now: datetime, limit: int) -> list[CallRecord]:
         rows = await self.pool.fetch(_ORPHANED, _ts(now), limit)
@@ -860,6 +892,9 @@ class PostgresStore(Store):
         q = "SELECT started_at FROM calls WHERE client_id = $1 AND started_at >= $2"
         if conversations_only:
             q += " AND status = 'answered'"
+        else:
+            # Calls the dialer itself cut are not the client's attempts.
+            q += " AND status NOT IN ('canceled', 'interrupted')"
         rows = await self.pool.fetch(q + " ORDER BY started_at", client_id, _ts(since))
         return [r[0] for r in rows]
 
@@ -896,7 +931,7 @@ class PostgresStore(Store):
     async def queue_stats(self, campaign: str, now: datetime) -> dict[str, int]:
         row = await self.pool.fetchrow(
             """
-            SELECT count(*) FILTER (WHERE lease_until > $2),
+            SELECT count(*) FILTER (WHERE lease_until > $2 OR open_call_id IS NOT NULL),
                    count(*) FILTER (WHERE next_dial_at <= $2 AND window_closes_at > $2 AND open_call_id IS NULL
                                     AND (lease_until IS NULL OR lease_until <= $2)),
                    count(*)
@@ -1090,12 +1125,20 @@ WHERE c.id = ANY(ARRAY(
 RETURNING {cols}
 """
 _CLAIM = _CLAIM_SQL.format(limit="$5", cols=_CLAIM_COLS)
-# With global lines ($8 = max_in_use): at most what the live leases of all workers leave.
-_CLAIM_LINES = _CLAIM_SQL.format(
-    limit="GREATEST(0, LEAST($5, $8 - (SELECT count(*) FROM clients WHERE campaign = $3 "
-    "AND lease_owner IS NOT NULL AND lease_until > $4)))",
-    cols=_CLAIM_COLS,
+# The lines a campaign has in use, for every worker: live leases, and calls not yet
+# settled (a dead worker's call holds its line until it is reconciled, so the call rows
+# never show more calls in progress than lines). Uses the partial index clients_busy.
+_BUSY = (
+    "campaign = {campaign} AND (lease_owner IS NOT NULL OR open_call_id IS NOT NULL) "
+    "AND (open_call_id IS NOT NULL OR lease_until > {now})"
 )
+_LINES_IN_USE = "SELECT count(*) FROM clients WHERE " + _BUSY.format(campaign="$1", now="$2")
+_CLAIM_LINES = _CLAIM_SQL.format(
+    limit="GREATEST(0, LEAST($5, $8 - (SELECT count(*) FROM clients WHERE "
+    + _BUSY.format(campaign="$3", now="$4")
+    + ")))",
+    cols=_CLAIM_COLS,
+)  # with global lines ($8 = max_in_use): at most what the lines in use of all workers leave
 _PRIORITIES = [int(p) for p in Priority]
 
 

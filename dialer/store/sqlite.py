@@ -282,7 +282,22 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (owner, provider)
     );
     """,
+    # 8: short leases renewed by a heartbeat: when each worker was last alive (a crashed
+    # call ends then), which worker placed each call, and the lines a campaign has in use
+    # (live leases and calls not yet settled) counted without a scan
+    """
+    CREATE TABLE workers (worker TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
+    ALTER TABLE calls ADD COLUMN worker TEXT;
+    CREATE INDEX clients_busy ON clients(campaign) WHERE lease_owner IS NOT NULL OR open_call_id IS NOT NULL;
+    """,
 ]
+
+# The lines a campaign has in use, for every worker: live leases, and calls not yet
+# settled (a dead worker's call holds its line until it is reconciled, so the call rows
+# never show more calls in progress than lines). Uses the partial index clients_busy.
+_BUSY = (
+    "(lease_owner IS NOT NULL OR open_call_id IS NOT NULL) AND (open_call_id IS NOT NULL OR lease_until > :now)"
+)
 
 _CLIENT_COLS = (
     "id, name, phone, timezone, country, schedule, campaign, campaign_pinned, stage, complaint, hot_calls, "
@@ -293,7 +308,7 @@ _CLIENT_COLS = (
 _CALL_COLS = (
     "call_id, client_id, campaign, agent, phone, client_tz, attempt, started_at, local_day, status, provider, "
     "provider_call_id, answered_at, ended_at, ring_s, talk_s, guideline, disposition, disposition_at, note, "
-    "error, allowed_by"
+    "error, allowed_by, worker"
 )
 # What a CallRecord is read from (written elsewhere: state_before comes with a disposition).
 _CALL_READ = _CALL_COLS + ", state_before"
@@ -407,7 +422,7 @@ def _client(row: Sequence[Any]) -> QueuedClient:
 def _call(row: Sequence[Any]) -> CallRecord:
     (
         call_id, client_id, campaign, agent, phone, tz, attempt, started, local_day, status, provider,
-        pcid, answered, ended, ring_s, talk_s, guideline, disposition, disp_at, note, error, allowed_by,
+        pcid, answered, ended, ring_s, talk_s, guideline, disposition, disp_at, note, error, allowed_by, worker,
         before,
     ) = row  # fmt: skip
     return CallRecord(
@@ -417,7 +432,7 @@ def _call(row: Sequence[Any]) -> CallRecord:
         ended_at=from_ts(ended), ring_s=ring_s, talk_s=talk_s,
         guideline=Guideline(guideline) if guideline else None,
         disposition=Disposition(disposition) if disposition else None,
-        disposition_at=from_ts(disp_at), note=note, error=error, allowed_by=allowed_by,
+        disposition_at=from_ts(disp_at), note=note, error=error, allowed_by=allowed_by, worker=worker,
         state_before=ClientState.from_data(json.loads(before)) if before else None,
     )  # fmt: skip
 
@@ -673,8 +688,7 @@ class SqliteStore(Store):
         def work(conn: sqlite3.Connection) -> list[Any]:
             if max_in_use is not None:
                 (live,) = conn.execute(
-                    "SELECT COUNT(*) FROM clients WHERE campaign=? AND lease_owner IS NOT NULL AND lease_until > ?",
-                    (campaign, n),
+                    f"SELECT COUNT(*) FROM clients WHERE campaign=:campaign AND {_BUSY}", args
                 ).fetchone()
                 args["limit"] = min(limit, max_in_use - live)
                 if args["limit"] <= 0:
@@ -728,13 +742,14 @@ class SqliteStore(Store):
             # The attempt number is assigned here, in the same transaction as the row.
             row = conn.execute(
                 f"INSERT INTO calls({_CALL_COLS}, lease_token) "
-                f"SELECT {','.join('?' * 6)}, COALESCE(MAX(attempt), 0) + 1, {','.join('?' * 16)} "
+                f"SELECT {','.join('?' * 6)}, COALESCE(MAX(attempt), 0) + 1, {','.join('?' * 15)}, "
+                "(SELECT lease_owner FROM clients WHERE id=?), ? "
                 "FROM calls WHERE client_id=? RETURNING attempt",
                 (
                     start.call_id, start.client_id, start.campaign, start.agent, start.phone, start.client_tz,
                     ts(start.started_at), start.local_day.isoformat(), CallStatus.DIALING.value,
                     start.provider, None, None, None, 0.0, 0.0, None, None, None, None, None, start.allowed_by,
-                    start.lease_token, start.client_id,
+                    start.client_id, start.lease_token, start.client_id,
                 ),
             ).fetchone()
             return int(row[0]) if row else 1
@@ -894,11 +909,28 @@ class SqliteStore(Store):
             )
             return released + cur.rowcount
 
-    async def heartbeat(self, owner: str, lease_until: datetime) -> int:
-        return await self._write(
-            "UPDATE clients SET lease_until=? WHERE lease_owner=? AND lease_until < ?",
-            (ts(lease_until), owner, ts(lease_until)),
-        )
+    async def heartbeat(self, owner: str, lease_until: datetime, now: datetime | None = None) -> int:
+        async with self._tx() as db:
+            if now is not None:
+                await db.execute(
+                    "INSERT INTO workers(worker, seen_at) VALUES (?, ?) "
+                    "ON CONFLICT(worker) DO UPDATE SET seen_at=MAX(seen_at, excluded.seen_at)",
+                    (owner, ts(now)),
+                )
+            cur = await db.execute(
+                "UPDATE clients SET lease_until=? WHERE lease_owner=? AND lease_until < ?",
+                (ts(lease_until), owner, ts(lease_until)),
+            )
+            return cur.rowcount
+
+    async def worker_seen_at(self, worker: str) -> datetime | None:
+        row = await self._one("SELECT seen_at FROM workers WHERE worker=?", (worker,))
+        return from_ts(row[0]) if row else None
+
+    async def lines_in_use(self, campaign: str, now: datetime) -> int:
+        row = await self._one(f"SELECT COUNT(*) FROM clients WHERE campaign=:campaign AND {_BUSY}",
+                              {"campaign": campaign, "now": ts(now)})  # fmt: skip
+        return int(row[0]) if row else 0
 
     async def orphaned_calls(self, now: datetime, limit: int) -> list[CallRecord]:
         cols = ", ".join(f"calls.{c.strip()}" for c in _CALL_READ.split(","))
@@ -950,6 +982,9 @@ class SqliteStore(Store):
         q = "SELECT started_at FROM calls WHERE client_id=? AND started_at >= ?"
         if conversations_only:
             q += " AND status='answered'"
+        else:
+            # Calls the dialer itself cut are not the client's attempts.
+            q += " AND status NOT IN ('canceled', 'interrupted')"
         return [from_ts(r[0]) for r in await self.db.execute_fetchall(q + " ORDER BY started_at", (client_id, ts(since)))]  # type: ignore[misc]
 
     async def events_for(self, client_id: str, limit: int = 50) -> list[EventRecord]:
@@ -991,7 +1026,7 @@ class SqliteStore(Store):
         row = await self._one(
             """
             SELECT
-              SUM(CASE WHEN lease_until > :n THEN 1 ELSE 0 END),
+              SUM(CASE WHEN lease_until > :n OR open_call_id IS NOT NULL THEN 1 ELSE 0 END),
               SUM(CASE WHEN next_dial_at <= :n AND window_closes_at > :n AND open_call_id IS NULL
                         AND (lease_until IS NULL OR lease_until <= :n) THEN 1 ELSE 0 END),
               COUNT(*)

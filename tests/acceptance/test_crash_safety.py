@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.fault_harness import run
+from benchmarks.fault_harness import Report, run
 
 
-def test_sqlite_worker_survives_sigkills(tmp_path: Path) -> None:
-    report = run(tmp_path, kills=6, clients=60, fail_rate=0.1, seed=3, max_seconds=120)
-    assert report.kills == 6
+def assert_crash_safe(report: Report, workers: int) -> None:
     assert report.calls > 0
     assert report.lost_clients == 0
     assert report.duplicate_attempts == 0
@@ -18,4 +16,23 @@ def test_sqlite_worker_survives_sigkills(tmp_path: Path) -> None:
     assert report.open_calls == 0, "every started call has a final result"
     assert report.leases_held == 0
     assert report.unqueued_without_reason == 0
-    assert report.exit_codes == [0]
+    assert report.exit_codes == [0] * workers
+    # Calls cut by the dialer's own crash are not the client's attempts.
+    assert report.crash_failed == 0, "a call cut by a crash was recorded as a failed attempt"
+    assert report.interrupted_as_attempts == 0
+    # The call rows never show more calls in progress than the campaign has lines.
+    assert report.max_in_progress and max(report.max_in_progress.values()) <= report.lines, report.max_in_progress
+
+
+def test_sqlite_worker_survives_sigkills(tmp_path: Path) -> None:
+    report = run(tmp_path, kills=6, clients=60, fail_rate=0.1, seed=3, max_seconds=120)
+    assert report.kills == 6
+    assert_crash_safe(report, workers=1)
+    assert report.interrupted > 0, "SIGKILLs during calls leave calls nobody can settle: interrupted"
+
+
+def test_sqlite_workers_share_the_lines(tmp_path: Path) -> None:
+    """Three workers on one SQLite file, no kills: each places its share of the calls."""
+    report = run(tmp_path, kills=0, workers=3, clients=90, seed=4, run_after=25)
+    assert_crash_safe(report, workers=3)
+    assert report.fairness <= 1.5, report.calls_per_worker

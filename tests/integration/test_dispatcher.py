@@ -267,7 +267,7 @@ def test_never_dials_outside_window_or_dnc(
 
 async def test_reconcile_waits_out_a_provider_blip(store: SqliteStore, config: DialerConfig) -> None:
     """A failing look-up never writes a guessed result at once; after a few tries it does."""
-    from dialer.dispatcher import FETCH_TRIES, RESCUE_LEASE
+    from dialer.dispatcher import FETCH_RETRY, FETCH_TRIES
 
     clock = FixedClock(MORNING)
     d1, dead = await worker_dies_mid_call(store, config, clock)
@@ -283,7 +283,13 @@ async def test_reconcile_waits_out_a_provider_blip(store: SqliteStore, config: D
         [call] = await store.client_calls("c1")
         if attempt < FETCH_TRIES:
             assert call.status is CallStatus.DIALING
-        clock.set(clock.now() + RESCUE_LEASE + timedelta(seconds=1))
-    assert call.status is CallStatus.FAILED and "provider has no final status" in (call.error or "")
+            # Given back meanwhile (it keeps its line), not looked at again before FETCH_RETRY.
+            c = await store.get_client("c1")
+            assert c is not None and c.lease_owner is None and c.open_call_id == call.call_id
+            assert await d2.reconcile_orphans(clock.now()) == 0
+        clock.set(clock.now() + FETCH_RETRY + timedelta(seconds=1))
+    assert call.status is CallStatus.INTERRUPTED and "could not be asked" in (call.error or "")
+    c = await store.get_client("c1")
+    assert c is not None and c.state.attempts_total == 0 and c.open_call_id is None
     dead.hold.set()
     await d1.wait_idle()

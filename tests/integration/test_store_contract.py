@@ -313,6 +313,72 @@ async def test_heartbeat_keeps_lease(any_store: Store) -> None:
     assert await any_store.claim("cold", later, 1, "w2", later + timedelta(minutes=1)) == []
 
 
+async def test_heartbeat_records_the_worker_alive(any_store: Store) -> None:
+    await queue(any_store, 2)
+    await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(seconds=20))
+    assert await any_store.worker_seen_at("w1") is None
+    assert await any_store.heartbeat("w1", NOW + timedelta(seconds=40), NOW + timedelta(seconds=20)) == 1
+    assert await any_store.worker_seen_at("w1") == NOW + timedelta(seconds=20)
+    # A late heartbeat (sent earlier, committed later) never moves the last sign of life back,
+    # nor shortens a lease.
+    assert await any_store.heartbeat("w1", NOW + timedelta(seconds=30), NOW + timedelta(seconds=10)) == 0
+    assert await any_store.worker_seen_at("w1") == NOW + timedelta(seconds=20)
+    [c] = [c for c in [await any_store.get_client("0"), await any_store.get_client("1")] if c and c.lease_owner]
+    assert c.lease_until == NOW + timedelta(seconds=40)
+    assert await any_store.worker_seen_at("w2") is None
+
+
+async def test_the_call_row_names_its_worker(any_store: Store) -> None:
+    await queue(any_store, 1)
+    [claim] = await any_store.claim("cold", NOW, 1, "w7", NOW + timedelta(seconds=20))
+    await any_store.start_call(start_for("0", claim.lease_token))
+    call = await any_store.get_call("call-1")
+    assert call is not None and call.worker == "w7"
+
+
+async def test_unsettled_calls_hold_their_lines(any_store: Store) -> None:
+    """A dead worker's lease runs out after seconds: its claims free their lines then, but
+    a call it left `dialing` keeps its line until it is reconciled, so no new call can
+    overlap it on the same line."""
+    await queue(any_store, 5)
+    lease = NOW + timedelta(seconds=20)
+    c1, c2 = await any_store.claim("cold", NOW, 2, "dead", lease, max_in_use=2)
+    await any_store.start_call(start_for(c1.client.id, c1.lease_token))
+    assert await any_store.lines_in_use("cold", NOW) == 2
+    later = lease + timedelta(seconds=1)
+    assert await any_store.lines_in_use("cold", later) == 1
+    assert (await any_store.queue_stats("cold", later))["lines_in_use"] == 1
+    [again] = await any_store.claim("cold", later, 5, "w2", later + timedelta(seconds=20), max_in_use=2)
+    assert again.client.id not in (c1.client.id,)
+    assert await any_store.claim("cold", later, 5, "w3", later + timedelta(seconds=20), max_in_use=2) == []
+    # Reconciled: the line comes back.
+    rescue = await any_store.rescue("call-1", "w2", later, later + timedelta(seconds=20))
+    assert rescue is not None
+    await any_store.record_outcome(
+        "call-1", c1.client.id, rescue.lease_token, CallUpdate(CallStatus.INTERRUPTED), update(next_dial=later),
+        Event("interrupted", "x"), later,
+    )  # fmt: skip
+    assert await any_store.lines_in_use("cold", later) == 1
+    assert len(await any_store.claim("cold", later, 5, "w3", later + timedelta(seconds=20), max_in_use=2)) == 1
+
+
+async def test_calls_the_dialer_cut_are_not_attempts(any_store: Store) -> None:
+    await queue(any_store, 1)
+    statuses = [CallStatus.BUSY, CallStatus.CANCELED, CallStatus.INTERRUPTED, CallStatus.ANSWERED]
+    for n, status in enumerate(statuses, start=1):
+        at = NOW + timedelta(minutes=n)
+        [claim] = await any_store.claim("cold", at, 1, "w", at + timedelta(seconds=20))
+        start = start_for("0", claim.lease_token, f"call-{n}")
+        await any_store.start_call(CallStart(**{**start.__dict__, "started_at": at}))
+        await any_store.record_outcome(
+            f"call-{n}", "0", claim.lease_token, CallUpdate(status), update(next_dial=at), Event("x", "x"), at
+        )
+    since = NOW - timedelta(days=1)
+    minutes = lambda ts: [int((t - NOW).total_seconds() // 60) for t in ts]  # noqa: E731
+    assert minutes(await any_store.contact_times("0", since, False)) == [1, 4]
+    assert minutes(await any_store.contact_times("0", since, True)) == [4]
+
+
 async def test_daily_job_runs_once(any_store: Store) -> None:
     d = date(2026, 12, 1)
     assert await any_store.try_start_job("plan", "cold", d, "w1", NOW)

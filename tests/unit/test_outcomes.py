@@ -146,6 +146,39 @@ def test_canceled_is_not_an_attempt() -> None:
     assert "canceled" in t.reason
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    status=st.sampled_from([S.CANCELED, S.INTERRUPTED]),
+    stage=st.sampled_from([Stage.PROSPECT, Stage.HOT, Stage.CUSTOMER]),
+    today=st.integers(0, 30),
+    total=st.integers(0, 60),
+    day_offset=st.integers(-3, 0),
+    callback=st.booleans(),
+    minutes=st.integers(0, 60 * 24 * 60),
+)
+def test_calls_the_dialer_cut_are_not_attempts(
+    status: CallStatus, stage: Stage, today: int, total: int, day_offset: int, callback: bool, minutes: int
+) -> None:
+    """Canceled or interrupted (the dialer's own crash): the client's counters, stage and
+    callback stay exactly as they were, whatever they were, so no retry budget is spent
+    and no client is parked as unreachable because of the dialer."""
+    now = NOW + timedelta(minutes=minutes)
+    day = now.astimezone(MOSCOW).date()
+    start = ClientState(
+        stage=stage, attempts_today=today, attempts_total=total, attempts_day=day + timedelta(days=day_offset),
+        callback_at=NOW if callback else None,
+    )  # fmt: skip
+    t = apply_call(start, CallFacts(status), CAMPAIGN, now, day, next_local_day_start=next_local_day_start(now, MOSCOW))
+    assert t.state == start
+    assert t.event == status.value
+    assert t.due_at is not None and now <= t.due_at <= now + CAMPAIGN.retry.failed.delay
+    assert not status.attempt
+
+
+def test_statuses_that_count_as_attempts() -> None:
+    assert {s for s in CallStatus if s.attempt} == {S.ANSWERED, S.BUSY, S.NO_ANSWER, S.FAILED, S.MACHINE, S.INVALID_NUMBER}
+
+
 def test_invalid_number_is_never_dialed_again() -> None:
     state, due, event = call(ClientState(), S.INVALID_NUMBER)
     assert (state.invalid_number, due, event) == (True, None, "invalid_number")

@@ -245,6 +245,9 @@ def day_rules(rules: DialRules, at: datetime) -> list[str]:
     if schedule is not None:
         works = _is_working_day(day, schedule.days, schedule.holidays) and day not in schedule.closed_dates
         by = f"{schedule.holidays} production calendar" if schedule.holidays else "its weekdays (no calendar)"
+        if day in schedule.closed_dates:
+            # The client's own closure decided, not the calendar (which may call it a working day).
+            by = "its closed_dates"
         out.append(
             f"client {day.isoformat()} ({weekday}): schedule {rules.schedule_name or ''} "
             f"{'works' if works else 'is off'} by {by}".replace("  ", " ")

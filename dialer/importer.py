@@ -819,6 +819,7 @@ class _Source:
             # by _lines as the csv reader pulls lines, emptied by rows().
             self.bad_lines: dict[int, str] = {}
             self.current = ""  # the physical line the csv reader took last
+            self.record_end = 0  # the physical line where the record rows() gave last ends
             lines = self._lines()
             first = next(lines, "")
             if self.bad_lines:
@@ -945,6 +946,7 @@ class _Source:
                                 problem = reason if n == prev + 1 else f"line {n}: {reason}"
                     if restore:
                         cells = [_restore(c) for c in cells]
+                    self.record_end = end
                     yield prev + 1, cells, problem
                     prev = end
                 return
@@ -1105,7 +1107,17 @@ class _Reader:
         seen = self.seen
         counts = self.counts
         tz = counts.tz
-        reject = self.rejects.add
+        add_reject = self.rejects.add
+        file = self.source
+
+        def reject(line: int, cells: list[str], reason: str) -> None:
+            # A record read over several lines that is then refused was most likely cut
+            # by a quote never closed (the following rows became one cell): say so, or
+            # "phone: empty" hides where the rows of the file went.
+            if file.record_end > line:
+                reason = f"lines {line}-{file.record_end} were read as one row (a quote not closed?): {reason}"
+            add_reject(line, cells, reason)
+
         now = self.now
         for line, cells, problem in self.rows:
             if problem is not None:

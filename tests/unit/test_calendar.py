@@ -330,6 +330,19 @@ def test_day_rules_name_the_calendar_that_decided() -> None:
     assert lines[2].startswith("center 2027-02-20 (sat): works by RU production calendar")
 
 
+def test_day_rules_name_a_closed_date_not_the_calendar() -> None:
+    """A client's own closure on a working day of the calendar: `why` must not blame the
+    production calendar (2025-11-05 is an ordinary working Wednesday in Russia)."""
+    from dialer.calendar import day_rules
+
+    zone = "Asia/Yekaterinburg"
+    schedule = OFFICE.model_copy(update={"closed_dates": [date(2025, 11, 5)]})
+    lines = day_rules(workdays_rules(zone, ["workdays"], schedule), local(zone, 2025, 11, 5, 10, 0))
+    assert lines[0] == "client 2025-11-05 (wed): schedule office is off by its closed_dates"
+    after = day_rules(workdays_rules(zone, ["workdays"], schedule), local(zone, 2025, 11, 6, 10, 0))
+    assert after[0] == "client 2025-11-06 (thu): schedule office works by RU production calendar"
+
+
 def test_a_plain_saturday_is_a_client_day_off() -> None:
     zone = "Europe/Moscow"
     s = status(rules(zone, "warm"), local(zone, 2025, 11, 8, 10, 0))

@@ -147,6 +147,27 @@ def test_an_unreadable_header_is_one_error_line(tmp_path: Path, content: bytes, 
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["thread", "process"])
+async def test_an_unclosed_quote_names_the_lines_it_swallowed(tmp_path: Path, parallel: bool) -> None:
+    """A quote never closed makes the rest of the file one cell: the reason must say which
+    lines went into that row, not only "phone: empty" (the rows seem to have vanished)."""
+    path = tmp_path / "quote.csv"
+    path.write_text(
+        "id,name,phone,city\n" + good_rows(3) + 'q1,"Unclosed,+79123456789,x\n' + good_rows(4, "t"), encoding="utf-8"
+    )
+    s = await import_clients(CONFIG, path, FakeSink(), parallel=parallel, batch_size=2)
+    table = check_accounted(s)
+    [rejected] = table[1:]
+    assert rejected[-2] == "5" and rejected[-1].startswith("lines 5-9 were read as one row (a quote not closed?): ")
+    # A legitimate multi-line quoted cell (an address) is imported as before.
+    ok = tmp_path / "address.csv"
+    ok.write_text('id,name,phone,address\na1,X,+79123456789,"Omsk,\nLenina 1"\n' + good_rows(2), encoding="utf-8")
+    sink = FakeSink()
+    s2 = await import_clients(CONFIG, ok, sink, parallel=parallel)
+    assert (s2.imported, s2.rejected) == (3, 0) and sink.clients["a1"].attributes == {"address": "Omsk,\nLenina 1"}
+
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["thread", "process"])
 @pytest.mark.parametrize("bad", ["cp1251", "bytes", "nul"])
 async def test_an_unreadable_row_is_rejected_and_the_rest_imported(tmp_path: Path, parallel: bool, bad: str) -> None:
     line = {

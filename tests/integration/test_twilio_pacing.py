@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import pytest
 import yaml
 
 from dialer.config import DialerConfig, parse_config
@@ -20,7 +21,7 @@ from dialer.dispatcher import Dispatcher
 from dialer.domain import ClientRecord, Stage
 from dialer.scheduling import Scheduler
 from dialer.store.sqlite import SqliteStore
-from providers.base import CPS_MARGIN, DialRequest
+from providers.base import CPS_MARGIN, CallNotPlaced, DialRequest
 from providers.twilio import TwilioProvider
 from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
     FAST_SETTINGS,
@@ -186,3 +187,31 @@ async def test_provider_pacer_reserves_the_campaign_slot_per_request(
     assert min_gap(times) >= 0.4 - JITTER, creates.log
     for sent, slot in zip(times, sorted(slots)):
         assert sent >= slot - 0.005  # never before its slot
+
+
+async def test_a_stopping_worker_sends_no_create_after_the_slot(
+    twilio_env: None, fake: FakeTwilio, clock: ScaledClock
+) -> None:
+    """A call waiting inside the provider for its campaign slot when the worker begins
+    to stop (may_create says no) is not created: CallNotPlaced, nothing sent to Twilio."""
+    p = TwilioProvider("twilio", {**FAST_SETTINGS, "cps": 50}, clock)
+    await p.start()
+    stopping = [False]
+
+    async def pace(not_before: datetime) -> datetime:
+        return max(not_before, clock.now()) + timedelta(seconds=0.5)  # the slot comes later
+
+    request = DialRequest(
+        call_id="call-stop", number="+79120000001", caller_id=CALLER, connect_to="sip:101@pbx.local",
+        ring_timeout=timedelta(seconds=20), connect_mode="client_first", campaign="cold", pace=pace,
+        may_create=lambda: not stopping[0],
+    )  # fmt: skip
+    try:
+        task = asyncio.create_task(p.dial(request))
+        await asyncio.sleep(0.1)
+        stopping[0] = True  # SIGTERM while the call waits for its slot
+        with pytest.raises(CallNotPlaced):
+            await asyncio.wait_for(task, 5)
+    finally:
+        await p.close()
+    assert fake.create_route.call_count == 0, "no create request after the stop"

@@ -174,6 +174,32 @@ def _config_warnings(file: Path, config: DialerConfig) -> list[str]:
                 f"{c.lines} lines but {agents} agent{'s' if agents != 1 else ''}: campaign {c.name!r} makes at most "
                 f"{agents} call{'s' if agents != 1 else ''} at once (each call is connected to a free agent)"
             )
+    # Stages: the first campaign working a stage gets its unpinned clients; a stage no
+    # campaign works leaves its clients out of the queue (`why` says NOT QUEUED).
+    first: dict[str, int] = {}
+    for i, c in enumerate(config.campaigns):
+        for stage in c.stages:
+            if stage in first:
+                j = first[stage]
+                out.append(
+                    f"{file}:{line_of(file, ('campaigns', i, 'stages'))}: campaigns.{i}.stages: warning: stage "
+                    f"{stage!r} is also worked by campaign {config.campaigns[j].name!r} (listed first), which takes "
+                    f"every {stage} client not pinned to {c.name!r}"
+                )
+            else:
+                first[stage] = i
+    for stage in ("prospect", "hot", "customer"):
+        if stage not in first:
+            out.append(
+                f"{file}:{line_of(file, ('campaigns',))}: campaigns: warning: no campaign works stage {stage!r}; "
+                f"{stage} clients are not queued (only clients pinned to a campaign are)"
+            )
+    for name, sched in config.schedules.items():
+        if not sched.days:
+            out.append(
+                f"{file}:{line_of(file, ('schedules', name, 'days'))}: schedules.{name}.days: warning: no working "
+                "day: clients on this schedule are never called"
+            )
     return out
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from dialer.cli import main
@@ -446,3 +447,23 @@ def test_a_postgresql_role_without_privileges_is_one_line(tmp_path: Path) -> Non
     finally:
         asyncio.run(sql(f'DROP SCHEMA IF EXISTS "{made}" CASCADE', f'DROP SCHEMA IF EXISTS "{fresh}" CASCADE',
                         f'DROP OWNED BY "{role}"', f'DROP ROLE "{role}"'))  # fmt: skip
+
+
+def test_check_config_warns_about_stages_and_empty_schedules(tmp_path: Path) -> None:
+    """Valid configs that silently leave clients out: a stage worked twice (the second
+    campaign only gets pinned clients), a stage nobody works, a schedule with no day."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    names = [c["name"] for c in data["campaigns"]]
+    hot = next(i for i, c in enumerate(data["campaigns"]) if "hot" in c["stages"])
+    data["campaigns"][hot]["stages"] = ["prospect"]
+    first_schedule = next(iter(data["schedules"]))
+    data["schedules"][first_schedule]["days"] = []
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    code, out, err = cli("check-config", str(path))
+    assert code == 0 and "ok" in out, err
+    warnings = err.strip().splitlines()
+    assert any(f"campaigns.{hot}.stages: warning: stage 'prospect' is also worked by campaign {names[0]!r}" in w for w in warnings), warnings
+    assert any("campaigns: warning: no campaign works stage 'hot'" in w for w in warnings), warnings
+    assert any(f"schedules.{first_schedule}.days: warning: no working day" in w for w in warnings), warnings
+    assert all(w.startswith(f"{path}:") for w in warnings)

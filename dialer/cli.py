@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from dialer import logging as dlog
-from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config
+from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config, show
 from dialer.domain import EARLIEST_YEAR, LATEST_YEAR, Disposition, Priority, year_in_range
 from dialer.planning import center_today, day_bounds, preview_plan
 from dialer.reports import (
@@ -377,6 +377,15 @@ def simulate_cmd(config_path: Path, clients_csv: Path, first: str, days: int, se
             f"{crashes[0].audit.first_crash}",
             err=True,
         )
+    if summary.rows and not (summary.imported + summary.updated) and not sum(r.audit.calls for r in results):
+        # Nothing to simulate is not a clean day: the file is wrong, say so.
+        click.echo(
+            f"error: no client of {clients_csv} was imported ({summary.rejected:,} rows rejected"
+            + (f", see {summary.rejected_path}" if summary.rejected_path else "")
+            + "): nothing was simulated",
+            err=True,
+        )
+        raise SystemExit(1)
     if violations:
         raise SystemExit(1)
 
@@ -554,7 +563,7 @@ def dispose_cmd(
     async def go(store: Store) -> str:
         call = await store.get_call(call_id)
         if call is None:
-            raise click.ClickException(f"no call {call_id!r}")
+            raise click.ClickException(f"no call {show(call_id)}")
         when: datetime | NextOpening | None = None
         if at is not None:
             try:

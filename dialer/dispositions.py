@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
+from dialer.config import show
 from dialer.domain import CallStatus, ClientState, Disposition, Stage
 from dialer.lifecycle import Transition, apply_disposition
 from dialer.store.base import CallRecord, CallUpdate, ClientUpdate, DispositionConflict, Event, LeaseLost
@@ -97,7 +98,7 @@ async def dispose(
     now = dispatcher.clock.now()
     call = await store.get_call(call_id)
     if call is None:
-        raise LookupError(f"no call {call_id!r}")
+        raise LookupError(f"no call {show(call_id)}")
     if call.status is not CallStatus.ANSWERED:
         raise DispositionRefused(
             "not_answered", f"call {call_id} was {call.status.value}, not answered: nothing to dispose"
@@ -209,7 +210,7 @@ async def dispose(
             "in_call", f"client {client.id} is in a call right now; record it when that call ends"
         ) from None
     except KeyError:
-        raise LookupError(f"no call {call_id!r}") from None
+        raise LookupError(f"no call {show(call_id)}") from None
     return Disposed(
         call=call, transition=transition, update=update, at=agreed, at_next_opening=taken_next_opening,
         replaced=call.disposition if replace else None,

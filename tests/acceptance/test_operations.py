@@ -467,3 +467,18 @@ def test_check_config_warns_about_stages_and_empty_schedules(tmp_path: Path) -> 
     assert any("campaigns: warning: no campaign works stage 'hot'" in w for w in warnings), warnings
     assert any(f"schedules.{first_schedule}.days: warning: no working day" in w for w in warnings), warnings
     assert all(w.startswith(f"{path}:") for w in warnings)
+
+
+def test_simulate_with_every_row_rejected_fails_and_a_huge_call_id_is_not_echoed(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name,phone\n1,A,not a phone\n2,B,\n", encoding="utf-8")
+    code, out, err = cli("simulate", "--config", str(EXAMPLE_CONFIG), "--clients", str(bad), "--from", "2026-12-01")
+    assert code == 1 and "no client of" in err and "2 rows rejected" in err and "nothing was simulated" in err
+    db = str(tmp_path / "s.db")
+    code, _, err = cli(
+        "simulate", "--config", str(EXAMPLE_CONFIG), "--clients", str(EXAMPLE_CLIENTS), "--from", "2026-12-01",
+        "--db", db,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, err = cli("dispose", "--db", db, "x" * 100_000, "interested")
+    assert code != 0 and "no call" in err and len(err) < 200, err[:300]

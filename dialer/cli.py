@@ -631,6 +631,7 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
                     "lines_in_use": stats["lines_in_use"],
                     "due_now": stats["due_now"],
                     "queued": stats["queued"],
+                    "window_passed": stats["window_passed"],
                     "done_today": sum(1 for x in calls if x.campaign == c.name and x.status.final),
                     "next_opening": _iso(nxt),
                     "blocked": [
@@ -653,6 +654,11 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
             f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}{limited}  due now {r['due_now']}  "
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
+        if r["window_passed"]:
+            click.echo(
+                f"{'':<12} {r['window_passed']} queued clients' windows closed before they were dialed (no worker "
+                "running?): a running worker places them again within seconds"
+            )
         for b in r["blocked"]:
             click.echo(
                 f"{'':<12} BLOCKED: provider {b['provider']} not ready on worker {b['worker']} since {b['since']}: "

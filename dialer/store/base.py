@@ -543,7 +543,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def queue_stats(self, campaign: str, now: datetime) -> dict[str, int]:
-        """lines_in_use (leased), due_now, queued (dialable at all)."""
+        """lines_in_use (leased), due_now, queued (dialable at all), window_passed (queued
+        clients whose window closed before they were dialed, e.g. while no worker ran:
+        a running worker places them again within seconds)."""
 
     # -- plans and daily jobs
     @abc.abstractmethod

@@ -934,13 +934,15 @@ class PostgresStore(Store):
             SELECT count(*) FILTER (WHERE lease_until > $2 OR open_call_id IS NOT NULL),
                    count(*) FILTER (WHERE next_dial_at <= $2 AND window_closes_at > $2 AND open_call_id IS NULL
                                     AND (lease_until IS NULL OR lease_until <= $2)),
-                   count(*)
+                   count(*),
+                   count(*) FILTER (WHERE window_closes_at <= $2 AND open_call_id IS NULL
+                                    AND (lease_until IS NULL OR lease_until <= $2))
             FROM clients WHERE campaign = $1 AND next_dial_at IS NOT NULL
             """,
             campaign,
             _ts(now),
         )
-        return {"lines_in_use": row[0], "due_now": row[1], "queued": row[2]}
+        return {"lines_in_use": row[0], "due_now": row[1], "queued": row[2], "window_passed": row[3]}
 
     # ------------------------------------------------------------ plans and daily jobs
 

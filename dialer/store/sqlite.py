@@ -1029,13 +1029,15 @@ class SqliteStore(Store):
               SUM(CASE WHEN lease_until > :n OR open_call_id IS NOT NULL THEN 1 ELSE 0 END),
               SUM(CASE WHEN next_dial_at <= :n AND window_closes_at > :n AND open_call_id IS NULL
                         AND (lease_until IS NULL OR lease_until <= :n) THEN 1 ELSE 0 END),
-              COUNT(*)
+              COUNT(*),
+              SUM(CASE WHEN window_closes_at <= :n AND open_call_id IS NULL
+                        AND (lease_until IS NULL OR lease_until <= :n) THEN 1 ELSE 0 END)
             FROM clients WHERE campaign=:c AND next_dial_at IS NOT NULL
             """,
             {"n": n, "c": campaign},
         )
-        lines, due, queued = row or (0, 0, 0)
-        return {"lines_in_use": lines or 0, "due_now": due or 0, "queued": queued or 0}
+        lines, due, queued, passed = row or (0, 0, 0, 0)
+        return {"lines_in_use": lines or 0, "due_now": due or 0, "queued": queued or 0, "window_passed": passed or 0}
 
     # ------------------------------------------------------------ plans and daily jobs
 

@@ -533,8 +533,12 @@ async def test_queue_stats_and_next_dial(any_store: Store) -> None:
     await queue(any_store, 3)
     await any_store.claim("cold", NOW, 1, "w1", NOW + timedelta(minutes=5))
     stats = await any_store.queue_stats("cold", NOW)
-    assert stats == {"lines_in_use": 1, "due_now": 2, "queued": 3}
+    assert stats == {"lines_in_use": 1, "due_now": 2, "queued": 3, "window_passed": 0}
     assert await any_store.next_dial_after(NOW) is None
+    # No worker ran for a while: windows closing at +60 and +61 min passed undialed (the
+    # first client's lease ran out too); `dialer status` tells these apart.
+    later = await any_store.queue_stats("cold", NOW + timedelta(minutes=61, seconds=30))
+    assert later == {"lines_in_use": 0, "due_now": 1, "queued": 3, "window_passed": 2}
 
 
 async def test_campaign_lines_are_global(any_store: Store) -> None:

@@ -213,7 +213,7 @@ async def test_campaign_lines_are_global_under_concurrency(workers: StoreFactory
     assert done > 100
     assert peak <= max_in_use and db_peak <= max_in_use
     assert limited > 0, "the limit was actually reached (the test exercised it)"
-    assert await stores[0].queue_stats("cold", NOW) == {"lines_in_use": 0, "due_now": 300, "queued": 300}
+    assert await stores[0].queue_stats("cold", NOW) == {"lines_in_use": 0, "due_now": 300, "queued": 300, "window_passed": 0}
 
 
 async def test_stale_worker_loses_to_the_rescuer(workers: StoreFactory) -> None:

@@ -972,8 +972,8 @@ class PostgresStore(Store):
         capacity = sum(fits.values())
         async with self.pool.acquire() as con, con.transaction():
             await con.execute("DELETE FROM plan_entries WHERE campaign = $1 AND day = $2", campaign, day)
-            # The forecast per group, joined by key: the first k clients of a group by id
-            # are the ones the claims take (they order by id within a group).
+            # The forecast per group, joined by key: the claims take a group's clients in id
+            # order, and clients of tied groups (see below) in id order across them.
             status = await con.execute(
                 """
                 INSERT INTO plan_entries(campaign, day, position, client_id, priority, next_dial_at,
@@ -981,16 +981,26 @@ class PostgresStore(Store):
                 SELECT $1, $2,
                        ROW_NUMBER() OVER (ORDER BY q.priority, q.slack_key, q.window_closes_at, q.next_dial_at,
                                           q.id COLLATE "C") - 1,
-                       q.id, q.priority, q.next_dial_at, q.window_closes_at, q.grn <= COALESCE(f.k, 0)
-                FROM (SELECT id, timezone, schedule, priority, next_dial_at, window_closes_at, slack_key,
-                             ROW_NUMBER() OVER (PARTITION BY timezone, schedule, priority, next_dial_at
-                                                ORDER BY id COLLATE "C") AS grn
-                      FROM clients
-                      WHERE campaign = $1 AND next_dial_at IS NOT NULL AND next_dial_at < $3) q
-                LEFT JOIN unnest($4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::int[])
-                     AS f(tz, sched, prio, nda, k)
-                  ON f.tz = q.timezone AND f.sched = COALESCE(q.schedule, '') AND f.prio = q.priority
-                 AND f.nda = q.next_dial_at
+                       q.id, q.priority, q.next_dial_at, q.window_closes_at, q.trn <= q.class_k
+                FROM (SELECT g.*,
+                             -- Clients the claims cannot tell apart but by id (the same class,
+                             -- slack, window and dial moment, even in another zone or schedule)
+                             -- are taken in id order across their groups: as many of such a tie
+                             -- class fit as the per-group forecast says, but its first by id.
+                             ROW_NUMBER() OVER (PARTITION BY priority, slack_key, window_closes_at, next_dial_at
+                                                ORDER BY id COLLATE "C") AS trn,
+                             SUM(CASE WHEN grn <= COALESCE(k, 0) THEN 1 ELSE 0 END)
+                                 OVER (PARTITION BY priority, slack_key, window_closes_at, next_dial_at) AS class_k
+                      FROM (SELECT c.id, c.timezone, c.schedule, c.priority, c.next_dial_at, c.window_closes_at,
+                                   c.slack_key, f.k,
+                                   ROW_NUMBER() OVER (PARTITION BY c.timezone, c.schedule, c.priority, c.next_dial_at
+                                                      ORDER BY c.id COLLATE "C") AS grn
+                            FROM clients c
+                            LEFT JOIN unnest($4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::int[])
+                                 AS f(tz, sched, prio, nda, k)
+                              ON f.tz = c.timezone AND f.sched = COALESCE(c.schedule, '') AND f.prio = c.priority
+                             AND f.nda = c.next_dial_at
+                            WHERE c.campaign = $1 AND c.next_dial_at IS NOT NULL AND c.next_dial_at < $3) g) q
                 """,
                 campaign,
                 day,

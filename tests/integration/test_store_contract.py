@@ -845,3 +845,26 @@ async def test_provider_readiness_reports_per_worker(any_store: Store) -> None:
     fresh = await any_store.readiness_reports(later - timedelta(minutes=1))
     assert [(r.provider, r.owner, r.ready, r.reason) for r in fresh] == [("sip", "w1", True, None)]
     assert len(await any_store.readiness_reports(NOW - timedelta(days=1))) == 3
+
+
+async def test_plan_fits_the_clients_the_claims_take_when_groups_tie(any_store: Store) -> None:
+    """Two zones whose windows are the same instants (Moscow and Kirov, both UTC+3): the
+    claims cannot tell their clients apart but by id, so the plan marks as fitting the
+    first ones by id across both groups, exactly the ones the claims then take."""
+    d = date(2026, 12, 1)
+    ids = {"a1": "Europe/Moscow", "a2": "Europe/Kirov", "a3": "Europe/Moscow", "a4": "Europe/Kirov"}
+    await any_store.upsert_clients([rec(i, timezone=tz) for i, tz in ids.items()])
+    await any_store.clients_to_schedule(NOW, 10)
+    closes = NOW + timedelta(hours=1)
+    await any_store.set_schedules([Schedule(i, NOW, closes, "t", "cold", slack_key=closes) for i in ids])
+    until = NOW + timedelta(days=1)
+    groups = await any_store.due_groups("cold", until)
+    assert len(groups) == 2
+    moscow = next(g.key for g in groups if g.timezone == "Europe/Moscow")
+    # The day's replay says two of the four are dialed (here: counted on the Moscow group).
+    await any_store.form_plan("cold", d, until, {moscow: 2}, NOW)
+    plan = await any_store.get_plan("cold", d)
+    assert plan is not None
+    fits = {e.client_id for e in plan.entries if e.fits}
+    claimed = {c.client.id for c in await any_store.claim("cold", NOW, 2, "w", NOW + timedelta(minutes=5))}
+    assert fits == claimed == {"a1", "a2"}

@@ -33,6 +33,6 @@ def test_sqlite_worker_survives_sigkills(tmp_path: Path) -> None:
 
 def test_sqlite_workers_share_the_lines(tmp_path: Path) -> None:
     """Three workers on one SQLite file, no kills: each places its share of the calls."""
-    report = run(tmp_path, kills=0, workers=3, clients=90, seed=4, run_after=25)
+    report = run(tmp_path, kills=0, workers=3, clients=90, seed=4, run_after=40)
     assert_crash_safe(report, workers=3)
-    assert report.fairness <= 1.5, report.calls_per_worker
+    assert report.fairness <= 1.5, (report.steady_calls_per_worker, report.calls_per_worker)

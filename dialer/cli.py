@@ -79,20 +79,27 @@ def _run(coro: Awaitable[T]) -> T:
 
 
 async def _with_store(
-    config: DialerConfig, db: str | None, fn: Callable[[Store], Awaitable[T]], *, migrate: bool = False
+    config: DialerConfig,
+    db: str | None,
+    fn: Callable[[Store], Awaitable[T]],
+    *,
+    migrate: bool = False,
+    schema_by_fn: bool = False,
 ) -> T:
     """Open the store, run `fn`, close. With `migrate` the database may be created and
-    its schema brought up to date; without, it must exist at exactly this version."""
+    its schema brought up to date; without, it must exist at exactly this version.
+    With `schema_by_fn` it may be created and `fn` itself deals with the schema
+    (`dialer migrate`)."""
     try:
         store = store_for(config, db)
     except ValueError as exc:
         raise SchemaMismatch(str(exc)) from None
     try:
-        await store.open(create=migrate)
+        await store.open(create=migrate or schema_by_fn)
         try:
             if migrate:
                 await store.migrate()
-            else:
+            elif not schema_by_fn:
                 await store.check_schema()
             return await fn(store)
         finally:
@@ -269,24 +276,11 @@ def migrate_cmd(config_path: Path, db: str | None) -> None:
     Stop the workers of an older version first: they refuse a newer schema."""
     config = _load(config_path)
 
-    async def go() -> tuple[str, int, int]:
-        try:
-            store = store_for(config, db)
-        except ValueError as exc:
-            raise SchemaMismatch(str(exc)) from None
-        try:
-            await store.open(create=True)
-            try:
-                before = await store.schema_version()
-                return store.describe(), before, await store.migrate()
-            finally:
-                await store.close()
-        except store.connection_errors as exc:
-            raise StoreUnreachable(f"{store.describe()}: {type(exc).__name__}: {exc}") from None
-        except store.denied_errors as exc:
-            raise AccessDenied(denied_message(store.describe(), exc)) from None
+    async def go(store: Store) -> tuple[str, int, int]:
+        before = await store.schema_version()
+        return store.describe(), before, await store.migrate()
 
-    where, before, after = _run(go())
+    where, before, after = _run(_with_store(config, db, go, schema_by_fn=True))
     if before == after:
         click.echo(f"{where}: schema version {after}, already current")
     else:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -52,9 +52,6 @@ from providers.base import (
     ProviderNotReady,
     create_gap,
 )
-
-if TYPE_CHECKING:
-    from dialer.dispositions import Disposed, NextOpening
 
 log = structlog.get_logger("dialer.dispatcher")
 
@@ -736,23 +733,6 @@ class Dispatcher:
             # Campaign removed by a reload while its call was in flight: keep its rules
             # from the first campaign working the stage rather than lose the outcome.
             return self.config.campaigns[0]
-
-    # ------------------------------------------------------------ dispositions recorded later
-
-    async def dispose(
-        self,
-        call_id: str,
-        disposition: Disposition,
-        at: datetime | NextOpening | None = None,
-        note: str | None = None,
-        *,
-        by: str | None = None,
-        replace: bool = False,
-    ) -> Disposed:
-        """An agent's disposition for an answered call: see dialer/dispositions.py."""
-        from dialer.dispositions import dispose
-
-        return await dispose(self, call_id, disposition, at, note=note, by=by, replace=replace)
 
     # ------------------------------------------------------------ leases and crashes
 

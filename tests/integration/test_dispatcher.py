@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from dialer import calendar
 from dialer.config import DialerConfig
+from dialer.dispositions import dispose
 from dialer.dispatcher import Dispatcher
 from dialer.domain import CallStatus, ClientRecord, Disposition, Stage
 from dialer.scheduling import Scheduler
@@ -155,7 +156,7 @@ async def test_answered_without_disposition_then_dispose(store: SqliteStore, con
     c = await store.get_client("c1")
     assert c is not None and c.state.awaiting_disposition
     agreed = MORNING + timedelta(days=2)
-    await d.dispose(call.call_id, Disposition.INTERESTED, agreed, "wants a price list")
+    await dispose(d, call.call_id, Disposition.INTERESTED, agreed, note="wants a price list")
     c = await store.get_client("c1")
     assert c is not None and c.state.stage is Stage.HOT and c.campaign == "warm"
     assert c.next_dial_at is not None and c.next_dial_at >= agreed
@@ -163,7 +164,7 @@ async def test_answered_without_disposition_then_dispose(store: SqliteStore, con
     assert call2 is not None and call2.disposition is Disposition.INTERESTED and call2.note == "wants a price list"
     with pytest.raises(ValueError):
         busy = await store.client_calls("c1")
-        await d.dispose(busy[0].call_id, Disposition.CALLBACK)  # callback needs a time
+        await dispose(d, busy[0].call_id, Disposition.CALLBACK)  # callback needs a time
 
 
 async def test_drain_records_calls_still_running(store: SqliteStore, config: DialerConfig) -> None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from dialer import calendar
 from dialer.config import Caps, DialerConfig, Lifecycle
 from dialer.dispatcher import Dispatcher
-from dialer.dispositions import NEXT_OPENING, DispositionRefused
+from dialer.dispositions import dispose, NEXT_OPENING, DispositionRefused
 from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Stage
 from dialer.lifecycle import apply_disposition
 from dialer.outcomes import caps_reopen_at
@@ -272,7 +272,7 @@ async def test_periods_come_from_the_campaign_working_the_new_stage(
     # ... and recorded later by an agent.
     later = MORNING + timedelta(minutes=20)
     clock.set(later)
-    await d.dispose((await only_call(store, "c2")).call_id, disposition)
+    await dispose(d, (await only_call(store, "c2")).call_id, disposition)
     c2 = await get(store, "c2")
     assert c2.state.stage is stage and c2.campaign == campaign and c2.due_at == later + period
 
@@ -292,13 +292,13 @@ async def answered(store: Store, config: DialerConfig, decide: Decide | None = N
 async def test_a_second_disposition_is_refused_and_changes_nothing(store: SqliteStore, config: DialerConfig) -> None:
     d = await answered(store, config)
     call = await only_call(store, "c1")
-    await d.dispose(call.call_id, D.INTERESTED)
+    await dispose(d, call.call_id, D.INTERESTED)
     hot = await get(store, "c1")
     assert hot.state.stage is Stage.HOT and hot.state.hot_calls == 1
     events = await store.events_for("c1")
     for second in (D.INTERESTED, D.CONTRACT_SIGNED):
         with pytest.raises(DispositionRefused, match="already has a disposition .interested.*--replace") as refused:
-            await d.dispose(call.call_id, second)
+            await dispose(d, call.call_id, second)
         assert refused.value.kind == "already_disposed"
     assert await get(store, "c1") == hot
     assert await store.events_for("c1") == events
@@ -311,13 +311,13 @@ async def test_a_correction_reapplies_from_before_the_first_and_is_audited(
     d = await answered(store, config)
     call = await only_call(store, "c1")
     waiting = (await get(store, "c1")).state
-    await d.dispose(call.call_id, D.CONTRACT_SIGNED, note="signed")
+    await dispose(d, call.call_id, D.CONTRACT_SIGNED, note="signed")
     assert (await get(store, "c1")).state.stage is Stage.CUSTOMER
     with pytest.raises(DispositionRefused):
-        await d.dispose(call.call_id, D.INTERESTED)
+        await dispose(d, call.call_id, D.INTERESTED)
     assert (await store.get_call(call.call_id)).disposition is D.CONTRACT_SIGNED  # type: ignore[union-attr]
 
-    done = await d.dispose(call.call_id, D.INTERESTED, note="misclicked", by="volkova", replace=True)
+    done = await dispose(d, call.call_id, D.INTERESTED, note="misclicked", by="volkova", replace=True)
     assert done.replaced is D.CONTRACT_SIGNED
     fixed = await get(store, "c1")
     expected = apply_disposition(waiting, D.INTERESTED, config.campaign("cold").lifecycle, d.clock.now(),
@@ -336,14 +336,14 @@ async def test_replace_needs_a_disposition_and_the_latest_call(store: SqliteStor
     d = await answered(store, cfg)
     first = await only_call(store, "c1")
     with pytest.raises(DispositionRefused, match="no disposition to replace"):
-        await d.dispose(first.call_id, D.NO_NEED, replace=True)
-    await d.dispose(first.call_id, D.NO_NEED)  # prospect again in 30 min
+        await dispose(d, first.call_id, D.NO_NEED, replace=True)
+    await dispose(d, first.call_id, D.NO_NEED)  # prospect again in 30 min
     clock: FixedClock = d.clock  # type: ignore[assignment]
     clock.set(MORNING + timedelta(hours=1))
     await run_step(d)
     assert len(await store.client_calls("c1")) == 2
     with pytest.raises(DispositionRefused, match="not client c1's latest call") as refused:
-        await d.dispose(first.call_id, D.INTERESTED, replace=True)
+        await dispose(d, first.call_id, D.INTERESTED, replace=True)
     assert refused.value.kind == "not_latest"
 
 
@@ -353,9 +353,9 @@ async def test_a_providers_disposition_counts_as_the_first(store: SqliteStore, c
     call = await only_call(store, "c1")
     assert call.disposition is D.INTERESTED and call.state_before == ClientState()
     with pytest.raises(DispositionRefused, match="already has a disposition"):
-        await d.dispose(call.call_id, D.INTERESTED)
+        await dispose(d, call.call_id, D.INTERESTED)
     assert (await get(store, "c1")).state.hot_calls == 1
-    await d.dispose(call.call_id, D.NO_NEED, replace=True)
+    await dispose(d, call.call_id, D.NO_NEED, replace=True)
     c = await get(store, "c1")
     # From the state before the call (a fresh prospect): no need, still a prospect.
     assert c.state.stage is Stage.PROSPECT and c.state.hot_calls == 0
@@ -365,12 +365,12 @@ async def test_a_providers_disposition_counts_as_the_first(store: SqliteStore, c
 async def test_a_correction_never_lifts_do_not_call(store: SqliteStore, config: DialerConfig) -> None:
     d = await answered(store, config, n=2)
     one, two = await only_call(store, "c1"), await only_call(store, "c2")
-    await d.dispose(one.call_id, D.DO_NOT_CALL)
-    await d.dispose(two.call_id, D.NO_NEED)
+    await dispose(d, one.call_id, D.DO_NOT_CALL)
+    await dispose(d, two.call_id, D.NO_NEED)
     await load(store, config, [client(2, do_not_call=True)], d.clock.now())  # the CRM says so
     for call in (one, two):
         with pytest.raises(DispositionRefused, match="do-not-call") as refused:
-            await d.dispose(call.call_id, D.INTERESTED, replace=True)
+            await dispose(d, call.call_id, D.INTERESTED, replace=True)
         assert refused.value.kind == "do_not_call"
     for cid in ("c1", "c2"):
         c = await get(store, cid)
@@ -392,7 +392,7 @@ async def test_two_agents_at_once_record_one_disposition(either_store: Store, co
     d = await answered(either_store, config)
     call = await only_call(either_store, "c1")
     results = await asyncio.gather(
-        d.dispose(call.call_id, D.INTERESTED, by="a"), d.dispose(call.call_id, D.NO_NEED, by="b"),
+        dispose(d, call.call_id, D.INTERESTED, by="a"), dispose(d, call.call_id, D.NO_NEED, by="b"),
         return_exceptions=True,
     )  # fmt: skip
     refused = [r for r in results if isinstance(r, DispositionRefused)]
@@ -426,7 +426,7 @@ def test_only_the_last_accepted_disposition_counts(config: DialerConfig, ops: li
                     # A correction needs a first one, and never lifts do-not-call.
                     ok = (accepted is None) != replace and not (replace and accepted is D.DO_NOT_CALL)
                     try:
-                        await d.dispose(call.call_id, disposition, at, replace=replace)
+                        await dispose(d, call.call_id, disposition, at, replace=replace)
                     except DispositionRefused:
                         assert not ok
                         continue
@@ -460,11 +460,11 @@ async def test_an_agreed_moment_in_the_past_is_refused(store: SqliteStore, confi
     now = d.clock.now()
     for disposition in (D.CALLBACK, D.MEETING_SET, D.INTERESTED):
         with pytest.raises(DispositionRefused, match="in the past") as refused:
-            await d.dispose(call.call_id, disposition, now - timedelta(minutes=1))
+            await dispose(d, call.call_id, disposition, now - timedelta(minutes=1))
         assert refused.value.kind == "in_past" and "\n" not in str(refused.value)
     assert await get(store, "c1") == before and await store.events_for("c1") == events
     assert (await store.get_call(call.call_id)).disposition is None  # type: ignore[union-attr]
-    await d.dispose(call.call_id, D.CALLBACK, now)  # "now" itself is not the past
+    await dispose(d, call.call_id, D.CALLBACK, now)  # "now" itself is not the past
 
 
 async def test_at_now_takes_the_clients_next_opening(store: SqliteStore, config: DialerConfig) -> None:
@@ -473,7 +473,7 @@ async def test_at_now_takes_the_clients_next_opening(store: SqliteStore, config:
     evening = datetime(2026, 12, 1, 19, 30, tzinfo=MOSCOW)  # the office and cold's window are closed
     clock: FixedClock = d.clock  # type: ignore[assignment]
     clock.set(evening)
-    done = await d.dispose(call.call_id, D.CALLBACK, NEXT_OPENING)
+    done = await dispose(d, call.call_id, D.CALLBACK, NEXT_OPENING)
     rules = d.scheduler.rules(config.campaign("cold"), "Europe/Moscow", None)
     found = calendar.next_open(rules, evening)
     assert found is not None and done.at == found[0] == datetime(2026, 12, 2, 9, 0, tzinfo=MOSCOW)
@@ -502,7 +502,7 @@ def test_an_agreed_moment_is_accepted_exactly_when_not_past(
                 call = await only_call(store, "c1")
                 at = d.clock.now() + offset
                 try:
-                    done = await d.dispose(call.call_id, disposition, at)
+                    done = await dispose(d, call.call_id, disposition, at)
                 except DispositionRefused as exc:
                     assert offset < timedelta(0) and exc.kind == "in_past"
                     assert (await store.get_call(call.call_id)).disposition is None  # type: ignore[union-attr]

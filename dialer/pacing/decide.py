@@ -1,0 +1,147 @@
+"""The pacing decision: how many new calls a campaign places now.
+
+Pure and cheap (the dispatcher and the evaluator ask on every change of state). Inputs
+describe the whole campaign (with several workers: the store's global counts, not one
+worker's view):
+
+- `ready_agents`: agents in Ready presence who are not attached to any call yet;
+- `agents_soon_free`: for each agent talking or wrapping up, the time (same clock as `now`)
+  it is expected to be Ready again (see `HandleTime.expected_free_in`);
+- `calls_in_flight`: the ring age (seconds since the dial) of every client-first call still
+  ringing with no agent attached; agent-first calls already hold their agent and are not
+  counted here;
+- `lines_free`: lines (and contact caps) still available: no mode ever exceeds it.
+
+The modes:
+
+- progressive: one call per Ready agent not already matched to a ringing call,
+  `ready_agents - len(calls_in_flight)`. Each call has its agent, so nothing is abandoned.
+- power: `floor(power_ratio x ready_agents) - len(calls_in_flight)`.
+- predictive: the largest n, between the progressive count and the power bound
+  `floor(power_ratio x (ready_agents + agents counted soon free)) - len(calls_in_flight)`,
+  such that the expected abandons among the next live answers stay at most `target` times
+  the expected live answers:
+
+    A  = ready_agents + agents expected free within `abandon_after + lead` seconds, where
+         `lead` is the 5th percentile of time-to-answer (a new call is not answered sooner);
+    q_i = P(ringing call i is answered live | it has rung for its age), from the ring-time
+         histograms and the answer rate (`RingTimes.live_probability`);
+    N  ~ Poisson(sum q_i + n x answer_rate), the live answers still to come (Poisson rather
+         than the exact sum of Bernoullis: a larger variance, so the estimate errs on the
+         side of abandoning less, and it costs O(A) to evaluate);
+    E[abandons] = E[max(0, N - A)];   accept n while E[abandons] <= target x E[N].
+
+  The `target` is the cap scaled by what is left of the abandon budget over the rolling
+  window: budget = max_abandon_rate x live answers - abandoned - E[abandons of the calls
+  already ringing]; target = max_abandon_rate x min(1, budget / BUDGET_RAMP). So a fresh
+  window (no live answers yet) starts progressive and earns its budget, the dialer slows
+  down as the measured rate nears the cap, and with the budget spent it is progressive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from dialer.pacing.modes import DialMode, PacingSettings
+from dialer.pacing.stats import CampaignStats, WindowCounts
+
+# Abandons of budget under which predictive slows down proportionally (below one whole
+# abandon left, a single unlucky answer would cross the cap).
+BUDGET_RAMP = 3.0
+# Live answers of new calls come no sooner than this quantile of time-to-answer.
+LEAD_QUANTILE = 0.05
+_EPS = 1e-9
+
+
+def poisson_overflow(mean: float, agents: int) -> float:
+    """E[max(0, N - agents)] for N ~ Poisson(mean).
+
+    = mean - agents + sum_{k<agents} (agents - k) P(N = k), in O(agents).
+    """
+    if mean <= 0.0:
+        return 0.0
+    pk = math.exp(-mean)
+    under = 0.0
+    for k in range(agents):
+        under += (agents - k) * pk
+        pk *= mean / (k + 1)
+    return max(mean - agents + under, 0.0)
+
+
+def _progressive(ready_agents: int, in_flight: int) -> int:
+    return max(ready_agents - in_flight, 0)
+
+
+def _power(ratio: float, agents: int, in_flight: int) -> int:
+    return max(math.floor(ratio * agents + _EPS) - in_flight, 0)
+
+
+def calls_to_place(
+    mode: DialMode,
+    now: float,
+    ready_agents: int,
+    agents_soon_free: Sequence[float],
+    calls_in_flight: Sequence[float],
+    stats: CampaignStats,
+    settings: PacingSettings,
+    lines_free: int,
+    window_counts: WindowCounts | None = None,
+) -> int:
+    """How many new calls to place now (never negative, never above `lines_free`).
+
+    `window_counts` are the live answers and abandons over the abandon window from the store
+    (several workers); without them this process's own `stats.abandons` are used.
+    """
+    lines = max(lines_free, 0)
+    ready = max(ready_agents, 0)
+    in_flight = len(calls_in_flight)
+    if mode is DialMode.PREVIEW:
+        # The agent starts each call from the desktop; the pacer places none.
+        return 0
+    if mode is DialMode.PROGRESSIVE:
+        return min(_progressive(ready, in_flight), lines)
+    if mode is DialMode.POWER:
+        return min(_power(settings.power_ratio, ready, in_flight), lines)
+    return min(_predictive(now, ready, agents_soon_free, calls_in_flight, stats, settings, window_counts), lines)
+
+
+def _predictive(
+    now: float,
+    ready: int,
+    agents_soon_free: Sequence[float],
+    calls_in_flight: Sequence[float],
+    stats: CampaignStats,
+    settings: PacingSettings,
+    window_counts: WindowCounts | None,
+) -> int:
+    in_flight = len(calls_in_flight)
+    floor_n = _progressive(ready, in_flight)
+    horizon = now + settings.abandon_after + stats.rings.answer_quantile(LEAD_QUANTILE)
+    agents = ready + sum(1 for t in agents_soon_free if t <= horizon)
+    ceiling_n = _power(settings.power_ratio, agents, in_flight)
+    if ceiling_n <= floor_n:
+        return floor_n
+
+    p = stats.answers.rate
+    live = stats.rings.live_probability
+    mean_in_flight = sum(live(age, p) for age in calls_in_flight)
+    counts = window_counts if window_counts is not None else stats.abandons.counts(now)
+    budget = counts.budget(settings.max_abandon_rate) - poisson_overflow(mean_in_flight, agents)
+    target = settings.max_abandon_rate * min(1.0, budget / BUDGET_RAMP)
+    if target <= 0.0 or p <= 0.0:
+        return floor_n
+
+    def acceptable(n: int) -> bool:
+        mean = mean_in_flight + n * p
+        return poisson_overflow(mean, agents) <= target * mean
+
+    # The overflow share grows with the mean, so the acceptable n form a prefix: bisect it.
+    lo, hi = floor_n, ceiling_n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if acceptable(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

@@ -31,11 +31,22 @@ The modes:
          side of abandoning less, and it costs O(A) to evaluate);
     E[abandons] = E[max(0, N - A)];   accept n while E[abandons] <= target x E[N].
 
-  The `target` is the cap scaled by what is left of the abandon budget over the rolling
-  window: budget = max_abandon_rate x live answers - abandoned - E[abandons of the calls
-  already ringing]; target = max_abandon_rate x min(1, budget / BUDGET_RAMP). So a fresh
-  window (no live answers yet) starts progressive and earns its budget, the dialer slows
-  down as the measured rate nears the cap, and with the budget spent it is progressive.
+  The `target` follows the abandon budget over the rolling window, the measurement that
+  corrects the model's errors either way:
+
+    budget = max_abandon_rate x live answers - abandoned          (abandons still allowed)
+             - E[abandons of the calls already ringing] - RESERVE_ABANDONS
+    target = max_abandon_rate x min(MAX_TARGET_FACTOR, budget / BUDGET_RAMP)
+
+  A fresh window (no live answers yet) starts progressive and earns its budget; while the
+  measured rate is well under the cap the dialer may aim above the cap for the next few
+  answers (at most MAX_TARGET_FACTOR times), which spends budget and pulls the rate up; as
+  the rate nears the cap the target shrinks, and with the budget spent (budget <= 0) the
+  decision is the progressive one. The reserve absorbs the abandons of calls already in
+  flight beyond their expectation, so the window's rate stays at or under the cap.
+
+`lookahead(stats, settings)` is how far ahead an agent's expected free time counts: callers
+need only pass the agents expected free within it.
 """
 
 from __future__ import annotations
@@ -46,9 +57,12 @@ from collections.abc import Sequence
 from dialer.pacing.modes import DialMode, PacingSettings
 from dialer.pacing.stats import CampaignStats, WindowCounts
 
-# Abandons of budget under which predictive slows down proportionally (below one whole
-# abandon left, a single unlucky answer would cross the cap).
+# Abandons kept back from the budget: calls already ringing may abandon more than expected.
+RESERVE_ABANDONS = 2.0
+# Abandons of budget at which predictive aims exactly at the cap; less: proportionally lower.
 BUDGET_RAMP = 3.0
+# With budget to spare, aim at most this many times the cap for the next answers.
+MAX_TARGET_FACTOR = 4.0
 # Live answers of new calls come no sooner than this quantile of time-to-answer.
 LEAD_QUANTILE = 0.05
 _EPS = 1e-9
@@ -67,6 +81,15 @@ def poisson_overflow(mean: float, agents: int) -> float:
         under += (agents - k) * pk
         pk *= mean / (k + 1)
     return max(mean - agents + under, 0.0)
+
+
+def lookahead(stats: CampaignStats, settings: PacingSettings) -> float:
+    """Seconds ahead an agent expected to be Ready counts as available for the next answers.
+
+    `abandon_after` (an answer may wait that long) plus the time before which hardly any new
+    call is answered (the LEAD_QUANTILE of time-to-answer).
+    """
+    return settings.abandon_after + stats.rings.answer_quantile(LEAD_QUANTILE)
 
 
 def _progressive(ready_agents: int, in_flight: int) -> int:
@@ -117,20 +140,21 @@ def _predictive(
 ) -> int:
     in_flight = len(calls_in_flight)
     floor_n = _progressive(ready, in_flight)
-    horizon = now + settings.abandon_after + stats.rings.answer_quantile(LEAD_QUANTILE)
+    horizon = now + lookahead(stats, settings)
     agents = ready + sum(1 for t in agents_soon_free if t <= horizon)
     ceiling_n = _power(settings.power_ratio, agents, in_flight)
     if ceiling_n <= floor_n:
         return floor_n
 
     p = stats.answers.rate
-    live = stats.rings.live_probability
-    mean_in_flight = sum(live(age, p) for age in calls_in_flight)
+    mean_in_flight = stats.rings.expected_live(calls_in_flight, p)
     counts = window_counts if window_counts is not None else stats.abandons.counts(now)
-    budget = counts.budget(settings.max_abandon_rate) - poisson_overflow(mean_in_flight, agents)
-    target = settings.max_abandon_rate * min(1.0, budget / BUDGET_RAMP)
-    if target <= 0.0 or p <= 0.0:
+    budget = (
+        counts.budget(settings.max_abandon_rate) - poisson_overflow(mean_in_flight, agents) - RESERVE_ABANDONS
+    )
+    if budget <= 0.0 or p <= 0.0:
         return floor_n
+    target = settings.max_abandon_rate * min(MAX_TARGET_FACTOR, budget / BUDGET_RAMP)
 
     def acceptable(n: int) -> bool:
         mean = mean_in_flight + n * p

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dialer.pacing.modes import AbandonWindow
@@ -26,7 +27,7 @@ from dialer.pacing.modes import AbandonWindow
 
 def _decay(half_life: float) -> float:
     """The factor that halves a count's weight after `half_life` further observations."""
-    return 0.5 ** (1.0 / half_life)
+    return float(0.5 ** (1.0 / half_life))
 
 
 @dataclass(slots=True)
@@ -54,6 +55,9 @@ class AnswerRate:
 RING_BINS = 120
 # Each histogram is halved when it holds more than this, so old calls fade and counts stay bounded.
 RING_HISTORY = 2_000.0
+# The per-age tables are rebuilt after this many new observations (a few calls more or less
+# do not move a distribution built from hundreds; the pacing loop asks on every event).
+REBUILD_EVERY = 16
 
 
 @dataclass(slots=True)
@@ -95,6 +99,8 @@ class RingTimes:
     # far more often than calls finish).
     _surv_answered: list[float] | None = None
     _surv_other: list[float] | None = None
+    _stale: int = 0
+    _quantiles: dict[float, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for s in _PRIOR_ANSWER:
@@ -104,17 +110,18 @@ class RingTimes:
 
     def record_answer(self, ring_seconds: float) -> None:
         self._answered.add(ring_seconds)
-        self._surv_answered = None
+        self._stale += 1
 
     def record_other(self, ring_seconds: float) -> None:
         self._other.add(ring_seconds)
-        self._surv_other = None
+        self._stale += 1
 
     def _tables(self) -> tuple[list[float], list[float]]:
-        if self._surv_answered is None:
+        if self._surv_answered is None or self._surv_other is None or self._stale >= REBUILD_EVERY:
             self._surv_answered = self._answered.survival()
-        if self._surv_other is None:
             self._surv_other = self._other.survival()
+            self._stale = 0
+            self._quantiles.clear()
         return self._surv_answered, self._surv_other
 
     def live_probability(self, ring_age: float, answer_rate: float) -> float:
@@ -131,16 +138,33 @@ class RingTimes:
             return 0.0
         return live / (live + other)
 
+    def expected_live(self, ring_ages: Iterable[float], answer_rate: float) -> float:
+        """Expected live answers still to come from calls ringing for these ages (sum of the above)."""
+        sa, so = self._tables()
+        last = RING_BINS - 1
+        total = 0.0
+        for age in ring_ages:
+            i = min(max(int(age), 0), last)
+            live = answer_rate * sa[i]
+            other = (1.0 - answer_rate) * so[i]
+            if live > 0.0:
+                total += live / (live + other)
+        return total
+
     def answer_quantile(self, q: float) -> float:
-        """The ring time (s) below which a share `q` of live answers came."""
-        h = self._answered
-        target = q * h.total
-        acc = 0.0
-        for i, c in enumerate(h.counts):
-            acc += c
-            if acc >= target and acc > 0:
-                return float(i)
-        return float(RING_BINS - 1)
+        """The ring time (whole seconds) before which a share `q` of live answers came."""
+        sa, _ = self._tables()
+        cached = self._quantiles.get(q)
+        if cached is not None:
+            return cached
+        # sa[i + 1] is the share answered after i + 1 s: the first i where the rest falls to 1 - q.
+        found = float(RING_BINS - 1)
+        for i in range(RING_BINS - 1):
+            if 1.0 - sa[i + 1] >= q:
+                found = float(i)
+                break
+        self._quantiles[q] = found
+        return found
 
 
 @dataclass(slots=True)

@@ -149,9 +149,7 @@ def _predictive(
     p = stats.answers.rate
     mean_in_flight = stats.rings.expected_live(calls_in_flight, p)
     counts = window_counts if window_counts is not None else stats.abandons.counts(now)
-    budget = (
-        counts.budget(settings.max_abandon_rate) - poisson_overflow(mean_in_flight, agents) - RESERVE_ABANDONS
-    )
+    budget = counts.budget(settings.max_abandon_rate) - poisson_overflow(mean_in_flight, agents) - RESERVE_ABANDONS
     if budget <= 0.0 or p <= 0.0:
         return floor_n
     target = settings.max_abandon_rate * min(MAX_TARGET_FACTOR, budget / BUDGET_RAMP)

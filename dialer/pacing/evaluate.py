@@ -220,8 +220,9 @@ class _Day:
     tried: list[int] = field(default_factory=list)
     calls: list[CallRecord] = field(default_factory=list)
     ready: deque[int] = field(default_factory=deque)
-    # Busy agents: agent -> (talking?, since); ringing client-first calls: call -> dial time.
-    busy: dict[int, tuple[bool, float]] = field(default_factory=dict)
+    # Agents talking / wrapping up: agent -> since; ringing client-first calls: call -> dial time.
+    talking: dict[int, float] = field(default_factory=dict)
+    wrapping: dict[int, float] = field(default_factory=dict)
     ringing: dict[int, float] = field(default_factory=dict)
     waiting: deque[int] = field(default_factory=deque)
     agent_of: dict[int, int] = field(default_factory=dict)
@@ -258,7 +259,7 @@ class _Day:
         a = self.attempts[rec.client][rec.attempt]
         rec.agent, rec.connected_at = agent, self.now
         self.agent_of[call] = agent
-        self.busy[agent] = (True, self.now)
+        self.talking[agent] = self.now
         talk = a.talk if a.outcome is Outcome.LIVE else self.scenario.machine_listen
         self.talk_s += self.in_day(self.now, self.now + talk)
         self.conversations += 1
@@ -268,7 +269,7 @@ class _Day:
         """The agent is Ready: take the oldest waiting answer, or join the Ready agents."""
         if self.trace:
             self.spans.append((agent, self.busy_from.pop(agent), self.now))
-        self.busy.pop(agent, None)
+        self.wrapping.pop(agent, None)
         if self.waiting:
             call = self.waiting.popleft()
             self.start_busy(agent)
@@ -296,7 +297,6 @@ class _Day:
             self.ringing[call] = self.now
         else:
             self.agent_of[call] = agent
-            self.busy[agent] = (False, self.now)
             self.start_busy(agent)
         ring = max(a.ring, self.scenario.min_ring) if a.outcome is Outcome.NO_ANSWER else a.ring
         self.push(self.now + ring, _RING_END, call)
@@ -362,7 +362,8 @@ class _Day:
         if a.outcome is Outcome.MACHINE:
             self.retry(rec.client)  # an agent hung up on a machine (no AMD): the person is still to reach
         self.wrap_s += self.in_day(self.now, self.now + wrap)
-        self.busy[agent] = (False, self.now)
+        del self.talking[agent]
+        self.wrapping[agent] = self.now
         self.push(self.now + wrap, _READY, agent)
 
     # -- pacing
@@ -370,6 +371,11 @@ class _Day:
         if self.now >= self.scenario.day_seconds:
             return
         lines_free = self.scenario.line_count - self.lines_used
+        if lines_free <= 0:
+            return
+        if not self.due or self.due[0][0] > self.now:
+            self.next_client()  # nobody to dial now: wake when the next client is due
+            return
         if self.mode is DialMode.PROGRESSIVE:
             n = calls_to_place(self.mode, self.now, len(self.ready), (), (), self.stats, self.settings, lines_free)
             for _ in range(n):
@@ -384,11 +390,9 @@ class _Day:
             h = self.stats.handle
             horizon = lookahead(self.stats, self.settings)
             talkers = h.expected_free_in(talking_for=math.inf) <= horizon
-            for talking, since in self.busy.values():
-                if not talking:
-                    soon.append(self.now + h.expected_free_in(wrapping_for=self.now - since))
-                elif talkers:
-                    soon.append(self.now + h.expected_free_in(talking_for=self.now - since))
+            soon = [self.now + h.expected_free_in(wrapping_for=self.now - t) for t in self.wrapping.values()]
+            if talkers:
+                soon += [self.now + h.expected_free_in(talking_for=self.now - t) for t in self.talking.values()]
         ages = [self.now - t for t in self.ringing.values()]
         n = calls_to_place(self.mode, self.now, len(self.ready), soon, ages, self.stats, self.settings, lines_free)
         for _ in range(n):
@@ -418,6 +422,8 @@ class _Day:
             if kind == _TICK:
                 if at + self.scenario.pace_every < day:
                     self.push(at + self.scenario.pace_every, _TICK, -1)
+                if not self.wrapping:
+                    continue  # a tick only matters as agents near the end of wrap-up
             elif kind == _DUE:
                 self.due_wake = False
             else:

@@ -162,6 +162,7 @@ class CallRecord:
     agent: int | None = None
     connected_at: float | None = None
     abandoned_at: float | None = None
+    ended_at: float | None = None  # the line is free again
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +338,7 @@ class _Day:
     def end_line(self, call: int) -> None:
         self.lines_used -= 1
         rec = self.calls[call]
+        rec.ended_at = self.now
         self.retry(rec.client)
         agent = self.agent_of.pop(call, None)
         if agent is not None:
@@ -346,7 +348,7 @@ class _Day:
         if call in self.agent_of:
             return  # an agent took it in time
         self.waiting.remove(call)
-        self.calls[call].abandoned_at = self.now
+        self.calls[call].abandoned_at = self.calls[call].ended_at = self.now
         self.abandoned += 1
         self.stats.record_abandon(at=self.now)
         self.lines_used -= 1  # the message plays on the way out; the client is not redialed today
@@ -355,6 +357,7 @@ class _Day:
         self.lines_used -= 1
         agent = self.agent_of.pop(call)
         rec = self.calls[call]
+        rec.ended_at = self.now
         a = self.attempts[rec.client][rec.attempt]
         talk = self.now - (rec.connected_at or self.now)
         wrap = a.wrap if a.outcome is Outcome.LIVE else 0.0

@@ -27,7 +27,8 @@ The day:
 The ideal dialer (`ideal`), the limit the modes are measured against, knows every attempt's
 outcome in advance. It spends nothing on attempts that will not be answered live: it places
 them the moment they are due (the first at the start of the day, the next `retry_after`
-later) and they cost no agent time and no line. A client's live attempt is answered exactly
+later) and they cost no agent time and no line; its `dials` count the attempts of the
+clients it talks to. A client's live attempt is answered exactly
 when an agent becomes Ready, as soon as the attempt is due, so an agent waits only when no
 client can be reached yet, and nothing is abandoned. The agent talks the same talk time and
 wraps up the same wrap-up as in the other modes. When the list outlasts the day, its
@@ -193,7 +194,7 @@ class ModeResult:
     @property
     def mean_wait_s(self) -> float:
         """Agent time neither talking nor wrapping up, per conversation."""
-        idle = self.logged_in_s - self.talk_s - self.wrap_s
+        idle = max(self.logged_in_s - self.talk_s - self.wrap_s, 0.0)  # never below 0 by rounding
         return idle / self.conversations if self.conversations else idle
 
     @property
@@ -470,21 +471,19 @@ def ideal(population: Population, scenario: Scenario, *, attempts: list[list[Att
     drawn = attempts if attempts is not None else draw_attempts(population, scenario.seed)
     day = scenario.day_seconds
     retry = population.retry_after
-    reachable: list[tuple[float, int]] = []  # (when the live attempt is due, client)
-    dials = 0
+    reachable: list[tuple[float, int, int]] = []  # (when the live attempt is due, client, attempt)
     for client, tries in enumerate(drawn):
         for k, a in enumerate(tries):
             if k * retry >= day:
                 break
             if a.outcome is Outcome.LIVE:
-                reachable.append((k * retry, client))
+                reachable.append((k * retry, client, k))
                 break
-            dials += 1  # a failed attempt: placed when due, costs no agent time
     reachable.sort()
     free = [(0.0, agent) for agent in range(scenario.agents)]  # (Ready at, agent): a valid heap
     talk_s = wrap_s = 0.0
-    conversations = 0
-    for due_at, client in reachable:
+    conversations = dials = 0
+    for due_at, client, k in reachable:
         ready_at, agent = heapq.heappop(free)
         start = max(ready_at, due_at)
         if start >= day:
@@ -493,6 +492,7 @@ def ideal(population: Population, scenario: Scenario, *, attempts: list[list[Att
         talk_s += min(start + live.talk, day) - start
         wrap_s += max(min(start + live.talk + live.wrap, day) - (start + live.talk), 0.0)
         conversations += 1
+        dials += k + 1  # the failed attempts before it, and the live one
         heapq.heappush(free, (start + live.talk + live.wrap, agent))
     return ModeResult(
         mode="ideal",
@@ -500,7 +500,7 @@ def ideal(population: Population, scenario: Scenario, *, attempts: list[list[Att
         logged_in_s=scenario.agents * day,
         talk_s=talk_s,
         wrap_s=wrap_s,
-        dials=dials + conversations,
+        dials=dials,
         live_answers=conversations,
         conversations=conversations,
         abandoned=0,

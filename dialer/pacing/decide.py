@@ -40,10 +40,12 @@ The modes:
 
   A fresh window (no live answers yet) starts progressive and earns its budget; while the
   measured rate is well under the cap the dialer may aim above the cap for the next few
-  answers (at most MAX_TARGET_FACTOR times), which spends budget and pulls the rate up; as
-  the rate nears the cap the target shrinks, and with the budget spent (budget <= 0) the
-  decision is the progressive one. The reserve absorbs the abandons of calls already in
-  flight beyond their expectation, so the window's rate stays at or under the cap.
+  answers (at most MAX_TARGET_FACTOR times: the model errs on the cautious side), which
+  spends budget and pulls the rate up; as the rate nears the cap the target shrinks, and
+  with the budget spent (budget <= 0) the decision is the progressive one: no more calls
+  than Ready agents left unmatched, so every answer finds its agent. The reserve absorbs
+  the abandons of calls already in flight beyond their expectation, so the window's rate
+  stays at or under the cap.
 
 `lookahead(stats, settings)` is how far ahead an agent's expected free time counts: callers
 need only pass the agents expected free within it.
@@ -61,8 +63,12 @@ from dialer.pacing.stats import CampaignStats, WindowCounts
 RESERVE_ABANDONS = 2.0
 # Abandons of budget at which predictive aims exactly at the cap; less: proportionally lower.
 BUDGET_RAMP = 3.0
-# With budget to spare, aim at most this many times the cap for the next answers.
-MAX_TARGET_FACTOR = 4.0
+# With budget to spare, aim at most this many times the cap for the next answers. The model
+# overestimates abandons (Poisson variance; agents who become Ready while calls ring are not
+# counted), by about half in the evaluator's days, so aiming at twice the cap lands near the
+# cap without spending a surplus in a burst: a burst could push a later window over the cap
+# once the surplus's old live answers leave it.
+MAX_TARGET_FACTOR = 2.0
 # Live answers of new calls come no sooner than this quantile of time-to-answer.
 LEAD_QUANTILE = 0.05
 _EPS = 1e-9

@@ -72,6 +72,8 @@ MAX_TARGET_FACTOR = 2.0
 # Live answers of new calls come no sooner than this quantile of time-to-answer.
 LEAD_QUANTILE = 0.05
 _EPS = 1e-9
+# Above this mean, exp(-mean) is lost in float underflow.
+_UNDERFLOW = 700.0
 
 
 def poisson_overflow(mean: float, agents: int) -> float:
@@ -81,11 +83,19 @@ def poisson_overflow(mean: float, agents: int) -> float:
     """
     if mean <= 0.0:
         return 0.0
-    pk = math.exp(-mean)
     under = 0.0
-    for k in range(agents):
-        under += (agents - k) * pk
-        pk *= mean / (k + 1)
+    if mean < _UNDERFLOW:
+        pk = math.exp(-mean)
+        for k in range(agents):
+            under += (agents - k) * pk
+            pk *= mean / (k + 1)
+    else:
+        # exp(-mean) underflows to 0: walk the probabilities in logs instead (hundreds of agents).
+        log_mean = math.log(mean)
+        log_pk = -mean
+        for k in range(agents):
+            under += (agents - k) * math.exp(log_pk)
+            log_pk += log_mean - math.log(k + 1)
     return max(mean - agents + under, 0.0)
 
 

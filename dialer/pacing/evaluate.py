@@ -35,7 +35,8 @@ wraps up the same wrap-up as in the other modes. When the list outlasts the day,
 occupancy is talk / (talk + wrap-up): no real dialer can do better on the same population.
 
 Outputs per mode (`ModeResult`): logged-in time, talk time, talk minutes per agent-hour,
-mean wait between calls, dials, live answers, conversations, abandoned calls, abandon rate.
+mean wait between calls, dials, live answers, conversations, abandoned calls, abandon rate,
+and each agent's talk time.
 """
 
 from __future__ import annotations
@@ -179,6 +180,8 @@ class ModeResult:
     live_answers: int
     conversations: int
     abandoned: int
+    # Talk seconds inside the day per agent (index = agent), for the per-agent report.
+    agent_talk_s: tuple[float, ...] = ()
     # Audit trail (filled when asked): every dial, and every agent's busy spans (agent, from, to).
     calls: tuple[CallRecord, ...] = ()
     agent_spans: tuple[tuple[int, float, float], ...] = ()
@@ -234,6 +237,7 @@ class _Day:
     due_wake: bool = False
     talk_s: float = 0.0
     wrap_s: float = 0.0
+    agent_talk: list[float] = field(default_factory=list)
     live: int = 0
     conversations: int = 0
     abandoned: int = 0
@@ -244,6 +248,7 @@ class _Day:
         self.due = [(0.0, c) for c in range(self.population.clients)]  # sorted: a valid heap
         self.tried = [0] * self.population.clients
         self.ready = deque(range(self.scenario.agents))
+        self.agent_talk = [0.0] * self.scenario.agents
 
     def push(self, at: float, kind: int, ref: int) -> None:
         self.seq += 1
@@ -263,7 +268,9 @@ class _Day:
         self.agent_of[call] = agent
         self.talking[agent] = self.now
         talk = a.talk if a.outcome is Outcome.LIVE else self.scenario.machine_listen
-        self.talk_s += self.in_day(self.now, self.now + talk)
+        spoken = self.in_day(self.now, self.now + talk)
+        self.talk_s += spoken
+        self.agent_talk[agent] += spoken
         self.conversations += 1
         self.push(self.now + talk, _TALK_END, call)
 
@@ -441,6 +448,7 @@ class _Day:
             agents=self.scenario.agents,
             logged_in_s=self.scenario.agents * day,
             talk_s=self.talk_s,
+            agent_talk_s=tuple(self.agent_talk),
             wrap_s=self.wrap_s,
             dials=len(self.calls),
             live_answers=self.live,
@@ -482,6 +490,7 @@ def ideal(population: Population, scenario: Scenario, *, attempts: list[list[Att
     reachable.sort()
     free = [(0.0, agent) for agent in range(scenario.agents)]  # (Ready at, agent): a valid heap
     talk_s = wrap_s = 0.0
+    agent_talk = [0.0] * scenario.agents
     conversations = dials = 0
     for due_at, client, k in reachable:
         ready_at, agent = heapq.heappop(free)
@@ -489,7 +498,9 @@ def ideal(population: Population, scenario: Scenario, *, attempts: list[list[Att
         if start >= day:
             break
         live = next(a for a in drawn[client] if a.outcome is Outcome.LIVE)
-        talk_s += min(start + live.talk, day) - start
+        spoken = min(start + live.talk, day) - start
+        talk_s += spoken
+        agent_talk[agent] += spoken
         wrap_s += max(min(start + live.talk + live.wrap, day) - (start + live.talk), 0.0)
         conversations += 1
         dials += k + 1  # the failed attempts before it, and the live one
@@ -499,6 +510,7 @@ def ideal(population: Population, scenario: Scenario, *, attempts: list[list[Att
         agents=scenario.agents,
         logged_in_s=scenario.agents * day,
         talk_s=talk_s,
+        agent_talk_s=tuple(agent_talk),
         wrap_s=wrap_s,
         dials=dials,
         live_answers=conversations,

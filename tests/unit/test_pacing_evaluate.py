@@ -51,6 +51,8 @@ def audit(result: ModeResult, population: Population, scenario: Scenario, attemp
         agent_spans.sort()
         for (_, end), (start, _) in zip(agent_spans, agent_spans[1:], strict=False):
             assert start >= end - EPS
+    assert len(result.agent_talk_s) == scenario.agents
+    assert sum(result.agent_talk_s) == pytest.approx(result.talk_s)
     connected = [c for c in calls if c.connected_at is not None]
     for c in connected:
         at = c.connected_at
@@ -143,6 +145,8 @@ def test_ideal_occupancy_is_talk_over_handle_time_when_the_list_outlasts_the_day
     scenario = Scenario(agents=5, day_seconds=3_600.0)
     limit = ideal(population, scenario)
     assert limit.talk_s + limit.wrap_s == pytest.approx(limit.logged_in_s, rel=1e-9)
+    assert sum(limit.agent_talk_s) == pytest.approx(limit.talk_s)
+    assert min(limit.agent_talk_s) > 0.6 * 3_600.0  # every agent talks most of the hour
     assert limit.talk_minutes_per_agent_hour == pytest.approx(60 * limit.occupancy)
 
 

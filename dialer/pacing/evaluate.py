@@ -19,8 +19,11 @@ The day:
   abandoned. Machines are recognised by AMD `amd_seconds` after the answer and hung up
   without an agent (with `amd=False`, as on SIP, a machine is a live answer an agent takes
   and hangs up after `machine_listen` seconds).
-- The pacer (`dialer.pacing.decide.calls_to_place`) is asked after every event and every
-  `pace_every` seconds; the campaign's `lines` bound the calls up at once.
+- The pacer (`dialer.pacing.decide.calls_to_place`) is asked after every event, and in
+  predictive mode every `pace_every` seconds while an agent wraps up (so an agent about to
+  be Ready is dialed for); the campaign's `lines` bound the calls up at once. Predictive
+  sees only what a real dialer sees: the measured statistics, ring ages, and expected (not
+  actual) free times of agents.
 - No new call starts after the end of the day; calls up at the end finish, but only the
   time inside the day counts.
 

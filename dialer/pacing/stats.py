@@ -224,7 +224,10 @@ class WindowCounts:
 
 @dataclass(slots=True)
 class AbandonCounter:
-    """Live answers and abandons in a rolling window, bucketed (at most ABANDON_BUCKETS + 1 kept)."""
+    """Live answers and abandons in a rolling window, bucketed (at most ABANDON_BUCKETS kept).
+
+    The window is exact to within one bucket: the current bucket and the 95 before it.
+    """
 
     window: AbandonWindow = AbandonWindow.DAY
     _buckets: deque[list[int]] = field(default_factory=deque)  # [bucket index, live, abandoned]
@@ -235,7 +238,9 @@ class AbandonCounter:
 
     def _bucket(self, at: float) -> list[int]:
         idx = math.floor(at / self._width)
-        if self._buckets and self._buckets[-1][0] == idx:
+        if self._buckets and self._buckets[-1][0] >= idx:
+            # This bucket, or a record a little out of order: the newest bucket holds it (the
+            # count then leaves the window a little later, never earlier).
             return self._buckets[-1]
         b = [idx, 0, 0]
         self._buckets.append(b)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from dialer import calendar
 from dialer.config import Campaign, DialerConfig
 from dialer.domain import ClientRecord, ClientState, Stage, initial_state
-from dialer.store.base import QueuedClient, Schedule
+from dialer.model import WINDOW_HORIZON, QueuedClient, Schedule
 
 
 class Scheduler:
@@ -168,8 +168,6 @@ class Scheduler:
             client.cap_until,
         )
 
-
-WINDOW_HORIZON = timedelta(days=1)
 
 
 def _minute(instant: datetime) -> str:

@@ -52,7 +52,7 @@ from dialer.domain import (
     priority_of,
     priority_sql,
 )
-from dialer.scheduling import WINDOW_HORIZON
+from dialer.model import WINDOW_HORIZON
 from dialer.store.base import (
     JOB_TAKEOVER,
     AccessDenied,

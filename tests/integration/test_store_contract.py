@@ -13,19 +13,8 @@ from pathlib import Path
 import pytest
 
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
-from dialer.store.base import (
-    CallStart,
-    CallUpdate,
-    ClientUpdate,
-    DueGroup,
-    Event,
-    LeaseLost,
-    PlanCounts,
-    Schedule,
-    SchemaMismatch,
-    Store,
-    StoreError,
-)
+from dialer.model import CallStart, CallUpdate, ClientUpdate, DueGroup, Event, PlanCounts, Schedule
+from dialer.store.base import LeaseLost, SchemaMismatch, Store, StoreError
 from dialer.store.sqlite import SqliteStore
 from tests.conftest import require_service
 
@@ -573,7 +562,7 @@ async def test_restart_releases_own_leases(any_store: Store) -> None:
 
 
 async def test_unfinished_daily_job_is_taken_over(any_store: Store) -> None:
-    from dialer.store.base import JOB_TAKEOVER
+    from dialer.model import JOB_TAKEOVER
 
     d = date(2026, 12, 1)
     assert await any_store.try_start_job("plan", "cold", d, "w1", NOW)  # w1 dies mid-run
@@ -829,7 +818,7 @@ async def test_release_can_store_a_cap(any_store: Store) -> None:
 
 
 async def test_provider_readiness_reports_per_worker(any_store: Store) -> None:
-    from dialer.store.base import ProviderReadiness
+    from dialer.model import ProviderReadiness
 
     down = ProviderReadiness("w1", "sip", False, "not registered with pbx: 403 Forbidden", NOW, NOW)
     await any_store.report_readiness(down)

@@ -172,19 +172,6 @@ def priority_of(state: ClientState) -> Priority:
     return Priority.PROSPECT
 
 
-def priority_sql(complaint_true: str = "complaint") -> str:
-    """`priority_of` as an SQL expression over a clients row, so a store can set it
-    for many rows at once (after a re-import changed stage or complaint). Kept next to
-    `priority_of`: the two must agree (a unit test checks it)."""
-    return (
-        f"CASE WHEN {complaint_true} THEN {int(Priority.COMPLAINT)} "
-        f"WHEN callback_at IS NOT NULL THEN {int(Priority.CALLBACK)} "
-        f"WHEN stage = 'hot' THEN {int(Priority.HOT)} "
-        f"WHEN stage = 'customer' THEN {int(Priority.CUSTOMER)} "
-        f"ELSE {int(Priority.PROSPECT)} END"
-    )
-
-
 @dataclass(frozen=True)
 class ClientRecord:
     """One client as imported (a CSV row after validation), ready for the store.

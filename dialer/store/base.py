@@ -49,7 +49,7 @@ from dialer.store.errors import (
     denied_message,
     newer_schema_message,
 )
-from dialer.store.roles import CallLog, Clients, Database, Pacing, Plans, Queue
+from dialer.store.roles import CallLog, Database, Pacing, Plans, Queue
 
 
 class Store(Database, Queue, CallLog, Plans, Pacing):

@@ -15,6 +15,7 @@ import pytest
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
 from dialer.model import CallStart, CallUpdate, ClientUpdate, DueGroup, Event, PlanCounts, Schedule
 from dialer.store.base import LeaseLost, SchemaMismatch, Store, StoreError
+from dialer.store.sqlfiles import Migration
 from dialer.store.sqlite import SqliteStore
 from tests.conftest import require_service
 
@@ -585,7 +586,8 @@ async def test_reimport_updates_priority(any_store: Store) -> None:
 def test_priority_sql_matches_priority_of() -> None:
     import sqlite3
 
-    from dialer.domain import priority_of, priority_sql
+    from dialer.domain import priority_of
+    from dialer.store.rows import priority_sql
 
     db = sqlite3.connect(":memory:")
     for stage in Stage:
@@ -596,6 +598,19 @@ def test_priority_sql_matches_priority_of() -> None:
                 got = db.execute(f"SELECT {sql} FROM (SELECT ? AS c, ? AS cb, ? AS s)",
                                  (int(complaint), callback, stage.value)).fetchone()[0]  # fmt: skip
                 assert got == int(priority_of(state))
+
+
+def test_the_sql_files_place_clients_by_priority_of() -> None:
+    """The .sql files spell `priority_sql` out (set_schedule) and the SQLite claim has
+    one branch per class: both must follow dialer.domain.Priority."""
+    from dialer.domain import Priority
+    from dialer.store.rows import priority_sql
+    from dialer.store.sqlfiles import load_queries
+
+    assert priority_sql("complaint = 1") in load_queries("sqlite", "queue")["set_schedule"]
+    assert priority_sql("c.complaint") in load_queries("postgres", "queue")["set_schedules"]
+    claim = load_queries("sqlite", "queue")["claim"]
+    assert [p for p in range(10) if f"priority={p} " in claim] == [int(p) for p in Priority]
 
 
 def test_aiosqlite_thread_hand_off_is_available() -> None:
@@ -690,8 +705,8 @@ async def test_reimport_of_the_same_list_changes_nothing_but_contact_data(any_st
     assert new2 is not None and new2.state.stage is Stage.HOT and new2.due_at == NOW + timedelta(days=3)
 
 
-def _migration_after(migrations: list[str], needle: str) -> int:
-    return next(i for i, m in enumerate(migrations) if needle in m)
+def _migration_after(migrations: list[Migration], needle: str) -> int:
+    return next(i for i, m in enumerate(migrations) if needle in m.sql)
 
 
 @pytest.mark.parametrize("kind", sorted(STORES))

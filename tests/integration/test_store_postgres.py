@@ -111,6 +111,7 @@ def start_for(claim: Claim, call_id: str) -> CallStart:
 
 async def test_concurrent_migrations_apply_once(workers: StoreFactory, schema: str) -> None:
     from dialer.store.postgres import MIGRATIONS
+    from dialer.store.schema import NUMBERING
 
     # Four workers start at once against a schema that does not exist yet. Applying a
     # migration twice would fail (CREATE TABLE of an existing table), so all four
@@ -122,6 +123,7 @@ async def test_concurrent_migrations_apply_once(workers: StoreFactory, schema: s
     assert await asyncio.gather(*(s.migrate() for s in stores)) == versions
     s = stores[0]
     assert await s.pool.fetchval("SELECT value FROM meta WHERE key = 'schema_version'") == str(len(MIGRATIONS))
+    assert await s.pool.fetchval("SELECT value FROM meta WHERE key = 'numbering'") == NUMBERING
     tables = await s.pool.fetch(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema
     )
@@ -323,7 +325,9 @@ async def test_concurrent_imports_of_the_same_new_ids_count_exactly(workers: Sto
 
 
 async def test_orphaned_calls_use_the_open_calls_index(workers: StoreFactory) -> None:
-    from dialer.store.postgres import _ORPHANED
+    from dialer.store.sqlfiles import load_queries
+
+    orphaned = load_queries("postgres", "queue")["orphaned_calls"]
 
     s = await workers()
     n = 3000
@@ -344,7 +348,7 @@ async def test_orphaned_calls_use_the_open_calls_index(workers: StoreFactory) ->
         await s.start_call(start_for(c, f"open-{i}"))
     await s.pool.execute("ANALYZE")
     later = NOW + timedelta(minutes=2)
-    plan = "\n".join(r[0] for r in await s.pool.fetch("EXPLAIN " + _ORPHANED, later, 10))
+    plan = "\n".join(r[0] for r in await s.pool.fetch("EXPLAIN " + orphaned, later, 10))
     assert "calls_open" in plan and "clients_pkey" in plan, plan
     assert "Seq Scan on clients" not in plan and "Seq Scan on calls" not in plan, plan
     assert sorted(c.call_id for c in await s.orphaned_calls(later, 10)) == ["open-0", "open-1", "open-2"]
@@ -353,8 +357,11 @@ async def test_orphaned_calls_use_the_open_calls_index(workers: StoreFactory) ->
 async def test_claim_plans_never_scan_the_table(workers: StoreFactory) -> None:
     """The claim walks the claim index and updates by primary key, whether the server
     plans it for the given values or once for all (generic plan, LIMIT unknown)."""
-    from dialer.scheduling import WINDOW_HORIZON
-    from dialer.store.postgres import _CLAIM, _CLAIM_LINES, _PRIORITIES
+    from dialer.model import WINDOW_HORIZON
+    from dialer.store.postgres import _PRIORITIES
+    from dialer.store.sqlfiles import load_queries
+
+    queue = load_queries("postgres", "queue")
 
     s = await workers()
     await fill(s, 5000)
@@ -363,7 +370,7 @@ async def test_claim_plans_never_scan_the_table(workers: StoreFactory) -> None:
         for mode in ("auto", "force_generic_plan"):
             await con.execute(f"SET plan_cache_mode = {mode}")
             base = ("w", LEASE, "cold", NOW, 20, _PRIORITIES, NOW + WINDOW_HORIZON)
-            for sql, args in ((_CLAIM, base), (_CLAIM_LINES, (*base, 50))):
+            for sql, args in ((queue["claim"], base), (queue["claim_within_lines"], (*base, 50))):
                 stmt = await con.prepare("EXPLAIN " + sql)
                 plan = "\n".join(r[0] for r in await stmt.fetch(*args))
                 # Either index range is bounded (a day of windows): clients_claim

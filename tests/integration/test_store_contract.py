@@ -208,7 +208,8 @@ async def test_plan_fits_the_forecast_per_group_in_call_order(any_store: Store) 
     d = date(2026, 12, 1)
     hour = timedelta(hours=1)
     await any_store.upsert_clients(
-        [rec(f"m{i}") for i in range(4)] + [rec(f"n{i}", timezone="Asia/Novosibirsk", schedule="office") for i in range(3)]
+        [rec(f"m{i}") for i in range(4)]
+        + [rec(f"n{i}", timezone="Asia/Novosibirsk", schedule="office") for i in range(3)]
     )
     await any_store.clients_to_schedule(NOW, 10)
     await any_store.set_schedules(
@@ -259,8 +260,8 @@ async def test_outcome_is_one_transaction_guarded_by_lease(any_store: Store) -> 
     assert call is not None and call.status is CallStatus.DIALING  # nothing written
     assert await any_store.events_for("0") == []
     await any_store.record_outcome(
-        "call-1", "0", claim.lease_token, CallUpdate(CallStatus.BUSY, ended_at=NOW), update(next_dial=NOW + timedelta(minutes=15)),
-        Event("retry", "busy"), NOW,
+        "call-1", "0", claim.lease_token, CallUpdate(CallStatus.BUSY, ended_at=NOW),
+        update(next_dial=NOW + timedelta(minutes=15)), Event("retry", "busy"), NOW,
     )  # fmt: skip
     call = await any_store.get_call("call-1")
     client = await any_store.get_client("0")
@@ -285,13 +286,25 @@ async def test_orphaned_call_is_rescued_not_redialed(any_store: Store) -> None:
     assert rescue is not None
     assert await any_store.rescue("call-1", "w3", later, later + timedelta(minutes=5)) is None
     await any_store.record_outcome(
-        "call-1", "0", rescue.lease_token, CallUpdate(CallStatus.NO_ANSWER), update(next_dial=later), Event("retry", "x"), later
+        "call-1",
+        "0",
+        rescue.lease_token,
+        CallUpdate(CallStatus.NO_ANSWER),
+        update(next_dial=later),
+        Event("retry", "x"),
+        later,
     )
     assert await any_store.orphaned_calls(later, 10) == []
     # The dead worker's late write loses.
     with pytest.raises(LeaseLost):
         await any_store.record_outcome(
-            "call-1", "0", claim.lease_token, CallUpdate(CallStatus.ANSWERED), update(next_dial=later), Event("x", "x"), later
+            "call-1",
+            "0",
+            claim.lease_token,
+            CallUpdate(CallStatus.ANSWERED),
+            update(next_dial=later),
+            Event("x", "x"),
+            later,
         )
 
 
@@ -382,7 +395,9 @@ async def test_plan_is_formed_in_call_order(any_store: Store) -> None:
     await queue(any_store, 5)
     await any_store.upsert_clients([rec("late")])
     await any_store.clients_to_schedule(NOW, 10)
-    await any_store.set_schedules([Schedule("late", NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1), "t", "cold")])
+    await any_store.set_schedules(
+        [Schedule("late", NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1), "t", "cold")]
+    )
     until = NOW + timedelta(days=1)
     assert await any_store.count_due("cold", until) == 5
     # One group (same zone, schedule, class, dial moment); no slack key was given, so
@@ -840,7 +855,11 @@ async def test_provider_readiness_reports_per_worker(any_store: Store) -> None:
     await any_store.report_readiness(ProviderReadiness("w2", "sip", True, None, NOW, NOW))
     await any_store.report_readiness(ProviderReadiness("w1", "twilio", True, None, NOW - timedelta(hours=1), NOW))
     got = await any_store.readiness_reports(NOW - timedelta(minutes=1))
-    assert [(r.provider, r.owner, r.ready) for r in got] == [("sip", "w1", False), ("sip", "w2", True), ("twilio", "w1", True)]
+    assert [(r.provider, r.owner, r.ready) for r in got] == [
+        ("sip", "w1", False),
+        ("sip", "w2", True),
+        ("twilio", "w1", True),
+    ]
     assert got[0] == down
     assert got[2].since == NOW - timedelta(hours=1)
     # One row per worker and provider: a later finding replaces the earlier one.

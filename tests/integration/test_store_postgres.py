@@ -128,7 +128,8 @@ async def test_concurrent_migrations_apply_once(workers: StoreFactory, schema: s
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema
     )
     assert [r[0] for r in tables] == [
-        "calls", "clients", "events", "job_runs", "meta", "pacing", "plan_entries", "plans", "provider_readiness", "workers",
+        "calls", "clients", "events", "job_runs", "meta", "pacing", "plan_entries", "plans", "provider_readiness",
+        "workers",
     ]  # fmt: skip
     assert (await s.pool.fetchval("SELECT current_schema()")) == schema
 
@@ -216,7 +217,12 @@ async def test_campaign_lines_are_global_under_concurrency(workers: StoreFactory
     assert done > 100
     assert peak <= max_in_use and db_peak <= max_in_use
     assert limited > 0, "the limit was actually reached (the test exercised it)"
-    assert await stores[0].queue_stats("cold", NOW) == {"lines_in_use": 0, "due_now": 300, "queued": 300, "window_passed": 0}
+    assert await stores[0].queue_stats("cold", NOW) == {
+        "lines_in_use": 0,
+        "due_now": 300,
+        "queued": 300,
+        "window_passed": 0,
+    }
 
 
 async def test_stale_worker_loses_to_the_rescuer(workers: StoreFactory) -> None:

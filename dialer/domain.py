@@ -11,7 +11,6 @@ from enum import IntEnum, StrEnum
 from functools import lru_cache
 from typing import Any
 
-
 # The years a date given by a person (a CSV cell, --date, --at) may fall in. Far enough
 # either way for any real date (a CRM's 1899-12-30 "no date" is simply past), and far
 # enough from datetime's own limits (years 1 and 9999) that adding a lifecycle period (at

@@ -329,7 +329,7 @@ class DayRecords(CallLog, Plans, Protocol):
 
 
 class CallHistory(Clients, CallLog, Protocol):
-    """Clients and their calls (dispositions, the simulation's audit)."""
+    """Clients and their calls (the simulation's audit)."""
 
 
 class QueueStatus(Clients, CallLog, Pacing, Protocol):

@@ -277,15 +277,18 @@ class PostgresStore(Store):
                 await con.execute(f"CREATE SCHEMA {_quote_ident(self.schema)}")
             await self._check_usage(con)
             await con.execute(_DB["create_meta"])
-            version = await self._stored_version(con)
+            stored = await con.fetchval(_DB["get_meta"], VERSION_KEY)
+            numbering = await con.fetchval(_DB["get_meta"], NUMBERING_KEY)
+            version = unified_version(DIALECT, int(stored) if stored else 0, numbering)
             if version > len(MIGRATIONS):
                 raise SchemaMismatch(newer_schema_message(self.describe(), version, len(MIGRATIONS)))
             for migration in MIGRATIONS[version:]:
                 if has_statements(migration.sql):
                     await con.execute(migration.sql)  # no arguments: simple protocol, several statements
                 version = migration.number
-            await con.execute(_DB["set_meta"], VERSION_KEY, str(version))
-            await con.execute(_DB["set_meta"], NUMBERING_KEY, NUMBERING)
+            if stored != str(version) or numbering != NUMBERING:
+                await con.execute(_DB["set_meta"], VERSION_KEY, str(version))
+                await con.execute(_DB["set_meta"], NUMBERING_KEY, NUMBERING)
         return version
 
     async def ping(self) -> None:

@@ -239,16 +239,17 @@ class SqliteStore(Store):
                     row = await cur.fetchone()
                 return str(row[0]) if row else None
 
-            stored = await meta(VERSION_KEY)
-            version = unified_version(DIALECT, int(stored) if stored else 0, await meta(NUMBERING_KEY))
+            stored, numbering = await meta(VERSION_KEY), await meta(NUMBERING_KEY)
+            version = unified_version(DIALECT, int(stored) if stored else 0, numbering)
             if version > len(MIGRATIONS):
                 raise SchemaMismatch(newer_schema_message(self.describe(), version, len(MIGRATIONS)))
             for migration in MIGRATIONS[version:]:
                 for statement in split_statements(migration.sql):
                     await db.execute(statement)
                 version = migration.number
-            await db.execute(_DB["set_meta"], (VERSION_KEY, str(version)))
-            await db.execute(_DB["set_meta"], (NUMBERING_KEY, NUMBERING))
+            if stored != str(version) or numbering != NUMBERING:
+                await db.execute(_DB["set_meta"], (VERSION_KEY, str(version)))
+                await db.execute(_DB["set_meta"], (NUMBERING_KEY, NUMBERING))
         return version
 
     async def ping(self) -> None:

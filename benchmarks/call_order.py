@@ -51,10 +51,10 @@ from dialer import calendar  # noqa: E402
 from dialer import logging as dlog  # noqa: E402
 from dialer.config import DialerConfig, parse_config  # noqa: E402
 from dialer.loading import load_clients  # noqa: E402
+from dialer.model import CallRecord  # noqa: E402
 from dialer.planning import day_bounds  # noqa: E402
 from dialer.scheduling import Scheduler  # noqa: E402
 from dialer.simulate import run_simulation  # noqa: E402
-from dialer.store.base import CallRecord  # noqa: E402
 from dialer.store.sqlite import SqliteStore  # noqa: E402
 
 DAY = date(2026, 12, 1)  # a Tuesday, no holiday

@@ -37,7 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage  # noqa: E402
-from dialer.store.base import CallUpdate, ClientUpdate, Event, Schedule, Store  # noqa: E402
+from dialer.model import CallUpdate, ClientUpdate, Event, Schedule  # noqa: E402
+from dialer.store.base import Store  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)  # where a recorded client goes (out of today's queue)

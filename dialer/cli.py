@@ -30,7 +30,8 @@ import click
 from dialer import logging as dlog
 from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config, show
 from dialer.domain import EARLIEST_YEAR, LATEST_YEAR, Disposition, Priority, year_in_range
-from dialer.planning import center_today, day_bounds, preview_plan
+from dialer.planning import center_today, day_bounds
+from dialer.plans import PlanPreviewSource, preview_plan
 from dialer.reports import (
     CALL_LOG_FIELDS,
     REPORT_FIELDS,
@@ -43,6 +44,7 @@ from dialer.reports import (
 )
 from dialer.store import store_for
 from dialer.store.base import AccessDenied, SchemaMismatch, Store, StoreError, StoreUnreachable, denied_message
+from dialer.store.roles import Database, Queue, QueueStatus
 
 T = TypeVar("T")
 DEFAULT_CONFIG = "config/dialer.yaml"
@@ -235,7 +237,7 @@ def import_cmd(config_file: Path, csv_file: Path, db: str | None, progress: bool
     config = _load(config_file)
     show = sys.stderr.isatty() if progress is None else progress
 
-    async def go(store: Store) -> Any:
+    async def go(store: Queue) -> Any:
         return await load_clients(config, csv_file, store, progress=show)
 
     try:
@@ -276,7 +278,7 @@ def migrate_cmd(config_path: Path, db: str | None) -> None:
     Stop the workers of an older version first: they refuse a newer schema."""
     config = _load(config_path)
 
-    async def go(store: Store) -> tuple[str, int, int]:
+    async def go(store: Database) -> tuple[str, int, int]:
         before = await store.schema_version()
         return store.describe(), before, await store.migrate()
 
@@ -410,7 +412,7 @@ def plan_cmd(config_path: Path, db: str | None, day: str | None, as_json: bool, 
     config = _load(config_path)
     d = _parse_day(day, config)
 
-    async def go(store: Store) -> list[dict[str, Any]]:
+    async def go(store: PlanPreviewSource) -> list[dict[str, Any]]:
         out = []
         for campaign in config.campaigns:
             rows = None if as_json else limit
@@ -599,15 +601,15 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
     Lines are the effective ones: a campaign with agents makes no more calls at once
     than it has agents. The next opening is the earliest moment after now at which a
     queued client of the campaign falls due (clients due already count in "due now")."""
+    from dialer.model import READINESS_STALE
     from dialer.planning import lines_of
-    from dialer.store.base import READINESS_STALE
 
     config = _load(config_path)
     now = datetime.now(UTC)
     today = center_today(config, now)
     start, end = day_bounds(config, today)
 
-    async def go(store: Store) -> list[dict[str, Any]]:
+    async def go(store: QueueStatus) -> list[dict[str, Any]]:
         calls = await store.calls_between(start, end)
         # Each running worker writes what it found about its providers (every minute
         # and on every change); older findings are of workers that are gone.

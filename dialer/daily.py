@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from dialer.config import Campaign, DialerConfig
-from dialer.planning import center_today, form_plan
+from dialer.model import JOB_TAKEOVER
+from dialer.planning import center_today
+from dialer.plans import form_plan
 from dialer.reports import REPORT_FIELDS, build_rows, day_report, report_dicts, to_csv
-from dialer.store.base import JOB_TAKEOVER, Store
+from dialer.store.roles import DayRecords
 
 log = structlog.get_logger("dialer.daily")
 
@@ -69,7 +71,7 @@ class DailyJobs:
         self._settled: set[JobRun] = set()
         self._busy_until: dict[JobRun, datetime] = {}  # another worker runs it: look again then
 
-    async def run_due(self, store: Store, config: DialerConfig, now: datetime) -> list[JobRun]:
+    async def run_due(self, store: DayRecords, config: DialerConfig, now: datetime) -> list[JobRun]:
         """Run every due job not yet run (by anyone); return the ones this call ran."""
         ran: list[JobRun] = []
         today = center_today(config, now)
@@ -110,7 +112,7 @@ class DailyJobs:
         return ran
 
 
-async def morning_plan(store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime) -> None:
+async def morning_plan(store: DayRecords, config: DialerConfig, campaign: Campaign, day: date, now: datetime) -> None:
     plan = await form_plan(store, config, campaign, day, now)
     log.info(
         "daily_plan", campaign=campaign.name, day=day.isoformat(), due=plan.due, capacity=plan.capacity,
@@ -161,7 +163,7 @@ def _write_whole(path: Path, text: str) -> None:
 
 
 async def evening_report(
-    store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime | None = None
+    store: DayRecords, config: DialerConfig, campaign: Campaign, day: date, now: datetime | None = None
 ) -> Path | None:
     """Write the day report files; raises OSError when the folder cannot be written."""
     rows = [r for r in await day_report(store, config, day, now) if r.campaign == campaign.name]

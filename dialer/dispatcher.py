@@ -23,23 +23,15 @@ from dialer import calendar
 from dialer.clock import Clock
 from dialer.config import Agent, Campaign, DialerConfig, Lifecycle
 from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_of
-from dialer.metrics import DialerMetrics
 from dialer.lifecycle import Transition
+from dialer.metrics import DialerMetrics
+from dialer.model import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event, QueuedClient
+from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
+from dialer.placement import schedule_pending
 from dialer.planning import lines_of
 from dialer.readiness import ProviderReadinessTracker
-from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
 from dialer.scheduling import Scheduler, local_midnight_after
-from dialer.store.base import (
-    CallRecord,
-    CallStart,
-    CallUpdate,
-    Claim,
-    ClientUpdate,
-    Event,
-    LeaseLost,
-    QueuedClient,
-    Store,
-)
+from dialer.store.base import LeaseLost, Store
 from providers.base import (
     CallFinder,
     CallNotPlaced,
@@ -269,11 +261,8 @@ class Dispatcher:
 
     async def schedule_pending(self, now: datetime, limit: int = 2000) -> int:
         """(Re)compute next_dial_at for new, changed and stale clients, in bounded batches."""
-        clients = await self.store.clients_to_schedule(now, limit)
-        if not clients:
-            return 0
-        await self.store.set_schedules([self.scheduler.place_client(c, now) for c in clients])
-        return len(clients)
+        placed = await schedule_pending(self.store, self.scheduler, now, limit, max_batches=1)
+        return placed.total
 
     def _free_lines(self, campaign: Campaign) -> int:
         free = campaign.lines - self._lines[campaign.name]

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Literal
 from dialer.config import show
 from dialer.domain import CallStatus, ClientState, Disposition, Stage
 from dialer.lifecycle import Transition, apply_disposition
-from dialer.store.base import CallRecord, CallUpdate, ClientUpdate, DispositionConflict, Event, LeaseLost
+from dialer.model import CallRecord, CallUpdate, ClientUpdate, Event
+from dialer.store.base import DispositionConflict, LeaseLost
 
 if TYPE_CHECKING:
     from dialer.dispatcher import Dispatcher

@@ -11,7 +11,6 @@ from enum import IntEnum, StrEnum
 from functools import lru_cache
 from typing import Any
 
-
 # The years a date given by a person (a CSV cell, --date, --at) may fall in. Far enough
 # either way for any real date (a CRM's 1899-12-30 "no date" is simply past), and far
 # enough from datetime's own limits (years 1 and 9999) that adding a lifecycle period (at
@@ -170,19 +169,6 @@ def priority_of(state: ClientState) -> Priority:
     if state.stage is Stage.CUSTOMER:
         return Priority.CUSTOMER
     return Priority.PROSPECT
-
-
-def priority_sql(complaint_true: str = "complaint") -> str:
-    """`priority_of` as an SQL expression over a clients row, so a store can set it
-    for many rows at once (after a re-import changed stage or complaint). Kept next to
-    `priority_of`: the two must agree (a unit test checks it)."""
-    return (
-        f"CASE WHEN {complaint_true} THEN {int(Priority.COMPLAINT)} "
-        f"WHEN callback_at IS NOT NULL THEN {int(Priority.CALLBACK)} "
-        f"WHEN stage = 'hot' THEN {int(Priority.HOT)} "
-        f"WHEN stage = 'customer' THEN {int(Priority.CUSTOMER)} "
-        f"ELSE {int(Priority.PROSPECT)} END"
-    )
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ client open then, exactly as the claim does, and when a client's window passes
 undialed it moves to its next window (as the dispatcher's housekeeping re-places it).
 The plan's `fits` / `rolls_over` is what that day dials, and a simulated day whose
 calls take ``expected_handle`` dials the same number (tests/integration/test_call_order.py).
-The replay is pure; the plan itself is written inside the database (a million-client
-queue never crosses into Python: only the group counts do).
+This module is the pure part (no I/O): the day's bounds, the replay, which entries fit.
+dialer.plans forms and previews the plan against the store; the plan itself is written
+inside the database (a million-client queue never crosses into Python: only the group
+counts do).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dialer.config import Campaign, DialerConfig
+from dialer.model import DueGroup, GroupKey, PlanEntry, QueuedClient
 from dialer.scheduling import Scheduler
-from dialer.store.base import DueGroup, GroupKey, Plan, PlanEntry, QueuedClient, Store
 
 # The dispatcher re-places a client whose window passed at its next housekeeping, a few
 # seconds later; the replay does it one second after the last start (the next window
@@ -189,41 +191,3 @@ def mark_fits(clients: list[QueuedClient], dialed: Mapping[GroupKey, int]) -> li
             )
         )
     return out
-
-
-async def forecast(
-    store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime
-) -> tuple[list[DueGroup], dict[GroupKey, int]]:
-    """The due groups of the campaign's day and how many of each the day dials, from
-    ``now`` (or the day's start) to the day's end."""
-    start, end = day_bounds(config, day)
-    groups = await store.due_groups(campaign.name, end)
-    dialed = forecast_day(groups, Scheduler(config), campaign, max(start, now), end)
-    return groups, dialed
-
-
-async def form_plan(store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime) -> Plan:
-    """The morning job: store the day's plan (formed inside the database) and return its head."""
-    _, end = day_bounds(config, day)
-    _, dialed = await forecast(store, config, campaign, day, now)
-    await store.form_plan(campaign.name, day, end, dialed, now)
-    plan = await store.get_plan(campaign.name, day, limit=0)
-    assert plan is not None
-    return plan
-
-
-async def preview_plan(
-    store: Store, config: DialerConfig, campaign: Campaign, day: date, now: datetime, limit: int | None
-) -> Plan:
-    """What the plan would be if formed now (nothing is stored)."""
-    _, end = day_bounds(config, day)
-    groups, dialed = await forecast(store, config, campaign, day, now)
-    clients = await store.due_clients(campaign.name, end, limit)
-    return Plan(
-        campaign=campaign.name,
-        day=day,
-        capacity=sum(dialed.values()),
-        due=sum(g.count for g in groups),
-        entries=mark_fits(clients, dialed),
-        created_at=now,
-    )

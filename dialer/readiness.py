@@ -24,7 +24,8 @@ from typing import Any
 import structlog
 
 from dialer.clock import Clock
-from dialer.store.base import READINESS_REPORT_EVERY, ProviderReadiness, Store
+from dialer.model import READINESS_REPORT_EVERY, ProviderReadiness
+from dialer.store.roles import Pacing
 from providers.base import Provider
 
 log = structlog.get_logger("dialer.readiness")
@@ -49,7 +50,7 @@ class _State:
 class ProviderReadinessTracker:
     """This worker's view of its providers' readiness (see the module docstring)."""
 
-    def __init__(self, store: Store, owner: str, clock: Clock, spawn: Spawn):
+    def __init__(self, store: Pacing, owner: str, clock: Clock, spawn: Spawn):
         self.store = store
         self.owner = owner
         self.clock = clock

@@ -20,8 +20,9 @@ from typing import Any
 
 from dialer.config import DialerConfig
 from dialer.domain import CallStatus, Disposition, Guideline
+from dialer.model import CallRecord, EventRecord
 from dialer.planning import day_bounds
-from dialer.store.base import CallRecord, EventRecord, Store
+from dialer.store.roles import DayRecords
 
 CALL_LOG_FIELDS = (
     "call_id", "client_id", "campaign", "agent", "phone", "started_at", "client_tz", "status", "ring_s", "talk_s",
@@ -94,7 +95,7 @@ def build_rows(
     """Pure: the report rows from a day's calls, events and plans.
 
     `plans` maps campaign -> (planned, rolled over: planned, not dialed that day, and no
-    longer dialable that day; see `Store.plan_counts`)."""
+    longer dialable that day; see `Plans.plan_counts`)."""
     calls = list(calls)
     became_hot_calls = {
         e.call_id for e in events if e.call_id and e.from_stage != "hot" and e.to_stage == "hot"
@@ -136,7 +137,7 @@ def build_rows(
     return rows
 
 
-async def day_report(store: Store, config: DialerConfig, day: date, now: datetime | None = None) -> list[ReportRow]:
+async def day_report(store: DayRecords, config: DialerConfig, day: date, now: datetime | None = None) -> list[ReportRow]:
     """The report of `day` as of `now` (default: the current time): mid-day, clients
     still waiting for today's window are not rolled over yet."""
     now = now or datetime.now(UTC)

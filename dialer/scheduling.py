@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from dialer import calendar
 from dialer.config import Campaign, DialerConfig
 from dialer.domain import ClientRecord, ClientState, Stage, initial_state
-from dialer.store.base import QueuedClient, Schedule
+from dialer.model import WINDOW_HORIZON, QueuedClient, Schedule
 
 
 class Scheduler:
@@ -37,9 +37,7 @@ class Scheduler:
     def _build_rules(self, campaign_name: str, zone: str, schedule_name: str | None) -> calendar.DialRules:
         campaign = self.config.campaign(campaign_name)
         sched_key, schedule = self.config.schedule_for(schedule_name, campaign)
-        return calendar.rules_for(
-            self.config, campaign, zone, schedule, schedule_name=sched_key
-        )
+        return calendar.rules_for(self.config, campaign, zone, schedule, schedule_name=sched_key)
 
     def rules(self, campaign: Campaign, zone: str, schedule_name: str | None) -> calendar.DialRules:
         return self._rules(campaign.name, zone, schedule_name)
@@ -167,9 +165,6 @@ class Scheduler:
             now,
             client.cap_until,
         )
-
-
-WINDOW_HORIZON = timedelta(days=1)
 
 
 def _minute(instant: datetime) -> str:

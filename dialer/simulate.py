@@ -23,10 +23,12 @@ from dialer.config import DialerConfig
 from dialer.daily import DailyJobs, job_instant
 from dialer.dispatcher import PROVIDER_CRASHED, Dispatcher
 from dialer.domain import Stage
+from dialer.model import CallRecord
 from dialer.planning import day_bounds
 from dialer.reports import ReportRow, day_report
 from dialer.scheduling import Scheduler
-from dialer.store.base import CallRecord, Store
+from dialer.store.base import Store
+from dialer.store.roles import CallHistory
 from providers.base import Provider
 from providers.simulated import SimulatedProvider
 
@@ -211,7 +213,7 @@ async def run_simulation(
     return results
 
 
-async def audit_day(store: Store, config: DialerConfig, day: date) -> Audit:
+async def audit_day(store: CallHistory, config: DialerConfig, day: date) -> Audit:
     """Re-check every call of the day against the calendar and the do-not-call list."""
     start, end = day_bounds(config, day)
     calls = await store.calls_between(start, end)

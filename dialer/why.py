@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 from dialer import calendar
 from dialer.config import DialerConfig
 from dialer.domain import Priority, Stage
+from dialer.model import QueuedClient
 from dialer.planning import center_today
 from dialer.scheduling import Scheduler
-from dialer.store.base import QueuedClient, Store
+from dialer.store.roles import ClientHistory
 
 
 def _fmt(instant: datetime | None, zone: ZoneInfo) -> str:
@@ -43,7 +44,7 @@ def _verdict(client: QueuedClient, at: datetime, status: calendar.WindowStatus |
     return "DUE NOW: will be dialed as soon as a line is free"
 
 
-async def explain(store: Store, config: DialerConfig, client_id: str, at: datetime) -> str | None:
+async def explain(store: ClientHistory, config: DialerConfig, client_id: str, at: datetime) -> str | None:
     client = await store.get_client(client_id)
     if client is None:
         return None

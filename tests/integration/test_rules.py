@@ -20,11 +20,12 @@ from hypothesis import strategies as st
 from dialer import calendar
 from dialer.config import Caps, DialerConfig, Lifecycle
 from dialer.dispatcher import Dispatcher
-from dialer.dispositions import dispose, NEXT_OPENING, DispositionRefused
+from dialer.dispositions import NEXT_OPENING, DispositionRefused, dispose
 from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Stage
 from dialer.lifecycle import apply_disposition
+from dialer.model import CallRecord, QueuedClient
 from dialer.outcomes import caps_reopen_at
-from dialer.store.base import CallRecord, QueuedClient, Store
+from dialer.store.base import Store
 from dialer.store.sqlite import SqliteStore
 from providers.base import CallResult, DialRequest, EventSink
 from tests.conftest import FixedClock

@@ -13,19 +13,9 @@ from pathlib import Path
 import pytest
 
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
-from dialer.store.base import (
-    CallStart,
-    CallUpdate,
-    ClientUpdate,
-    DueGroup,
-    Event,
-    LeaseLost,
-    PlanCounts,
-    Schedule,
-    SchemaMismatch,
-    Store,
-    StoreError,
-)
+from dialer.model import CallStart, CallUpdate, ClientUpdate, DueGroup, Event, PlanCounts, Schedule
+from dialer.store.base import LeaseLost, SchemaMismatch, Store, StoreError
+from dialer.store.sqlfiles import Migration
 from dialer.store.sqlite import SqliteStore
 from tests.conftest import require_service
 
@@ -218,7 +208,8 @@ async def test_plan_fits_the_forecast_per_group_in_call_order(any_store: Store) 
     d = date(2026, 12, 1)
     hour = timedelta(hours=1)
     await any_store.upsert_clients(
-        [rec(f"m{i}") for i in range(4)] + [rec(f"n{i}", timezone="Asia/Novosibirsk", schedule="office") for i in range(3)]
+        [rec(f"m{i}") for i in range(4)]
+        + [rec(f"n{i}", timezone="Asia/Novosibirsk", schedule="office") for i in range(3)]
     )
     await any_store.clients_to_schedule(NOW, 10)
     await any_store.set_schedules(
@@ -269,8 +260,8 @@ async def test_outcome_is_one_transaction_guarded_by_lease(any_store: Store) -> 
     assert call is not None and call.status is CallStatus.DIALING  # nothing written
     assert await any_store.events_for("0") == []
     await any_store.record_outcome(
-        "call-1", "0", claim.lease_token, CallUpdate(CallStatus.BUSY, ended_at=NOW), update(next_dial=NOW + timedelta(minutes=15)),
-        Event("retry", "busy"), NOW,
+        "call-1", "0", claim.lease_token, CallUpdate(CallStatus.BUSY, ended_at=NOW),
+        update(next_dial=NOW + timedelta(minutes=15)), Event("retry", "busy"), NOW,
     )  # fmt: skip
     call = await any_store.get_call("call-1")
     client = await any_store.get_client("0")
@@ -295,13 +286,25 @@ async def test_orphaned_call_is_rescued_not_redialed(any_store: Store) -> None:
     assert rescue is not None
     assert await any_store.rescue("call-1", "w3", later, later + timedelta(minutes=5)) is None
     await any_store.record_outcome(
-        "call-1", "0", rescue.lease_token, CallUpdate(CallStatus.NO_ANSWER), update(next_dial=later), Event("retry", "x"), later
+        "call-1",
+        "0",
+        rescue.lease_token,
+        CallUpdate(CallStatus.NO_ANSWER),
+        update(next_dial=later),
+        Event("retry", "x"),
+        later,
     )
     assert await any_store.orphaned_calls(later, 10) == []
     # The dead worker's late write loses.
     with pytest.raises(LeaseLost):
         await any_store.record_outcome(
-            "call-1", "0", claim.lease_token, CallUpdate(CallStatus.ANSWERED), update(next_dial=later), Event("x", "x"), later
+            "call-1",
+            "0",
+            claim.lease_token,
+            CallUpdate(CallStatus.ANSWERED),
+            update(next_dial=later),
+            Event("x", "x"),
+            later,
         )
 
 
@@ -392,7 +395,9 @@ async def test_plan_is_formed_in_call_order(any_store: Store) -> None:
     await queue(any_store, 5)
     await any_store.upsert_clients([rec("late")])
     await any_store.clients_to_schedule(NOW, 10)
-    await any_store.set_schedules([Schedule("late", NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1), "t", "cold")])
+    await any_store.set_schedules(
+        [Schedule("late", NOW + timedelta(days=3), NOW + timedelta(days=3, hours=1), "t", "cold")]
+    )
     until = NOW + timedelta(days=1)
     assert await any_store.count_due("cold", until) == 5
     # One group (same zone, schedule, class, dial moment); no slack key was given, so
@@ -573,7 +578,7 @@ async def test_restart_releases_own_leases(any_store: Store) -> None:
 
 
 async def test_unfinished_daily_job_is_taken_over(any_store: Store) -> None:
-    from dialer.store.base import JOB_TAKEOVER
+    from dialer.model import JOB_TAKEOVER
 
     d = date(2026, 12, 1)
     assert await any_store.try_start_job("plan", "cold", d, "w1", NOW)  # w1 dies mid-run
@@ -596,7 +601,8 @@ async def test_reimport_updates_priority(any_store: Store) -> None:
 def test_priority_sql_matches_priority_of() -> None:
     import sqlite3
 
-    from dialer.domain import priority_of, priority_sql
+    from dialer.domain import priority_of
+    from dialer.store.rows import priority_sql
 
     db = sqlite3.connect(":memory:")
     for stage in Stage:
@@ -607,6 +613,19 @@ def test_priority_sql_matches_priority_of() -> None:
                 got = db.execute(f"SELECT {sql} FROM (SELECT ? AS c, ? AS cb, ? AS s)",
                                  (int(complaint), callback, stage.value)).fetchone()[0]  # fmt: skip
                 assert got == int(priority_of(state))
+
+
+def test_the_sql_files_place_clients_by_priority_of() -> None:
+    """The .sql files spell `priority_sql` out (set_schedule) and the SQLite claim has
+    one branch per class: both must follow dialer.domain.Priority."""
+    from dialer.domain import Priority
+    from dialer.store.rows import priority_sql
+    from dialer.store.sqlfiles import load_queries
+
+    assert priority_sql("complaint = 1") in load_queries("sqlite", "queue")["set_schedule"]
+    assert priority_sql("c.complaint") in load_queries("postgres", "queue")["set_schedules"]
+    claim = load_queries("sqlite", "queue")["claim"]
+    assert [p for p in range(10) if f"priority={p} " in claim] == [int(p) for p in Priority]
 
 
 def test_aiosqlite_thread_hand_off_is_available() -> None:
@@ -701,8 +720,8 @@ async def test_reimport_of_the_same_list_changes_nothing_but_contact_data(any_st
     assert new2 is not None and new2.state.stage is Stage.HOT and new2.due_at == NOW + timedelta(days=3)
 
 
-def _migration_after(migrations: list[str], needle: str) -> int:
-    return next(i for i, m in enumerate(migrations) if needle in m)
+def _migration_after(migrations: list[Migration], needle: str) -> int:
+    return next(i for i, m in enumerate(migrations) if needle in m.sql)
 
 
 @pytest.mark.parametrize("kind", sorted(STORES))
@@ -829,14 +848,18 @@ async def test_release_can_store_a_cap(any_store: Store) -> None:
 
 
 async def test_provider_readiness_reports_per_worker(any_store: Store) -> None:
-    from dialer.store.base import ProviderReadiness
+    from dialer.model import ProviderReadiness
 
     down = ProviderReadiness("w1", "sip", False, "not registered with pbx: 403 Forbidden", NOW, NOW)
     await any_store.report_readiness(down)
     await any_store.report_readiness(ProviderReadiness("w2", "sip", True, None, NOW, NOW))
     await any_store.report_readiness(ProviderReadiness("w1", "twilio", True, None, NOW - timedelta(hours=1), NOW))
     got = await any_store.readiness_reports(NOW - timedelta(minutes=1))
-    assert [(r.provider, r.owner, r.ready) for r in got] == [("sip", "w1", False), ("sip", "w2", True), ("twilio", "w1", True)]
+    assert [(r.provider, r.owner, r.ready) for r in got] == [
+        ("sip", "w1", False),
+        ("sip", "w2", True),
+        ("twilio", "w1", True),
+    ]
     assert got[0] == down
     assert got[2].since == NOW - timedelta(hours=1)
     # One row per worker and provider: a later finding replaces the earlier one.

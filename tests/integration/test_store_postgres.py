@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
-from dialer.store.base import CallStart, CallUpdate, Claim, ClientUpdate, Event, LeaseLost, Schedule
+from dialer.model import CallStart, CallUpdate, Claim, ClientUpdate, Event, Schedule
+from dialer.store.base import LeaseLost
 from tests.integration.test_store_contract import PG_DSN, pg_available
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -110,6 +111,7 @@ def start_for(claim: Claim, call_id: str) -> CallStart:
 
 async def test_concurrent_migrations_apply_once(workers: StoreFactory, schema: str) -> None:
     from dialer.store.postgres import MIGRATIONS
+    from dialer.store.schema import NUMBERING
 
     # Four workers start at once against a schema that does not exist yet. Applying a
     # migration twice would fail (CREATE TABLE of an existing table), so all four
@@ -121,11 +123,13 @@ async def test_concurrent_migrations_apply_once(workers: StoreFactory, schema: s
     assert await asyncio.gather(*(s.migrate() for s in stores)) == versions
     s = stores[0]
     assert await s.pool.fetchval("SELECT value FROM meta WHERE key = 'schema_version'") == str(len(MIGRATIONS))
+    assert await s.pool.fetchval("SELECT value FROM meta WHERE key = 'numbering'") == NUMBERING
     tables = await s.pool.fetch(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema
     )
     assert [r[0] for r in tables] == [
-        "calls", "clients", "events", "job_runs", "meta", "pacing", "plan_entries", "plans", "provider_readiness", "workers",
+        "calls", "clients", "events", "job_runs", "meta", "pacing", "plan_entries", "plans", "provider_readiness",
+        "workers",
     ]  # fmt: skip
     assert (await s.pool.fetchval("SELECT current_schema()")) == schema
 
@@ -213,7 +217,12 @@ async def test_campaign_lines_are_global_under_concurrency(workers: StoreFactory
     assert done > 100
     assert peak <= max_in_use and db_peak <= max_in_use
     assert limited > 0, "the limit was actually reached (the test exercised it)"
-    assert await stores[0].queue_stats("cold", NOW) == {"lines_in_use": 0, "due_now": 300, "queued": 300, "window_passed": 0}
+    assert await stores[0].queue_stats("cold", NOW) == {
+        "lines_in_use": 0,
+        "due_now": 300,
+        "queued": 300,
+        "window_passed": 0,
+    }
 
 
 async def test_stale_worker_loses_to_the_rescuer(workers: StoreFactory) -> None:
@@ -322,7 +331,9 @@ async def test_concurrent_imports_of_the_same_new_ids_count_exactly(workers: Sto
 
 
 async def test_orphaned_calls_use_the_open_calls_index(workers: StoreFactory) -> None:
-    from dialer.store.postgres import _ORPHANED
+    from dialer.store.sqlfiles import load_queries
+
+    orphaned = load_queries("postgres", "queue")["orphaned_calls"]
 
     s = await workers()
     n = 3000
@@ -343,7 +354,7 @@ async def test_orphaned_calls_use_the_open_calls_index(workers: StoreFactory) ->
         await s.start_call(start_for(c, f"open-{i}"))
     await s.pool.execute("ANALYZE")
     later = NOW + timedelta(minutes=2)
-    plan = "\n".join(r[0] for r in await s.pool.fetch("EXPLAIN " + _ORPHANED, later, 10))
+    plan = "\n".join(r[0] for r in await s.pool.fetch("EXPLAIN " + orphaned, later, 10))
     assert "calls_open" in plan and "clients_pkey" in plan, plan
     assert "Seq Scan on clients" not in plan and "Seq Scan on calls" not in plan, plan
     assert sorted(c.call_id for c in await s.orphaned_calls(later, 10)) == ["open-0", "open-1", "open-2"]
@@ -352,8 +363,11 @@ async def test_orphaned_calls_use_the_open_calls_index(workers: StoreFactory) ->
 async def test_claim_plans_never_scan_the_table(workers: StoreFactory) -> None:
     """The claim walks the claim index and updates by primary key, whether the server
     plans it for the given values or once for all (generic plan, LIMIT unknown)."""
-    from dialer.scheduling import WINDOW_HORIZON
-    from dialer.store.postgres import _CLAIM, _CLAIM_LINES, _PRIORITIES
+    from dialer.model import WINDOW_HORIZON
+    from dialer.store.postgres import _PRIORITIES
+    from dialer.store.sqlfiles import load_queries
+
+    queue = load_queries("postgres", "queue")
 
     s = await workers()
     await fill(s, 5000)
@@ -362,7 +376,7 @@ async def test_claim_plans_never_scan_the_table(workers: StoreFactory) -> None:
         for mode in ("auto", "force_generic_plan"):
             await con.execute(f"SET plan_cache_mode = {mode}")
             base = ("w", LEASE, "cold", NOW, 20, _PRIORITIES, NOW + WINDOW_HORIZON)
-            for sql, args in ((_CLAIM, base), (_CLAIM_LINES, (*base, 50))):
+            for sql, args in ((queue["claim"], base), (queue["claim_within_lines"], (*base, 50))):
                 stmt = await con.prepare("EXPLAIN " + sql)
                 plan = "\n".join(r[0] for r in await stmt.fetch(*args))
                 # Either index range is bounded (a day of windows): clients_claim
@@ -409,9 +423,8 @@ async def test_connection_loss_raises_then_recovers(workers: StoreFactory) -> No
 
 async def test_unreachable_server_raises() -> None:
     await pg_available()
-    from dialer.store.postgres import PostgresStore
-
     from dialer.store.base import StoreUnreachable
+    from dialer.store.postgres import PostgresStore
 
     s = PostgresStore("postgresql://postgres:pw-secret@127.0.0.1:1/test", connect_timeout=2)
     with pytest.raises(StoreUnreachable) as exc:

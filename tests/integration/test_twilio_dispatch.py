@@ -17,8 +17,8 @@ import yaml
 from dialer.config import DialerConfig, parse_config
 from dialer.dispatcher import Dispatcher, lease_for
 from dialer.domain import CallStatus, ClientRecord, Stage
+from dialer.model import CallStart
 from dialer.scheduling import Scheduler
-from dialer.store.base import CallStart
 from dialer.store.sqlite import SqliteStore
 from dialer.testcall import test_call as run_test_call
 from providers.twilio import TwilioProvider

@@ -14,7 +14,7 @@ import yaml
 from dialer.config import DialerConfig, parse_config
 from dialer.dispatcher import LEASE, Dispatcher
 from dialer.domain import CallStatus
-from dialer.store.base import CallStart
+from dialer.model import CallStart
 from dialer.store.sqlite import SqliteStore
 from providers.base import CallFinder, DialRequest, ProviderError
 from providers.twilio import TwilioProvider

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from dialer.domain import CallStatus
+from dialer.model import CallRecord
 from dialer.reports import TOTAL, build_rows, report_table
-from dialer.store.base import CallRecord
 
 T = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from dialer.domain import ClientState
-from dialer.store.base import QueuedClient
+from dialer.model import QueuedClient
 from dialer.why import _verdict
 
 NOW = datetime(2026, 12, 3, 7, 17, tzinfo=UTC)

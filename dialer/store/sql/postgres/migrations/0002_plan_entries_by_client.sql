@@ -1,0 +1,4 @@
+-- 2: `dialer why` finds a client's place in a plan without a scan
+--
+-- Nothing to do in PostgreSQL: its 0001 already creates plan_entries_client (the PostgreSQL store
+-- started from SQLite's third version). This file keeps both dialects on one numbering.

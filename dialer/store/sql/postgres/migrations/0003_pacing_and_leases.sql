@@ -1,0 +1,4 @@
+-- 3: global calls-per-second pacing per campaign; live leases per campaign
+--
+-- Nothing to do in PostgreSQL: its 0001 already creates pacing and clients_leased (the PostgreSQL store
+-- started from SQLite's third version). This file keeps both dialects on one numbering.

@@ -28,7 +28,10 @@ from zoneinfo import ZoneInfo
 import click
 
 from dialer import logging as dlog
-from dialer.config import ConfigError, DialerConfig, json_schema, line_of, load_config, show
+from dialer.config.errors import ConfigError
+from dialer.config.loader import line_of, load_config
+from dialer.config.models import DialerConfig, json_schema
+from dialer.config.values import show
 from dialer.domain import EARLIEST_YEAR, LATEST_YEAR, Disposition, Priority, year_in_range
 from dialer.planning import center_today, day_bounds, preview_plan
 from dialer.reports import (

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from dialer.config import Campaign, DialerConfig
+from dialer.config.models import Campaign, DialerConfig
 from dialer.planning import center_today, form_plan
 from dialer.reports import REPORT_FIELDS, build_rows, day_report, report_dicts, to_csv
 from dialer.store.base import JOB_TAKEOVER, Store

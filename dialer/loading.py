@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.domain import ClientRecord
 from dialer.importer import ImportSummary, import_clients
 from dialer.scheduling import Scheduler

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.config import Campaign, DialerConfig
+from dialer.config.models import Campaign, DialerConfig
 from dialer.scheduling import Scheduler
 from dialer.store.base import DueGroup, GroupKey, Plan, PlanEntry, QueuedClient, Store
 

@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from dialer.cli import main
-from dialer.config import ConfigError, json_schema, load_config, parse_config
+from dialer.config.errors import ConfigError
+from dialer.config.loader import load_config, parse_config
+from dialer.config.models import json_schema
 from tests.conftest import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
@@ -42,7 +44,7 @@ def test_example_campaigns_follow_the_production_calendar() -> None:
 
 
 def test_window_day_words_parse_and_the_center_refuses_them() -> None:
-    from dialer.config import Window
+    from dialer.config.models import Window
 
     w = Window.model_validate({"days": "workdays, sun", "start": "09:00", "end": "18:00"})
     assert w.workdays and not w.dayoffs and w.days == frozenset({6})

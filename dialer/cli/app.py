@@ -23,7 +23,7 @@ from dialer.cli import agent_cmds, config_cmds, queue_cmds, report_cmds, service
 from dialer.cli.logsetup import LOG_FORMATS, settings_from
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("dialer", context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     package_name="dialer", prog_name="dialer", message="%(prog)s %(version)s", help="print the version and exit"
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from dialer.cli.common import load_or_exit
-from dialer.cli.options import HiddenArgument, command, config_from, config_option
+from dialer.cli.options import HiddenArgument, SpellingError, command, config_from, config_option
 from dialer.config.loader import line_of
 from dialer.config.models import DialerConfig, json_schema
 
@@ -26,7 +26,7 @@ from dialer.config.models import DialerConfig, json_schema
 def check_config(ctx: click.Context, config_path: Path, legacy_file: tuple[Path, ...]) -> None:
     """Validate the config; print every error as FILE:LINE: field.path: message."""
     if len(legacy_file) > 1:
-        raise click.UsageError(f"{len(legacy_file)} files given: check-config takes one config, as --config FILE")
+        raise SpellingError(f"{len(legacy_file)} files given: check-config takes one config, as --config FILE")
     file = config_from(ctx, legacy_file[0] if legacy_file else None)
     # Provider settings belong to each provider type: each one is built (no connection
     # is made, no secret is read) so their errors show here, not at start-up.

@@ -22,6 +22,13 @@ DEFAULT_CONFIG = "config/dialer.yaml"
 CONFIG_ENV = "DIALER_CONFIG"
 
 
+class SpellingError(click.ClickException):
+    """A command line spelled two ways at once: one line (``Error: ...``), exit 2 as for
+    any usage error, without click's usage block."""
+
+    exit_code = 2
+
+
 class DialerCommand(click.Command):
     """A command whose help leaves out hidden (old-spelling) arguments."""
 
@@ -69,9 +76,9 @@ db_option = click.option(
 )
 
 
-def config_given_twice(ctx: click.Context, positional: Path) -> click.UsageError:
+def config_given_twice(ctx: click.Context, positional: Path) -> SpellingError:
     """The config named both ways at once: refused, not silently picked."""
-    return click.UsageError(
+    return SpellingError(
         f"the config is given twice ({positional} and --config {ctx.params['config_path']}); give it once, "
         "as --config FILE"
     )
@@ -123,5 +130,5 @@ def chosen_format(fmt: str | None, flags: list[str], default: str) -> str:
     asked = ([f"--format {fmt}"] if fmt else []) + [f"--{f}" for f in flags]
     names = {fmt, *flags} - {None}
     if len(names) > 1:
-        raise click.UsageError(f"{' and '.join(asked)} together: choose one output format with --format")
+        raise SpellingError(f"{' and '.join(asked)} together: choose one output format with --format")
     return fmt or (flags[0] if flags else default)

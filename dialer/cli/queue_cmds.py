@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dialer.cli.common import load_or_exit, run_or_exit, with_store
-from dialer.cli.options import command, config_from, config_option, db_option
+from dialer.cli.options import SpellingError, command, config_from, config_option, db_option
 from dialer.store.base import Store
 
 
@@ -38,7 +38,7 @@ def import_cmd(
 
     # `import CONFIG CSV_FILE` is the old spelling of `import --config CONFIG CSV_FILE`.
     if len(files) > 2:
-        raise click.UsageError(f"{len(files)} files given: import takes one CSV_FILE (and the config as --config)")
+        raise SpellingError(f"{len(files)} files given: import takes one CSV_FILE (and the config as --config)")
     *legacy_config, csv_file = files
     config = load_or_exit(config_from(ctx, legacy_config[0] if legacy_config else None))
     show = sys.stderr.isatty() if progress is None else progress

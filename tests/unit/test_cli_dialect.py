@@ -163,16 +163,13 @@ def test_status_format_json(simulated_db: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--json", "--csv"], "Error: --json and --csv together: choose one output format with --format"),
-        (["--format", "table", "--json"], "Error: --format table and --json together: choose one output format with --format"),
-    ],
-)  # fmt: skip
-def test_two_formats_at_once_are_refused_in_one_line(simulated_db: Path, flags: list[str], message: str) -> None:
+    ("flags", "said"),
+    [(["--json", "--csv"], "--json and --csv"), (["--format", "table", "--json"], "--format table and --json")],
+)
+def test_two_formats_at_once_are_refused_in_one_line(simulated_db: Path, flags: list[str], said: str) -> None:
     result = cli("report", "--config", str(EXAMPLE_CONFIG), "--db", str(simulated_db), *flags)
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [message]
+    assert result.output.strip().splitlines() == [f"Error: {said} together: choose one output format with --format"]
 
 
 def test_a_format_a_command_does_not_offer_is_a_usage_error(simulated_db: Path) -> None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 import providers.base
 from dialer.cli import main
 from dialer.config.errors import ConfigError
-from dialer.config.loader import MAX_CONFIG_BYTES, load_config, parse_config
+from dialer.config.loader import MAX_CONFIG_BYTES, parse_config
 from tests.conftest import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")

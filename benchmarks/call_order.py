@@ -49,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer import calendar  # noqa: E402
 from dialer import logging as dlog  # noqa: E402
-from dialer.config import DialerConfig, parse_config  # noqa: E402
+from dialer.config.loader import parse_config  # noqa: E402
+from dialer.config.models import DialerConfig  # noqa: E402
 from dialer.loading import load_clients  # noqa: E402
 from dialer.model import CallRecord  # noqa: E402
 from dialer.planning import day_bounds  # noqa: E402

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dialer.config import load_config  # noqa: E402
+from dialer.config.loader import load_config  # noqa: E402
 from dialer.domain import ClientRecord  # noqa: E402
 from dialer.importer import import_clients  # noqa: E402
 

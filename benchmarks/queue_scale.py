@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer import logging as dlog  # noqa: E402
 from dialer.clock import Clock  # noqa: E402
-from dialer.config import load_config  # noqa: E402
+from dialer.config.loader import load_config  # noqa: E402
 from dialer.daily import morning_plan  # noqa: E402
 from dialer.dispatcher import Dispatcher  # noqa: E402
 from dialer.domain import CallStatus, ClientRecord, Stage  # noqa: E402

@@ -26,7 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer import logging as dlog  # noqa: E402
-from dialer.config import Agent, load_config  # noqa: E402
+from dialer.config.loader import load_config  # noqa: E402
+from dialer.config.models import Agent  # noqa: E402
 from dialer.loading import load_clients  # noqa: E402
 from dialer.planning import day_bounds  # noqa: E402
 from dialer.simulate import run_simulation  # noqa: E402

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from dialer.config import Campaign, DialerConfig, Hours, Schedule, Window
+from dialer.config.models import Campaign, DialerConfig, Hours, Schedule, Window
 
 __all__ = [
     "DialRules",

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from dialer.config import Campaign, DialerConfig
+from dialer.config.models import Campaign, DialerConfig
 from dialer.model import JOB_TAKEOVER
 from dialer.planning import center_today
 from dialer.plans import form_plan

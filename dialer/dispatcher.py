@@ -21,7 +21,7 @@ import structlog
 
 from dialer import calendar
 from dialer.clock import Clock
-from dialer.config import Agent, Campaign, DialerConfig, Lifecycle
+from dialer.config.models import Agent, Campaign, DialerConfig, Lifecycle
 from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_of
 from dialer.lifecycle import Transition
 from dialer.metrics import DialerMetrics

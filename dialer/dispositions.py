@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Literal
 
-from dialer.config import show
+from dialer.config.values import show
 from dialer.domain import CallStatus, ClientState, Disposition, Stage
 from dialer.lifecycle import Transition, apply_disposition
 from dialer.model import CallRecord, CallUpdate, ClientUpdate, Event

@@ -57,7 +57,7 @@ try:  # the prefix table behind phonenumbers.timezone; only used to size a cache
 except ImportError:  # pragma: no cover - a phonenumbers without it: no caching
     _TIMEZONE_DATA = None
 
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.domain import EARLIEST_YEAR, LATEST_YEAR, ClientRecord, Stage, year_in_range
 
 __all__ = [

@@ -67,7 +67,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dialer.config import Lifecycle
+from dialer.config.models import Lifecycle
 from dialer.domain import ClientState, Disposition, Stage
 
 __all__ = ["Transition", "apply_disposition", "human_duration"]

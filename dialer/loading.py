@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.domain import ClientRecord
 from dialer.importer import ImportSummary, import_clients
 from dialer.placement import Placed, schedule_pending

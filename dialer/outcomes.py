@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.config import Campaign, Caps, Lifecycle, Retry, Talk
+from dialer.config.models import Campaign, Caps, Lifecycle, Retry, Talk
 from dialer.domain import CallStatus, ClientState, Disposition, Guideline, Stage
 from dialer.lifecycle import Transition, apply_disposition, human_duration
 

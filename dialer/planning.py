@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.config import Campaign, DialerConfig
+from dialer.config.models import Campaign, DialerConfig
 from dialer.model import DueGroup, GroupKey, PlanEntry, QueuedClient
 from dialer.scheduling import Scheduler
 

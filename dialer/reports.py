@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.domain import CallStatus, Disposition, Guideline
 from dialer.model import CallRecord, EventRecord
 from dialer.planning import day_bounds

@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 
 log = structlog.get_logger("dialer.scheduler")
 

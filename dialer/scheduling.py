@@ -18,7 +18,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dialer import calendar
-from dialer.config import Campaign, DialerConfig
+from dialer.config.models import Campaign, DialerConfig
 from dialer.domain import ClientRecord, ClientState, Stage, initial_state
 from dialer.model import WINDOW_HORIZON, QueuedClient, Schedule
 

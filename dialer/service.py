@@ -20,7 +20,9 @@ from typing import Any
 import structlog
 
 from dialer.clock import SystemClock
-from dialer.config import ConfigError, DialerConfig, load_config
+from dialer.config.errors import ConfigError
+from dialer.config.loader import load_config
+from dialer.config.models import DialerConfig
 from dialer.daily import DailyJobs
 from dialer.dispatcher import Dispatcher
 from dialer.metrics import DialerMetrics

@@ -19,7 +19,7 @@ import structlog
 
 from dialer import calendar
 from dialer.clock import VirtualClock
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.daily import DailyJobs, job_instant
 from dialer.dispatcher import PROVIDER_CRASHED, Dispatcher
 from dialer.domain import Stage

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 
 from dialer.clock import Clock, SystemClock
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.domain import CallStatus
 from dialer.http import HttpServer, bind_address, create_app
 from providers.base import DialRequest, ProviderError, ProviderEvent, UnknownProviderType, create_provider

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from dialer import calendar
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.domain import Priority, Stage
 from dialer.model import QueuedClient
 from dialer.planning import center_today

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dialer.config import Duration, show
+from dialer.config.values import Duration, show
 from dialer.domain import Disposition
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+$")
@@ -28,7 +28,7 @@ class SipSettingsError(ValueError):
     """A SIP provider's settings are wrong; the message names provider and field.
 
     ``issues`` are the same problems as (location within the settings, message), which
-    `dialer.config.provider_issues` turns into FILE:LINE lines; no message quotes a
+    `dialer.config.loader.provider_issues` turns into FILE:LINE lines; no message quotes a
     whole input value."""
 
     def __init__(self, message: str, issues: list[tuple[tuple[str | int, ...], str]] | None = None):

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dialer.config import Duration, show
+from dialer.config.values import Duration, show
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -25,7 +25,7 @@ class TwilioSettingsError(ValueError):
     """A Twilio provider's settings are wrong; the message names provider and field.
 
     ``issues`` are the same problems as (location within the settings, message), which
-    `dialer.config.provider_issues` turns into FILE:LINE lines; no message quotes a
+    `dialer.config.loader.provider_issues` turns into FILE:LINE lines; no message quotes a
     whole input value."""
 
     def __init__(self, message: str, issues: list[tuple[tuple[str | int, ...], str]] | None = None):

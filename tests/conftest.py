@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dialer.config import DialerConfig, load_config
+from dialer.config.loader import load_config
+from dialer.config.models import DialerConfig
 from dialer.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.store.base import Store
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from benchmarks.call_order import ALL_ZONES, POPULATIONS, Population, simulate_day
 from dialer import logging as dlog
-from dialer.config import parse_config
+from dialer.config.loader import parse_config
 from dialer.dispatcher import Dispatcher
 from dialer.domain import ClientRecord
 from dialer.loading import SchedulingSink

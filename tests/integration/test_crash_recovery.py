@@ -13,7 +13,7 @@ import pytest
 
 from dialer import calendar, dispatcher as dispatcher_module
 from dialer.clock import VirtualClock
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.dispatcher import LEASE, Dispatcher
 from dialer.domain import CallStatus
 from dialer.scheduling import Scheduler

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialer import calendar
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.dispositions import dispose
 from dialer.dispatcher import Dispatcher
 from dialer.domain import CallStatus, ClientRecord, Disposition, Stage

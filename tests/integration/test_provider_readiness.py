@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialer.cli import main
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.domain import CallStatus
 from dialer.metrics import DialerMetrics

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dialer import calendar
-from dialer.config import Caps, DialerConfig, Lifecycle
+from dialer.config.models import Caps, DialerConfig, Lifecycle
 from dialer.dispatcher import Dispatcher
 from dialer.dispositions import NEXT_OPENING, DispositionRefused, dispose
 from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Stage

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.config import DialerConfig
+from dialer.config.models import DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.domain import CallStatus
 from dialer.store.sqlite import SqliteStore

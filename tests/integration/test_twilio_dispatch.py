@@ -14,7 +14,8 @@ import httpx
 import pytest
 import yaml
 
-from dialer.config import DialerConfig, parse_config
+from dialer.config.loader import parse_config
+from dialer.config.models import DialerConfig
 from dialer.dispatcher import Dispatcher, lease_for
 from dialer.domain import CallStatus, ClientRecord, Stage
 from dialer.model import CallStart

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dialer.config import DialerConfig, parse_config
+from dialer.config.loader import parse_config
+from dialer.config.models import DialerConfig
 from dialer.dispatcher import LEASE, Dispatcher
 from dialer.domain import CallStatus
 from dialer.model import CallStart

@@ -16,7 +16,9 @@ import httpx
 import pytest
 import yaml
 
-from dialer.config import DialerConfig, parse_config
+from dialer.config.loader import parse_config
+
+from dialer.config.models import DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.domain import ClientRecord, Stage
 from dialer.scheduling import Scheduler

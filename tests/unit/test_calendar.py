@@ -16,7 +16,8 @@ import holidays
 import pytest
 
 from dialer.calendar import DialRules, Interval, next_open, open_intervals, rules_for, status
-from dialer.config import DialerConfig, Hours, Schedule, Window, parse_config
+from dialer.config.loader import parse_config
+from dialer.config.models import DialerConfig, Hours, Schedule, Window
 
 CONFIG_YAML = """
 center:

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dialer.calendar import DialRules, callable_left, next_open, open_intervals, status
-from dialer.config import DAY_NAMES, Hours, Schedule, Window
+from dialer.config.models import Hours, Schedule, Window
+from dialer.config.values import DAY_NAMES
 
 CLIENT_ZONES = (
     "Europe/Kaliningrad",

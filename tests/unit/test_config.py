@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from dialer.cli import main
-from dialer.config import ConfigError, json_schema, load_config, parse_config
+from dialer.config.errors import ConfigError
+from dialer.config.loader import load_config, parse_config
+from dialer.config.models import json_schema
 from tests.conftest import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
@@ -42,7 +44,7 @@ def test_example_campaigns_follow_the_production_calendar() -> None:
 
 
 def test_window_day_words_parse_and_the_center_refuses_them() -> None:
-    from dialer.config import Window
+    from dialer.config.models import Window
 
     w = Window.model_validate({"days": "workdays, sun", "start": "09:00", "end": "18:00"})
     assert w.workdays and not w.dayoffs and w.days == frozenset({6})
@@ -109,14 +111,14 @@ def test_yaml_syntax_error_has_a_line() -> None:
 
 
 def test_check_config_command(tmp_path: Path) -> None:
-    ok = CliRunner().invoke(main, ["check-config", str(EXAMPLE_CONFIG)])
+    ok = CliRunner().invoke(main, ["check-config", "--config", str(EXAMPLE_CONFIG)])
     assert ok.exit_code == 0 and "ok" in ok.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(GOOD.replace("Europe/Samara", "Europe/Izhevsk"))
-    result = CliRunner().invoke(main, ["check-config", str(bad)])
+    result = CliRunner().invoke(main, ["check-config", "--config", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:" in result.output and "center.timezone" in result.output
-    missing = CliRunner().invoke(main, ["check-config", str(tmp_path / "none.yaml")])
+    missing = CliRunner().invoke(main, ["check-config", "--config", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 1
 
 
@@ -142,6 +144,6 @@ def test_a_config_saved_in_cp1251_is_one_located_error(tmp_path: Path) -> None:
         load_config(bad)
     [issue] = info.value.issues
     assert (issue.line, issue.path) == (line, "(file)") and "not UTF-8" in issue.message
-    result = CliRunner().invoke(main, ["check-config", str(bad)])
+    result = CliRunner().invoke(main, ["check-config", "--config", str(bad)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip() == f"{bad}:{line}: (file): {issue.message}"

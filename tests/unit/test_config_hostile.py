@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict
 
 import providers.base
 from dialer.cli import main
-from dialer.config import MAX_CONFIG_BYTES, ConfigError, load_config, parse_config
+from dialer.config.errors import ConfigError
+from dialer.config.loader import MAX_CONFIG_BYTES, parse_config
 from tests.conftest import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
@@ -33,7 +34,7 @@ def check_config(tmp_path: Path, content: str | bytes, name: str = "c.yaml") -> 
     """Run `dialer check-config`; every line it prints must be an issue line (or ok)."""
     path = tmp_path / name
     path.write_bytes(content.encode() if isinstance(content, str) else content)
-    result = CliRunner().invoke(main, ["check-config", str(path)])
+    result = CliRunner().invoke(main, ["check-config", "--config", str(path)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     lines = result.output.strip().splitlines()
@@ -150,7 +151,7 @@ def run_limited(tmp_path: Path, content: str | bytes, memory: int = 1 << 30) -> 
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
     return subprocess.run(
-        [sys.executable, "-m", "dialer.cli", "check-config", str(path)],
+        [sys.executable, "-m", "dialer", "check-config", "--config", str(path)],
         capture_output=True, text=True, timeout=60, preexec_fn=limit, check=False,
     )  # fmt: skip
 

@@ -12,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dialer.config import DialerConfig, load_config
+from dialer.config.loader import load_config
+
+from dialer.config.models import DialerConfig
 from dialer.domain import ClientRecord, Stage
 from dialer.importer import (
     ZONE_OVERRIDES,

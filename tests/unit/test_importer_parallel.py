@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.config import load_config
+from dialer.config.loader import load_config
 from dialer.importer import ImportFileError, import_clients
 from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 from tests.unit.test_importer import BAD, FakeSink

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialer.config import Lifecycle
+from dialer.config.models import Lifecycle
 from dialer.domain import ClientState, Disposition, Stage
 from dialer.lifecycle import Transition, apply_disposition, human_duration
 

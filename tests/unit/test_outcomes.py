@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialer.config import Campaign, Caps, Talk, Window
+from dialer.config.models import Campaign, Caps, Talk, Window
 from dialer.domain import CallStatus, ClientState, Disposition, Guideline, Stage
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk, next_local_day_start
 
@@ -306,7 +306,7 @@ def test_week_cap_reopen_is_dst_safe() -> None:
 
 
 def test_lifecycle_periods_come_from_the_campaign_working_the_new_stage() -> None:
-    from dialer.config import Lifecycle
+    from dialer.config.models import Lifecycle
 
     care = Lifecycle(checkin=timedelta(days=30), awaiting_disposition=timedelta(hours=7))
     cold = CAMPAIGN.model_copy(update={"lifecycle": Lifecycle(checkin=timedelta(days=5))})

@@ -478,8 +478,29 @@ def _iso(value: datetime | None) -> str | None:
 @click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today, center time)")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "as_csv", is_flag=True)
-def report_cmd(config_path: Path, db: str | None, day: str | None, as_json: bool, as_csv: bool) -> None:
+# -- day report downloads (dialer.reporting): the page's XLSX / Russian-Excel CSV from the shell
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv-excel"]), default=None, help="the page's downloads")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="write to FILE")
+def report_cmd(
+    config_path: Path,
+    db: str | None,
+    day: str | None,
+    as_json: bool,
+    as_csv: bool,
+    fmt: str | None,
+    output: Path | None,
+) -> None:
     """The day report per campaign and agent (agent * = campaign total)."""
+    if fmt is not None or output is not None:
+        from dialer.reporting import cli as downloads
+
+        downloads.check_options(fmt, output, as_json or as_csv)
+        config = _load(config_path)
+        d = _parse_day(day, config)
+        report = _run(_with_store(config, db, lambda s: downloads.load_day_report(s, config, d)))
+        downloads.write(report, fmt or "", output)
+        return
+    # -- end day report downloads
     config = _load(config_path)
     d = _parse_day(day, config)
     rows = _run(_with_store(config, db, lambda s: day_report(s, config, d)))

@@ -312,9 +312,7 @@ def _hbars(
             )
             x += w
         parts.append(f'<text x="{_n(x + 6)}" y="{_n(y + bar_h / 2 + 4)}" class="value">{_e(text)}</text>')
-    parts.append(
-        f'<line x1="{label_w}" x2="{label_w}" y1="{_n(top - 4)}" y2="{_n(height - 8)}" class="axis"/>'
-    )
+    parts.append(f'<line x1="{label_w}" x2="{label_w}" y1="{_n(top - 4)}" y2="{_n(height - 8)}" class="axis"/>')
     parts.append("</svg>")
     return "\n".join(parts)
 

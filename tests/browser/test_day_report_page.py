@@ -46,7 +46,8 @@ def test_the_page_draws_its_charts_and_tables(browser: Any, serve_app: Any, simu
         assert bars, f"{chart_id} has no bars"
         # every bar is drawn: the browser gives it a real area
         areas = browser.execute_script(
-            "return Array.from(arguments[0].querySelectorAll('rect.bar')).map(b => b.getBBox().width * b.getBBox().height);",
+            "return Array.from(arguments[0].querySelectorAll('rect.bar'))"
+            ".map(b => b.getBBox().width * b.getBBox().height);",
             svg,
         )
         assert min(areas) > 0, chart_id
@@ -101,4 +102,4 @@ def test_the_xlsx_download_opens(browser: Any, serve_app: Any, simulated: Any) -
     assert wb["Calls"].max_row - 1 == shown
     campaigns = {row[1]: row for row in wb["Campaigns"].iter_rows(min_row=2, values_only=True)}
     assert set(campaigns) == {"care", "cold", "warm"}
-    assert sum(r[3] for r in campaigns.values()) == shown
+    assert sum(int(r[3]) for r in campaigns.values()) == shown  # type: ignore[arg-type]

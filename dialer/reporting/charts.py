@@ -183,7 +183,11 @@ def _stacked_columns(
             f'<line x1="{_n(mx)}" x2="{_n(mx)}" y1="{_n(top_pad - 4)}" y2="{_n(y_base)}" class="marker" '
             f'stroke="{BAND_COLOURS[Band.CUT]}" stroke-dasharray="4 3" stroke-width="1.5"/>'
         )
-        parts.append(f'<text x="{_n(mx + 4)}" y="{_n(top_pad + 8)}" class="note">{_e(text)}</text>')
+        # the label sits on the side of the line with room for it
+        near_end = mx > left + plot_w * 0.7
+        anchor = 'text-anchor="end" ' if near_end else ""
+        tx = mx - 4 if near_end else mx + 4
+        parts.append(f'<text x="{_n(tx)}" y="{_n(top_pad + 8)}" {anchor}class="note cut">{_e(text)}</text>')
     parts.append(f'<line x1="{left}" x2="{WIDTH - right}" y1="{y_base}" y2="{y_base}" class="axis"/>')
     parts.append(
         f'<text x="{_n(left + plot_w / 2)}" y="{_n(height - 8)}" text-anchor="middle" class="axis-label">'

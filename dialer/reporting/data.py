@@ -257,9 +257,10 @@ TALK_BINS_MAX_S = 15 * 60.0  # beyond this, one open bin: the chart stays readab
 
 
 def _talk_bins(conversations: Sequence[tuple[float, Band]], guides: Iterable[TalkGuide]) -> list[TalkBin]:
-    """30 s bins from 0 to past the longest band edge (hard limit or target_max), up to
-    15 minutes; longer talks share the open last bin."""
-    edge = max([TALK_BIN_S * 12] + [g.hard_limit_s or g.target_max_s for g in guides])
+    """30 s bins from 0 to past the farthest band edge (hard limit or target_max) and the
+    longest talk, up to 15 minutes; longer talks share the open last bin."""
+    # one bin past the farthest band edge, so a hard limit's line is not the chart's edge
+    edge = max([TALK_BIN_S * 12] + [(g.hard_limit_s or g.target_max_s) + TALK_BIN_S for g in guides])
     longest = max((t for t, _ in conversations), default=0.0)
     top = min(TALK_BINS_MAX_S, max(edge, longest))
     n = int(-(-top // TALK_BIN_S))  # ceil

@@ -479,8 +479,10 @@ def _iso(value: datetime | None) -> str | None:
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "as_csv", is_flag=True)
 # -- day report downloads (dialer.reporting): the page's XLSX / Russian-Excel CSV from the shell
-@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv-excel"]), default=None, help="the page's downloads")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="write to FILE")
+@click.option(
+    "--format", "fmt", type=click.Choice(["xlsx", "csv-excel"]), default=None, help="XLSX, or CSV for Russian Excel"
+)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="write the --format file here")
 def report_cmd(
     config_path: Path,
     db: str | None,

@@ -302,9 +302,7 @@ def build_day_report(
     """Pure: the day report of `day` from its calls, events and plans (campaign ->
     (planned, rolled over), as `dialer.reports.build_rows` takes them), for one campaign
     or (None) all. Raises UnknownCampaign for a campaign the config does not name."""
-    names = [c.name for c in config.campaigns]
-    if campaign is not None and campaign not in names:
-        raise UnknownCampaign(f"no campaign named {campaign!r} (campaigns: {', '.join(names)})")
+    names = _check_campaign(config, campaign)
     zone = ZoneInfo(config.center.timezone)
     calls = sorted(
         (c for c in calls if campaign is None or c.campaign == campaign), key=lambda c: (c.started_at, c.call_id)
@@ -379,6 +377,14 @@ def build_day_report(
     )
 
 
+def _check_campaign(config: DialerConfig, campaign: str | None) -> list[str]:
+    """The configured campaign names; UnknownCampaign when `campaign` is not one of them."""
+    names = [c.name for c in config.campaigns]
+    if campaign is not None and campaign not in names:
+        raise UnknownCampaign(f"no campaign named {campaign!r} (campaigns: {', '.join(names)})")
+    return names
+
+
 def _median(sorted_values: Sequence[float]) -> float | None:
     n = len(sorted_values)
     if not n:
@@ -393,8 +399,7 @@ async def load_day_report(
     """The day report of the center's local date `day` as of `now` (default: the current
     time), for one campaign or all; the store is only read. Raises UnknownCampaign."""
     now = now or datetime.now(UTC)
-    if campaign is not None and campaign not in {c.name for c in config.campaigns}:
-        build_day_report(config, day, [], [], {}, campaign=campaign)  # raises the one message
+    _check_campaign(config, campaign)
     start, end = day_bounds(config, day)
     calls = await store.calls_between(start, end)
     events = await store.events_between(start, end)

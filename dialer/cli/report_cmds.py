@@ -100,11 +100,26 @@ def plan_cmd(config_path: Path, db: str | None, day: str | None, fmt: str, limit
 @config_option
 @db_option
 @click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today, center time)")
-@format_option(["table", "json", "csv"], default="table", legacy=["json", "csv"])
-def report_cmd(config_path: Path, db: str | None, day: str | None, fmt: str) -> None:
-    """The day report per campaign and agent (agent * = campaign total)."""
+@format_option(["table", "json", "csv", "xlsx", "csv-excel"], default="table", legacy=["json", "csv"])
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the xlsx / csv-excel download to this file (replaced whole)",
+)
+def report_cmd(config_path: Path, db: str | None, day: str | None, fmt: str, output: Path | None) -> None:
+    """The day report per campaign and agent (agent * = campaign total).
+
+    `--format xlsx` and `--format csv-excel` (UTF-8 with BOM, `;`, decimal comma: what
+    Russian Excel opens) are the report page's downloads."""
+    from dialer.reporting import cli as downloads
+
+    downloads.check_options(fmt, output)
     config = load_or_exit(config_path)
     d = parse_day(day, config)
+    if fmt in downloads.DOWNLOADS:
+        report = run_or_exit(with_store(config, db, lambda s: downloads.load_day_report(s, config, d)))
+        downloads.write(report, fmt, output)
+        return
     rows = run_or_exit(with_store(config, db, lambda s: day_report(s, config, d)))
     if fmt == "json":
         click.echo(json.dumps(report_dicts(rows), ensure_ascii=False, indent=1))

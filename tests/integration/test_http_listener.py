@@ -16,20 +16,27 @@ from typing import Any
 import pytest
 
 from dialer import logging as dlog
-from dialer.http import HttpServer, WebhookRequest, create_app
+from dialer.http import HttpServer, create_app
+from providers.base import WebhookProvider, WebhookRequest, WebhookResponse
 
 
 class EchoProvider:
     """A webhook provider that records what reached it."""
 
+    name = "echo"
     webhook_max_body = 4096
+    listen = None
 
     def __init__(self) -> None:
         self.seen: list[WebhookRequest] = []
 
-    async def handle_webhook(self, request: WebhookRequest) -> tuple[int, str, bytes]:
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse:
         self.seen.append(request)
-        return 200, "text/plain", b"ok"
+        return WebhookResponse(200, body=b"ok")
+
+
+def test_echo_provider_is_a_webhook_provider() -> None:
+    assert isinstance(EchoProvider(), WebhookProvider)
 
 
 @pytest.fixture

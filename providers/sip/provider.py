@@ -1,6 +1,6 @@
-"""The SIP provider: real calls through a PBX or a trunk, on pyVoIP (fixed up in sip_stack.py).
+"""The SIP provider: real calls through a PBX or a trunk, on pyVoIP (fixed up in client.py).
 
-Settings: providers/sip_settings.py; set-up guide: docs/sip.md.
+Settings: settings.py; set-up guide: the README's "SIP provider (PBX or trunk)" section.
 
 One call, agent-first (the default; the client never answers into silence):
 
@@ -53,10 +53,22 @@ import structlog
 from dialer.clock import Clock
 from dialer.domain import CallStatus, Disposition
 from dialer.secrets import MissingSecret, secret
-from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent, ProviderNotReady
-from providers.sip_media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
-from providers.sip_settings import SipSettings, SipSettingsError, parse_settings
-from providers.sip_stack import DialerSipClient, Leg, Sdp, SipPhone, build_sdp
+from providers.base import (
+    CallResult,
+    DialRequest,
+    EventSink,
+    Provider,
+    ProviderError,
+    ProviderEvent,
+    ProviderNotReady,
+)
+from providers.sip.media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
+from providers.sip.settings import SipSettings, SipSettingsError, parse_settings
+from providers.sip.client import DialerSipClient
+from providers.sip.dialog import Leg
+from providers.sip.message import uri_hostport
+from providers.sip.phone import SipPhone
+from providers.sip.sdp import Sdp, build_sdp
 
 __all__ = ["SipProvider", "SipSettings", "SipSettingsError", "map_final"]
 
@@ -110,7 +122,7 @@ class _Call:
     digit: str | None = None
 
 
-class SipProvider:
+class SipProvider(Provider):
     def __init__(self, name: str, settings: Mapping[str, Any], clock: Clock):
         self.name = name
         self.settings: SipSettings = parse_settings(name, settings)
@@ -325,7 +337,6 @@ class SipProvider:
         hp = self.settings.send_to
         if hp is not None:
             return await self._resolve(hp.host), hp.port
-        from providers.sip_stack import uri_hostport
 
         host, port = uri_hostport(uri)
         return await self._resolve(host), port

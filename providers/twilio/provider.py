@@ -1,6 +1,6 @@
 """The Twilio provider: real outbound calls through the official SDK, status webhooks.
 
-Settings: see providers/twilio_settings.py (and docs/twilio.md).
+Settings: see settings.py (and the README's "Twilio" section).
 
 One call, agent-first (the default: no client ever answers into silence):
   POST /Calls  To=agent  Url=<twiml>  StatusCallback=<status?call=ID&leg=parent>
@@ -51,14 +51,18 @@ from providers.base import (
     CallResult,
     DialRequest,
     EventSink,
+    Provider,
     ProviderError,
     ProviderEvent,
     ProviderNotReady,
+    WebhookProvider,
+    WebhookRequest,
+    WebhookResponse,
     create_gap,
 )
-from providers.twilio_http import HttpxTwilioClient
-from providers.twilio_settings import TwilioSettings, TwilioSettingsError, parse_settings
-from providers.twilio_state import (
+from providers.twilio.rest_client import HttpxTwilioClient
+from providers.twilio.settings import TwilioSettings, TwilioSettingsError, parse_settings
+from providers.twilio.state import (
     FINAL,
     INVALID_NUMBER_CODES,
     MACHINE_ANSWERS,
@@ -67,7 +71,7 @@ from providers.twilio_state import (
     provider_call_id,
     split_provider_call_id,
 )
-from providers.twilio_webhooks import (
+from providers.twilio.webhooks import (
     HANGUP,
     KINDS,
     Signer,
@@ -145,7 +149,7 @@ def _secs(d: timedelta) -> float:
     return d.total_seconds()
 
 
-class TwilioProvider:
+class TwilioProvider(Provider, WebhookProvider):
     # Each POST /Calls (retries included) takes the campaign's CPS slot itself (DialRequest.pace).
     paces_creates = True
 
@@ -154,9 +158,9 @@ class TwilioProvider:
         self.settings = parse_settings(name, settings)
         self.clock = clock
         self.public_base_url = self.settings.resolved_public_base_url()
-        # for dialer/http.py: where to listen, how much body to accept
-        self.listen: tuple[str, int] = (self.settings.listen_host, self.settings.listen_port)
-        self.webhook_max_body = self.settings.max_body_bytes
+        # WebhookProvider: where the endpoint should listen, how much body to accept
+        self.listen: tuple[str, int] | None = (self.settings.listen_host, self.settings.listen_port)
+        self.webhook_max_body: int = self.settings.max_body_bytes
         self.poll_interval: timedelta = self.settings.poll_interval
         self._calls: dict[str, CallState] = {}
         self._by_sid: dict[str, str] = {}
@@ -704,23 +708,23 @@ class TwilioProvider:
 
     # ------------------------------------------------------------ webhooks
 
-    async def handle_webhook(self, request: Any) -> tuple[int, str, bytes]:
-        """One Twilio webhook (dialer/http.py): returns (HTTP status, media type, body)."""
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse:
+        """One Twilio webhook (status callback, TwiML request, <Dial action>)."""
         kind = request.kind
         if kind not in KINDS:
-            return 404, "text/plain", b"not found"
+            return WebhookResponse(404, body=b"not found")
         if request.method != "POST":
-            return 405, "text/plain", b"POST only"
+            return WebhookResponse(405, body=b"POST only")
         if self._signer is None:
-            return 503, "text/plain", b"provider not started"
+            return WebhookResponse(503, body=b"provider not started")
         url = public_url(self.public_base_url, request, self.settings.trusted_proxies)
         try:
             params = form_params(request.body)
         except UnicodeDecodeError:
-            return 400, "text/plain", b"bad form"
+            return WebhookResponse(400, body=b"bad form")
         if not self._signer.valid(url, params, request.headers):
             log.warning("twilio_webhook_rejected", provider=self.name, kind=kind, url=url, client=request.client_host)
-            return 403, "text/plain", b"invalid signature"
+            return WebhookResponse(403, body=b"invalid signature")
         query = dict(parse_qsl(request.query_string, keep_blank_values=True))
         call_id = query.get("call", "")
         state = self._calls.get(call_id)
@@ -729,15 +733,15 @@ class TwilioProvider:
             level = log.debug if call_id in self._recent else log.warning
             level("twilio_webhook_unknown_call", kind=kind, call_id=call_id, sid=params.get("CallSid"))
             if kind == "twiml":
-                return 200, TWIML, HANGUP.encode()  # nobody follows this call: do not connect anyone
-            return 204, "text/plain", b""
+                return WebhookResponse(200, TWIML, HANGUP.encode())  # nobody follows this call: connect no one
+            return WebhookResponse(204)
         if kind == "status":
             self._on_status(state, query.get("leg", "parent"), params, now)
-            return 204, "text/plain", b""
+            return WebhookResponse(204)
         if kind == "dial":
             self._on_dial(state, params, now)
-            return 200, TWIML, HANGUP.encode()
-        return 200, TWIML, self._twiml(state, params, now).encode()
+            return WebhookResponse(200, TWIML, HANGUP.encode())
+        return WebhookResponse(200, TWIML, self._twiml(state, params, now).encode())
 
     def _observe(self, state: CallState, line: str) -> None:
         fn = self._observers.get(state.call_id)

@@ -91,7 +91,8 @@ class SimulatedProvider(Provider):
 
     def _rng(self, request: DialRequest) -> random.Random:
         # Stable across runs and independent of task scheduling order.
-        key = f"{self.settings.seed}:{request.context.get('client_id', request.call_id)}:{request.context.get('attempt', '')}"
+        client = request.context.get("client_id", request.call_id)
+        key = f"{self.settings.seed}:{client}:{request.context.get('attempt', '')}"
         return random.Random(key)
 
     def _draw(self, rng: random.Random) -> CallStatus:

@@ -293,6 +293,7 @@ class DialerSipClient(RegisteringClient):
     def _end_leg(self, leg: Leg) -> None:
         """Keep a finished leg a little for retransmissions, then drop it (bounded memory)."""
         linger = min(64 * self.t1, 8.0)
+
         def drop() -> None:
             if self._legs.get(leg.call_id) is leg:
                 del self._legs[leg.call_id]
@@ -329,7 +330,7 @@ class DialerSipClient(RegisteringClient):
             contact = msg.first("Contact")
             leg.remote_target = parse_name_addr(contact)["uri"] if contact else leg.uri
             leg.route_set = list(reversed(msg.fields.get("Record-Route", [])))
-            leg.ack = self.gen_ack(leg).encode()  # type: ignore[arg-type]
+            leg.ack = self.gen_ack(leg).encode()
             leg.ack_dest = self._dialog_dest(leg)
             self._sendto(leg.ack, leg.ack_dest)
             leg.state = "confirmed"
@@ -337,7 +338,7 @@ class DialerSipClient(RegisteringClient):
                 # answered while we were canceling: end it at once
                 self._report(leg, "failed", code=487, reason="answered after CANCEL; hung up", canceled=True)
                 leg.reported_end = True
-                self.send_bye(leg, "SIP;cause=487;text=\"ring timeout\"", 4 * T2)
+                self.send_bye(leg, 'SIP;cause=487;text="ring timeout"', 4 * T2)
                 return
             self._report(leg, "answered", sdp=msg.sdp, remote_tag=leg.remote_tag)
             return
@@ -423,8 +424,20 @@ class DialerSipClient(RegisteringClient):
             "Max-Forwards: 70", *(f"Route: {r}" for r in routes), f"From: {msg.fields['From'][0]}", f"To: {to}",
             f"Call-ID: {msg.call_id}",
         ]  # fmt: skip
-        ack = [f"ACK {target} SIP/2.0", self._via(self.gen_branch()), *common, f"CSeq: {msg.cseq} ACK", "Content-Length: 0"]
-        bye = [f"BYE {target} SIP/2.0", self._via(self.gen_branch()), *common, f"CSeq: {msg.cseq + 1} BYE", "Content-Length: 0"]
+        ack = [
+            f"ACK {target} SIP/2.0",
+            self._via(self.gen_branch()),
+            *common,
+            f"CSeq: {msg.cseq} ACK",
+            "Content-Length: 0",
+        ]
+        bye = [
+            f"BYE {target} SIP/2.0",
+            self._via(self.gen_branch()),
+            *common,
+            f"CSeq: {msg.cseq + 1} BYE",
+            "Content-Length: 0",
+        ]
         self._sendto(("\r\n".join(ack) + "\r\n\r\n").encode(), dest)
         self._sendto(("\r\n".join(bye) + "\r\n\r\n").encode(), dest)
         log.warning("sip_stray_answer_hung_up", provider=self.name, call_id=msg.call_id, from_tag=frm["tag"])
@@ -505,6 +518,8 @@ class DialerSipClient(RegisteringClient):
                 "Content-Length: 0",
             ]
             data = ("\r\n".join(lines) + "\r\n\r\n").encode()
-            ClientTransaction(self, data, dest, branch, lambda m: done(m.code, m.reason), lambda: done(0, "timeout"), timeout)
+            ClientTransaction(
+                self, data, dest, branch, lambda m: done(m.code, m.reason), lambda: done(0, "timeout"), timeout
+            )
 
         self.call(run)

@@ -22,11 +22,15 @@ def digest_authorization(
     algorithm = p.get("algorithm", "MD5")
     base = algorithm.upper().removesuffix("-SESS")
     if base == "MD5":
-        h = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+        digest = hashlib.md5
     elif base in ("SHA-256", "SHA256"):
-        h = lambda s: hashlib.sha256(s.encode()).hexdigest()  # noqa: E731
+        digest = hashlib.sha256
     else:
         raise ValueError(f"unsupported digest algorithm {algorithm!r}")
+
+    def h(text: str) -> str:
+        return digest(text.encode()).hexdigest()
+
     cnonce = cnonce or uuid.uuid4().hex[:16]
     ha1 = h(f"{user}:{realm}:{password}")
     if algorithm.upper().endswith("-SESS"):

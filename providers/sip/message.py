@@ -94,7 +94,6 @@ def uri_hostport(uri: str) -> tuple[str, int]:
     return host, int(port) if sep and port.isdigit() else 5060
 
 
-
 class SipMessage(pv_sip.SIPMessage):
     """pyVoIP's SIPMessage with a tolerant parser.
 
@@ -179,7 +178,7 @@ class SipMessage(pv_sip.SIPMessage):
 
     @property
     def call_id(self) -> str:
-        return self.headers["Call-ID"]
+        return str(self.headers["Call-ID"])
 
     @property
     def branch(self) -> str:

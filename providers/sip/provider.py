@@ -62,13 +62,13 @@ from providers.base import (
     ProviderEvent,
     ProviderNotReady,
 )
-from providers.sip.media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
-from providers.sip.settings import SipSettings, SipSettingsError, parse_settings
 from providers.sip.client import DialerSipClient
 from providers.sip.dialog import Leg
+from providers.sip.media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
 from providers.sip.message import uri_hostport
 from providers.sip.phone import SipPhone
 from providers.sip.sdp import Sdp, build_sdp
+from providers.sip.settings import SipSettings, SipSettingsError, parse_settings
 
 __all__ = ["SipProvider", "SipSettings", "SipSettingsError", "map_final"]
 
@@ -206,7 +206,7 @@ class SipProvider(Provider):
         phone, self._phone = self._phone, None
         executor, self._executor = self._executor, None
         for call in list(self._active):
-            self._hangup_all(call, "SIP;cause=503;text=\"dialer shutting down\"")
+            self._hangup_all(call, 'SIP;cause=503;text="dialer shutting down"')
             call.queue.put_nowait(("*", "closed", {}))  # wake the dial() that waits on it
         if phone is not None and executor is not None:
             loop = asyncio.get_running_loop()
@@ -360,7 +360,7 @@ class SipProvider(Provider):
             else:
                 result = await self._bridged_call(call, client_call_id, dialed_at, emit)
         except asyncio.CancelledError:
-            self._hangup_all(call, "SIP;cause=503;text=\"call abandoned by the dialer\"")
+            self._hangup_all(call, 'SIP;cause=503;text="call abandoned by the dialer"')
             raise
         finally:
             self._release(call)
@@ -466,13 +466,13 @@ class SipProvider(Provider):
         return codec
 
     async def _await_leg(
-        self, call: _Call, run: _LegRun, timeout: float, emit_ringing: Callable[[], None] | None = None,
+        self, call: _Call, run: _LegRun, ring_s: float, emit_ringing: Callable[[], None] | None = None,
         watch: str | None = None, early_to: _LegRun | None = None, codecs: list[str] | None = None,
     ) -> tuple[str, dict[str, Any]]:  # fmt: skip
         """Until ``run`` answers or fails: ("answered"|"failed"|"timeout"|"other_gone", info).
         With ``early_to``, early media of ``run`` (183 + SDP) is played to that leg."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + ring_s
         while True:
             ev = await self._next(call, deadline)
             if ev is None:
@@ -485,10 +485,15 @@ class SipProvider(Provider):
                         if emit_ringing is not None:
                             emit_ringing()
                     sdp = info.get("sdp")
-                    if early_to is not None and sdp is not None and run.sdp is None and self._media is not None:
-                        if self._configure(run, sdp, codecs or [run.endpoint.codec]) is not None:
-                            self._media.early(run.endpoint, early_to.endpoint)
-                            log.debug("sip_early_media", provider=self.name, call_id=call.request.call_id)
+                    if (
+                        early_to is not None
+                        and sdp is not None
+                        and run.sdp is None
+                        and self._media is not None
+                        and self._configure(run, sdp, codecs or [run.endpoint.codec]) is not None
+                    ):
+                        self._media.early(run.endpoint, early_to.endpoint)
+                        log.debug("sip_early_media", provider=self.name, call_id=call.request.call_id)
                 elif kind == "answered":
                     run.answered_at = self.clock.now()
                     return "answered", info
@@ -541,9 +546,7 @@ class SipProvider(Provider):
             disposition=disposition, disposition_at=disposition_at,
         )  # fmt: skip
 
-    async def _bridged_call(
-        self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink
-    ) -> CallResult:
+    async def _bridged_call(self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink) -> CallResult:
         r = call.request
         s = self.settings
         emit(ProviderEvent("created", r.call_id, dialed_at, client_call_id))
@@ -575,9 +578,14 @@ class SipProvider(Provider):
             return await self._first_failed(call, first, what, info, dialed_at, client_call_id)
         codec = self._configure(first, info.get("sdp"), codecs)
         if codec is None:
-            self._hangup(first, "SIP;cause=488;text=\"no common codec\"")
-            return self._result(call, CallStatus.FAILED, dialed_at, client_call_id,
-                                error=f"{first_role} leg answered without a codec we offer ({', '.join(codecs)})")
+            self._hangup(first, 'SIP;cause=488;text="no common codec"')
+            return self._result(
+                call,
+                CallStatus.FAILED,
+                dialed_at,
+                client_call_id,
+                error=f"{first_role} leg answered without a codec we offer ({', '.join(codecs)})",
+            )
         first_answered = first.answered_at
         if first_role == "client":
             emit(ProviderEvent("answered", r.call_id, first_answered or self.clock.now(), client_call_id))
@@ -591,9 +599,10 @@ class SipProvider(Provider):
         if what != "answered":
             return await self._second_failed(call, first, second, what, info, dialed_at, client_call_id)
         if self._configure(second, info.get("sdp"), [codec]) is None:
-            self._hangup_all(call, "SIP;cause=488;text=\"no common codec\"")
-            return self._result(call, CallStatus.FAILED, dialed_at, client_call_id,
-                                error=f"{second_role} leg answered without {codec}")
+            self._hangup_all(call, 'SIP;cause=488;text="no common codec"')
+            return self._result(
+                call, CallStatus.FAILED, dialed_at, client_call_id, error=f"{second_role} leg answered without {codec}"
+            )
 
         # 3. the bridge
         assert self._media is not None
@@ -656,29 +665,51 @@ class SipProvider(Provider):
             # ready, not the client (nor the agent) unreachable.
             why = f"authentication refused: {first.role} leg {code} {reason}".strip()
             self._auth_refused = (asyncio.get_running_loop().time() + AUTH_HOLD, why)
-            log.error("sip_auth_refused", provider=self.name, call_id=r.call_id, code=code, reason=reason,
-                      note=f"check the SIP credentials; no call for {AUTH_HOLD:g} s")
+            log.error(
+                "sip_auth_refused",
+                provider=self.name,
+                call_id=r.call_id,
+                code=code,
+                reason=reason,
+                note=f"check the SIP credentials; no call for {AUTH_HOLD:g} s",
+            )
             raise ProviderNotReady(why)
         if what == "timeout":
             await self._cancel_and_wait(call, first, 'SIP;cause=480;text="ring timeout"')
         if first.role == "client":
             if what == "timeout":
-                return self._result(call, CallStatus.NO_ANSWER, dialed_at, client_call_id,
-                                    error=f"no answer within {r.ring_timeout.total_seconds():g} s")
+                return self._result(
+                    call,
+                    CallStatus.NO_ANSWER,
+                    dialed_at,
+                    client_call_id,
+                    error=f"no answer within {r.ring_timeout.total_seconds():g} s",
+                )
             status = map_final(code, reason, timeout=bool(info.get("timeout")))
             return self._result(call, status, dialed_at, client_call_id, error=f"{code} {reason}".strip())
         # the agent leg: the client was never dialed
         if what == "timeout":
             secs = self.settings.agent_ring_timeout.total_seconds()
-            return self._result(call, CallStatus.CANCELED, dialed_at, client_call_id,
-                                error=f"agent {r.connect_to} did not answer within {secs:g} s: the client was not dialed")
+            return self._result(
+                call,
+                CallStatus.CANCELED,
+                dialed_at,
+                client_call_id,
+                error=f"agent {r.connect_to} did not answer within {secs:g} s: the client was not dialed",
+            )
         text = f"agent leg {code} {reason}".strip()
         if code in _AGENT_AWAY and not info.get("timeout"):
-            return self._result(call, CallStatus.CANCELED, dialed_at, client_call_id,
-                                error=f"{text}: the client was not dialed")
+            return self._result(
+                call, CallStatus.CANCELED, dialed_at, client_call_id, error=f"{text}: the client was not dialed"
+            )
         # a broken agent target must not loop as 'canceled' (retried at once)
-        return self._result(call, CallStatus.FAILED, dialed_at, client_call_id,
-                            error=f"{text} ({r.connect_to}): the client was not dialed")
+        return self._result(
+            call,
+            CallStatus.FAILED,
+            dialed_at,
+            client_call_id,
+            error=f"{text} ({r.connect_to}): the client was not dialed",
+        )
 
     async def _second_failed(
         self, call: _Call, first: _LegRun, second: _LegRun, what: str, info: dict[str, Any], dialed_at: datetime,
@@ -693,8 +724,13 @@ class SipProvider(Provider):
             # tell the agent and free them: the client is not coming
             if what == "other_gone":
                 call.ended_by = "agent"
-                return self._result(call, CallStatus.CANCELED, dialed_at, client_call_id,
-                                    error="agent hung up before the client answered")
+                return self._result(
+                    call,
+                    CallStatus.CANCELED,
+                    dialed_at,
+                    client_call_id,
+                    error="agent hung up before the client answered",
+                )
             if what == "timeout":
                 status, error = CallStatus.NO_ANSWER, f"no answer within {r.ring_timeout.total_seconds():g} s"
                 cause = 'SIP;cause=480;text="client did not answer"'
@@ -709,14 +745,18 @@ class SipProvider(Provider):
         detail = "did not answer" if what == "timeout" else ("hung up" if what == "other_gone" else f"{code} {reason}")
         if what == "other_gone":
             call.ended_by = "client"
-        return self._result(call, CallStatus.ANSWERED, dialed_at, client_call_id, answered_at=first.answered_at,
-                            error=f"agent leg {detail}: the client was answered but not connected")
+        return self._result(
+            call,
+            CallStatus.ANSWERED,
+            dialed_at,
+            client_call_id,
+            answered_at=first.answered_at,
+            error=f"agent leg {detail}: the client was answered but not connected",
+        )
 
     # ------------------------------------------------------------ message mode
 
-    async def _message_call(
-        self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink
-    ) -> CallResult:
+    async def _message_call(self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink) -> CallResult:
         r = call.request
         mm = self.settings.message_mode
         emit(ProviderEvent("created", r.call_id, dialed_at, client_call_id))
@@ -730,7 +770,7 @@ class SipProvider(Provider):
         if what != "answered":
             return await self._first_failed(call, client, what, info, dialed_at, client_call_id)
         if self._configure(client, info.get("sdp"), codecs) is None:
-            self._hangup(client, "SIP;cause=488;text=\"no common codec\"")
+            self._hangup(client, 'SIP;cause=488;text="no common codec"')
             return self._result(call, CallStatus.FAILED, dialed_at, client_call_id, error="no common codec")
         answered_at = client.answered_at or self.clock.now()
         emit(ProviderEvent("answered", r.call_id, answered_at, client_call_id))
@@ -780,4 +820,3 @@ class SipProvider(Provider):
             call, CallStatus.ANSWERED, dialed_at, client_call_id, answered_at=answered_at, error=error,
             disposition=disposition.value if disposition else None, disposition_at=disposition_at,
         )  # fmt: skip
-

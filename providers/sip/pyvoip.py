@@ -17,7 +17,7 @@ import structlog
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
     import pyVoIP
-    import pyVoIP.VoIP  # noqa: F401  (import order matters)
+    import pyVoIP.VoIP
     from pyVoIP import RTP as pv_rtp
     from pyVoIP import SIP as pv_sip
     from pyVoIP.VoIP import VoIP as pv_voip
@@ -26,6 +26,7 @@ with warnings.catch_warnings():
 __all__ = ["PhoneStatus", "pv_rtp", "pv_sip", "pv_voip", "quiet_pyvoip"]
 
 log = structlog.get_logger("providers.sip")
+
 
 def _pyvoip_debug(s: Any, e: Any = None) -> None:
     """pyVoIP's debug(): it prints `e` to stdout even with DEBUG off. Log it instead."""

@@ -60,8 +60,7 @@ class RegisteringClient(SipTransport):
             self.call(self._deregister_now)
             self._reg_dereg_done.wait(min(timeout, 8 * self.t1))
 
-
-    def register(self) -> bool:  # type: ignore[override]
+    def register(self) -> bool:
         """Start (or refresh) the registration; runs on the SIP thread."""
         if not self.register_enabled or not self.NSD:
             return False
@@ -114,7 +113,9 @@ class RegisteringClient(SipTransport):
             if challenge and self.password and (self._reg_challenges == 0 or stale) and self._reg_challenges < 3:
                 self._reg_challenges += 1
                 try:
-                    value = digest_authorization(challenge, "REGISTER", f"sip:{self.domain}", self.auth_user, self.password)
+                    value = digest_authorization(
+                        challenge, "REGISTER", f"sip:{self.domain}", self.auth_user, self.password
+                    )
                 except ValueError as exc:
                     self._register_failed(f"{code} {msg.reason}: {exc}", expires)
                     return
@@ -193,5 +194,5 @@ class RegisteringClient(SipTransport):
         self._reg_challenges = 0
         self._send_register(expires=0)
 
-    def deregister(self) -> bool:  # type: ignore[override]
+    def deregister(self) -> bool:
         raise NotImplementedError("stop() deregisters")

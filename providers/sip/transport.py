@@ -55,7 +55,9 @@ class SipTransport(pv_sip.SIPClient):
     def __init__(self, **options: Unpack[UaOptions]):
         o = options
         server, port = o["registrar"] or ("", 5060)
-        super().__init__(server, port, o["username"], o["password"] or "", o["phone"], myIP=o["bind_ip"], myPort=o["bind_port"])
+        super().__init__(
+            server, port, o["username"], o["password"] or "", o["phone"], myIP=o["bind_ip"], myPort=o["bind_port"]
+        )
         self.name = o["name"]
         self.bind_ip = o["bind_ip"]
         self.public_ip = o["public_ip"]
@@ -122,7 +124,7 @@ class SipTransport(pv_sip.SIPClient):
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             probe.connect((self._resolve(target[0]), target[1]))  # no packet is sent
-            return probe.getsockname()[0]
+            return str(probe.getsockname()[0])
         except OSError:
             return "127.0.0.1"
         finally:

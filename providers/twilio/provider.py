@@ -149,6 +149,11 @@ def _secs(d: timedelta) -> float:
     return d.total_seconds()
 
 
+def _is_final(state: CallState) -> bool:
+    """The parent leg's finality, read afresh (a refresh may change it between reads)."""
+    return state.parent.final
+
+
 class TwilioProvider(Provider, WebhookProvider):
     # Each POST /Calls (retries included) takes the campaign's CPS slot itself (DialRequest.pace).
     paces_creates = True
@@ -218,7 +223,9 @@ class TwilioProvider(Provider, WebhookProvider):
         try:
             await client.api.v2010.accounts(self._account_sid).fetch_async()
         except TwilioException as exc:
-            raise ProviderNotReady(f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}") from None
+            raise ProviderNotReady(
+                f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}"
+            ) from None
         except httpx.HTTPError as exc:
             raise ProviderNotReady(f"Twilio API unreachable: {type(exc).__name__}: {exc}") from None
 
@@ -355,7 +362,7 @@ class TwilioProvider(Provider, WebhookProvider):
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings
-        base = min(_secs(s.backoff_max), _secs(s.backoff_initial) * (2 ** (attempt - 1)))
+        base = min(_secs(s.backoff_max), _secs(s.backoff_initial) * (2.0 ** (attempt - 1)))
         return base * (0.5 + random.random() / 2)
 
     async def _create(self, state: CallState, params: dict[str, Any]) -> str | CallResult:
@@ -370,7 +377,7 @@ class TwilioProvider(Provider, WebhookProvider):
                 call = await client.calls.create_async(**params)
                 if not call.sid:
                     raise ProviderError("Twilio accepted the call but returned no SID")
-                return call.sid
+                return str(call.sid)
             except TwilioException as exc:
                 status = _status(exc)
                 if status == 429 or _code(exc) == "20429":
@@ -397,7 +404,9 @@ class TwilioProvider(Provider, WebhookProvider):
             if attempt > self.settings.max_retries:
                 if unreachable:
                     # Twilio never took the call: the API is away, not the client.
-                    raise ProviderNotReady(f"Twilio API unreachable: POST /Calls gave up after {attempt} attempts: {reason}")
+                    raise ProviderNotReady(
+                        f"Twilio API unreachable: POST /Calls gave up after {attempt} attempts: {reason}"
+                    )
                 raise ProviderError(f"POST /Calls gave up after {attempt} attempts: {reason}")
             delay = self._backoff(attempt)
             log.warning("twilio_create_retry", call_id=call_id, attempt=attempt, reason=reason, delay_s=round(delay, 3))
@@ -413,9 +422,7 @@ class TwilioProvider(Provider, WebhookProvider):
             raise ProviderNotReady(f"Twilio refused our credentials: HTTP {_status(exc)} code {code}: {text}")
         if state.mode == "client_first" and code in INVALID_NUMBER_CODES:
             now = self.clock.now()
-            return CallResult(
-                status=CallStatus.INVALID_NUMBER, dialed_at=state.dialed_at, ended_at=now, error=msg
-            )
+            return CallResult(status=CallStatus.INVALID_NUMBER, dialed_at=state.dialed_at, ended_at=now, error=msg)
         raise ProviderError(msg)
 
     async def _after_ambiguous(
@@ -518,7 +525,9 @@ class TwilioProvider(Provider, WebhookProvider):
                     return outcome
                 if not state.parent.final:
                     # ... and end it if it is really still live.
-                    log.warning("twilio_watchdog_end", call_id=state.call_id, sid=state.parent.sid, cap_s=_secs(state.cap))
+                    log.warning(
+                        "twilio_watchdog_end", call_id=state.call_id, sid=state.parent.sid, cap_s=_secs(state.cap)
+                    )
                     state.notes.append(f"watchdog ended the call after {int(_secs(state.cap))} s")
                     await self._end(state)
                 hangup_at = self.clock.now()
@@ -545,7 +554,9 @@ class TwilioProvider(Provider, WebhookProvider):
         nor the agent is held until the poll; then return the outcome."""
         await self._refresh(state)
         if not state.parent.final:
-            log.warning("twilio_final_callback_missing", call_id=state.call_id, sid=state.parent.sid, status=state.parent.status)
+            log.warning(
+                "twilio_final_callback_missing", call_id=state.call_id, sid=state.parent.sid, status=state.parent.status
+            )
             await self._end(state)
         settled = state.resolve(self.clock.now(), grace, force=True)
         return settled if isinstance(settled, CallResult) else outcome
@@ -664,10 +675,10 @@ class TwilioProvider(Provider, WebhookProvider):
             await self._end(state)
             give_up = self.clock.now() + max(self.settings.final_grace, timedelta(seconds=1))
             await self._refresh(state, strict=True)
-            while not state.parent.final and self.clock.now() < give_up:
+            while not _is_final(state) and self.clock.now() < give_up:
                 await self.clock.sleep(0.25)
                 await self._refresh(state, strict=True)
-            if not state.parent.final:
+            if not _is_final(state):
                 return None
             state.notes.append("ended by reconciliation: no worker was following the call")
         outcome = state.resolve(self.clock.now(), timedelta(0), force=True)
@@ -787,8 +798,13 @@ class TwilioProvider(Provider, WebhookProvider):
             f"{leg_name:<6} {status:<11} seq={seq_text or '-'}"
             + (f" duration={p['CallDuration']}s" if p.get("CallDuration") else "")
             + (f" answered_by={p['AnsweredBy']}" if p.get("AnsweredBy") else "")
-            + ("" if changed and leg.status == status else
-               " (duplicate: ignored)" if not changed else f" (late: status stays {leg.status})"),
+            + (
+                ""
+                if changed and leg.status == status
+                else " (duplicate: ignored)"
+                if not changed
+                else f" (late: status stays {leg.status})"
+            ),
         )
         state.touch(now)
 

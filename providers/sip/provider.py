@@ -66,6 +66,7 @@ from providers.sip.client import DialerSipClient
 from providers.sip.dialog import Leg
 from providers.sip.media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
 from providers.sip.message import uri_hostport
+from providers.sip.outcomes import AGENT_AWAY, AUTH_REFUSED, map_final
 from providers.sip.phone import SipPhone
 from providers.sip.sdp import Sdp, build_sdp
 from providers.sip.settings import SipSettings, SipSettingsError, parse_settings
@@ -76,25 +77,7 @@ log = structlog.get_logger("providers.sip")
 
 Event = tuple[str, str, dict[str, Any]]  # (role, kind, info)
 
-_BUSY = {486, 600, 603}
-_INVALID = {404, 410, 484, 604}
-_NO_ANSWER = {480, 408, 487}
-_AGENT_AWAY = {486, 600, 603, 480, 408, 487}
-_AUTH_REFUSED = {401, 407}  # final, after our credentials were sent: they are wrong
 AUTH_HOLD = 60.0  # seconds the provider stays not ready after a refused INVITE (then one call tries again)
-
-
-def map_final(code: int, reason: str, *, timeout: bool = False) -> CallStatus:
-    """A final SIP response to the client's INVITE -> the call's status."""
-    if timeout:
-        return CallStatus.FAILED  # nothing answered at all: the route is broken, not the client
-    if code in _BUSY:
-        return CallStatus.BUSY  # 603 included: see the module docstring
-    if code in _INVALID:
-        return CallStatus.INVALID_NUMBER
-    if code in _NO_ANSWER:
-        return CallStatus.NO_ANSWER
-    return CallStatus.FAILED  # 5xx, 401/407 after credentials, 403, 3xx (not followed), other 4xx/6xx
 
 
 @dataclass(eq=False)
@@ -660,7 +643,7 @@ class SipProvider(Provider):
     ) -> CallResult:
         r = call.request
         code, reason = int(info.get("code", 0)), str(info.get("reason", ""))
-        if what == "failed" and code in _AUTH_REFUSED and not info.get("timeout"):
+        if what == "failed" and code in AUTH_REFUSED and not info.get("timeout"):
             # Our credentials were refused before anyone rang: the provider is not
             # ready, not the client (nor the agent) unreachable.
             why = f"authentication refused: {first.role} leg {code} {reason}".strip()
@@ -698,7 +681,7 @@ class SipProvider(Provider):
                 error=f"agent {r.connect_to} did not answer within {secs:g} s: the client was not dialed",
             )
         text = f"agent leg {code} {reason}".strip()
-        if code in _AGENT_AWAY and not info.get("timeout"):
+        if code in AGENT_AWAY and not info.get("timeout"):
             return self._result(
                 call, CallStatus.CANCELED, dialed_at, client_call_id, error=f"{text}: the client was not dialed"
             )

@@ -60,6 +60,7 @@ from providers.base import (
     WebhookResponse,
     create_gap,
 )
+from providers.twilio.errors import AUTH_REFUSED_CODES, api_code, api_status, retryable
 from providers.twilio.rest_client import HttpxTwilioClient
 from providers.twilio.settings import TwilioSettings, TwilioSettingsError, parse_settings
 from providers.twilio.state import (
@@ -89,12 +90,7 @@ __all__ = ["TwilioProvider", "TwilioSettings", "TwilioSettingsError"]
 log = structlog.get_logger("providers.twilio")
 T = TypeVar("T")
 
-# API errors: TwilioRestException (legacy errors), TwilioServiceException (RFC 9457
-# problems) and the plain TwilioException a list page raises on a non-200 all derive
-# from TwilioException.
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-# Authenticate / account suspended or closed: no call can be placed with this account.
-AUTH_REFUSED_CODES = frozenset({"20003", "20005"})
 LOOKUP_SKEW = timedelta(minutes=2)
 FIND_SKEW = timedelta(seconds=5)  # a dead worker's call: created right after its row was stamped
 TWIML = "application/xml"
@@ -103,28 +99,6 @@ _RECENT = 2000
 
 class _Unknown(Exception):
     """Whether Twilio created the call cannot be decided."""
-
-
-def _status(exc: BaseException) -> int:
-    """HTTP status of a Twilio API error (0 when unknown)."""
-    status = getattr(exc, "status", None)
-    if status is None and len(exc.args) >= 2:  # TwilioException("Unable to fetch page", response)
-        status = getattr(exc.args[1], "status_code", None)
-    try:
-        return int(status or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _code(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    return "" if code is None else str(code)
-
-
-def _retryable(exc: BaseException) -> bool:
-    """429 / 20429 (too many requests) and 5xx: safe to retry for idempotent requests."""
-    status = _status(exc)
-    return status == 429 or _code(exc) == "20429" or status >= 500
 
 
 def _safe_sink(on_event: EventSink | None, call_id: str) -> EventSink:
@@ -224,7 +198,7 @@ class TwilioProvider(Provider, WebhookProvider):
             await client.api.v2010.accounts(self._account_sid).fetch_async()
         except TwilioException as exc:
             raise ProviderNotReady(
-                f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}"
+                f"Twilio API refused the account check: HTTP {api_status(exc)} code {api_code(exc)}"
             ) from None
         except httpx.HTTPError as exc:
             raise ProviderNotReady(f"Twilio API unreachable: {type(exc).__name__}: {exc}") from None
@@ -379,9 +353,9 @@ class TwilioProvider(Provider, WebhookProvider):
                     raise ProviderError("Twilio accepted the call but returned no SID")
                 return str(call.sid)
             except TwilioException as exc:
-                status = _status(exc)
-                if status == 429 or _code(exc) == "20429":
-                    reason = f"rate limited (HTTP {status}, code {_code(exc)})"
+                status = api_status(exc)
+                if status == 429 or api_code(exc) == "20429":
+                    reason = f"rate limited (HTTP {status}, code {api_code(exc)})"
                     unreachable = False
                 elif status >= 500 or status == 0:
                     found = await self._after_ambiguous(state, params, first_try, f"HTTP {status}")
@@ -414,12 +388,12 @@ class TwilioProvider(Provider, WebhookProvider):
 
     def _refused(self, state: CallState, exc: Any) -> CallResult:
         """A 4xx on POST /Calls: nothing was dialed."""
-        code = _code(exc)
+        code = api_code(exc)
         text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
-        msg = f"Twilio refused the call: HTTP {_status(exc)} code {code}: {text}"
-        log.warning("twilio_create_refused", call_id=state.call_id, status=_status(exc), code=code)
-        if _status(exc) == 401 or code in AUTH_REFUSED_CODES:
-            raise ProviderNotReady(f"Twilio refused our credentials: HTTP {_status(exc)} code {code}: {text}")
+        msg = f"Twilio refused the call: HTTP {api_status(exc)} code {code}: {text}"
+        log.warning("twilio_create_refused", call_id=state.call_id, status=api_status(exc), code=code)
+        if api_status(exc) == 401 or code in AUTH_REFUSED_CODES:
+            raise ProviderNotReady(f"Twilio refused our credentials: HTTP {api_status(exc)} code {code}: {text}")
         if state.mode == "client_first" and code in INVALID_NUMBER_CODES:
             now = self.clock.now()
             return CallResult(status=CallStatus.INVALID_NUMBER, dialed_at=state.dialed_at, ended_at=now, error=msg)
@@ -568,9 +542,9 @@ class TwilioProvider(Provider, WebhookProvider):
             try:
                 return await op()
             except TwilioException as exc:
-                if not _retryable(exc):
+                if not retryable(exc):
                     raise
-                reason = f"HTTP {_status(exc)}"
+                reason = f"HTTP {api_status(exc)}"
             except httpx.TransportError as exc:
                 reason = type(exc).__name__
             attempt += 1
@@ -590,14 +564,14 @@ class TwilioProvider(Provider, WebhookProvider):
         try:
             call = await self._rest(lambda: client.calls(sid).fetch_async(), "fetch call")
         except TwilioException as exc:
-            if _status(exc) == 404:
+            if api_status(exc) == 404:
                 state.notes.append("Twilio does not know the call")
                 state.parent.apply("failed", at=now, received=now)
                 state.touch(now)
                 return False
-            log.warning("twilio_fetch_failed", sid=sid, status=_status(exc), code=_code(exc))
+            log.warning("twilio_fetch_failed", sid=sid, status=api_status(exc), code=api_code(exc))
             if strict:
-                raise ProviderError(f"fetching {sid} failed: HTTP {_status(exc)} code {_code(exc)}") from None
+                raise ProviderError(f"fetching {sid} failed: HTTP {api_status(exc)} code {api_code(exc)}") from None
             return False
         except ProviderError as exc:
             log.warning("twilio_fetch_failed", sid=sid, error=str(exc))
@@ -631,7 +605,7 @@ class TwilioProvider(Provider, WebhookProvider):
         try:
             await self._rest(lambda: client.calls(sid).update_async(status="completed"), "end call")
         except TwilioException as exc:
-            if _status(exc) == 404:
+            if api_status(exc) == 404:
                 return
             # A call still queued or ringing is canceled rather than completed.
             try:
@@ -699,7 +673,7 @@ class TwilioProvider(Provider, WebhookProvider):
                 lambda: client.calls.list_async(to=to, from_=request.caller_id, limit=50, page_size=50), "list calls"
             )
         except TwilioException as exc:
-            raise ProviderError(f"listing calls to {to} failed: HTTP {_status(exc)} code {_code(exc)}") from None
+            raise ProviderError(f"listing calls to {to} failed: HTTP {api_status(exc)} code {api_code(exc)}") from None
         except httpx.HTTPError as exc:
             raise ProviderError(f"listing calls to {to} failed: {type(exc).__name__}") from None
         # Twilio's dates have one-second resolution and its own clock: allow a little skew.

@@ -28,7 +28,6 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
 import h11
 import structlog
@@ -210,7 +209,9 @@ def _peer(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def bind_address(providers: ProviderMap, http_settings: Mapping[str, Any] | None = None) -> tuple[str, int] | None:
+def bind_address(
+    providers: ProviderMap, http_settings: Mapping[str, str | int] | None = None
+) -> tuple[str, int] | None:
     """Where the worker's endpoint listens: ``http: {host, port}`` from the config if
     set, else what the webhook providers ask for (they must agree), else None (no
     provider needs webhooks)."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -60,15 +59,15 @@ from providers.base import (
     WebhookResponse,
     create_gap,
 )
+from providers.twilio.callbacks import answer_twiml, on_dial, on_status
+from providers.twilio.calls import CallBook
 from providers.twilio.errors import AUTH_REFUSED_CODES, api_code, api_status, retryable
 from providers.twilio.rest_client import HttpxTwilioClient
 from providers.twilio.settings import TwilioSettings, TwilioSettingsError, parse_settings
 from providers.twilio.state import (
     FINAL,
     INVALID_NUMBER_CODES,
-    MACHINE_ANSWERS,
     CallState,
-    parse_timestamp,
     provider_call_id,
     split_provider_call_id,
 )
@@ -76,10 +75,7 @@ from providers.twilio.webhooks import (
     HANGUP,
     KINDS,
     Signer,
-    Target,
-    bridge_twiml,
     form_params,
-    machine_twiml,
     parse_target,
     public_url,
     webhook_url,
@@ -94,7 +90,6 @@ STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 LOOKUP_SKEW = timedelta(minutes=2)
 FIND_SKEW = timedelta(seconds=5)  # a dead worker's call: created right after its row was stamped
 TWIML = "application/xml"
-_RECENT = 2000
 
 
 class _Unknown(Exception):
@@ -141,10 +136,7 @@ class TwilioProvider(Provider, WebhookProvider):
         self.listen: tuple[str, int] | None = (self.settings.listen_host, self.settings.listen_port)
         self.webhook_max_body: int = self.settings.max_body_bytes
         self.poll_interval: timedelta = self.settings.poll_interval
-        self._calls: dict[str, CallState] = {}
-        self._by_sid: dict[str, str] = {}
-        self._recent: OrderedDict[str, None] = OrderedDict()  # finished call ids and SIDs
-        self._observers: dict[str, Callable[[str], None]] = {}
+        self._book = CallBook()
         self._pace_lock = asyncio.Lock()
         self._last_create: datetime | None = None
         self._http: httpx.AsyncClient | None = None
@@ -210,7 +202,7 @@ class TwilioProvider(Provider, WebhookProvider):
 
     def observe(self, call_id: str, fn: Callable[[str], None]) -> None:
         """Receive a human-readable line for each callback of one call (test-call)."""
-        self._observers[call_id] = fn
+        self._book.observe(call_id, fn)
 
     # ------------------------------------------------------------ dialing
 
@@ -218,7 +210,7 @@ class TwilioProvider(Provider, WebhookProvider):
         await self.start()
         emit = _safe_sink(on_event, request.call_id)
         agent = parse_target(request.connect_to)
-        if request.call_id in self._calls:
+        if self._book.get(request.call_id) is not None:
             raise ProviderError(f"call {request.call_id} is already in progress")
         s = self.settings
         talk_cap = request.hard_limit or s.default_talk_limit
@@ -230,12 +222,12 @@ class TwilioProvider(Provider, WebhookProvider):
         state = CallState(
             request=request, mode=request.connect_mode, dialed_at=self.clock.now(), cap=cap, talk_cap=talk_cap
         )
-        self._calls[request.call_id] = state
+        self._book.add(state)
         try:
             created = await self._create(state, self._create_params(state, agent.rest_to))
             if isinstance(created, CallResult):
                 return created
-            self._adopt(state, created)
+            self._book.adopt(state, created)
             pcid = provider_call_id(created, state.mode)
             emit(ProviderEvent("created", request.call_id, self.clock.now(), pcid))
             log.info("twilio_call_created", call_id=request.call_id, sid=created, mode=state.mode, cap_s=_secs(cap))
@@ -248,7 +240,7 @@ class TwilioProvider(Provider, WebhookProvider):
                 await asyncio.shield(self._end_quietly(state, why))
             raise
         finally:
-            self._forget(state)
+            self._book.forget(state)
         emit(ProviderEvent("ended", request.call_id, result.ended_at, result.provider_call_id))
         log.info(
             "twilio_call_ended", call_id=request.call_id, sid=state.parent.sid, status=result.status.value,
@@ -296,21 +288,6 @@ class TwilioProvider(Provider, WebhookProvider):
             params["to"] = agent_to
             params["timeout"] = _clamp(_secs(s.agent_ring_timeout), 5, 600)
         return params
-
-    def _adopt(self, state: CallState, sid: str) -> None:
-        if state.parent.sid is None:
-            state.parent.sid = sid
-        self._by_sid[sid] = state.call_id
-
-    def _forget(self, state: CallState) -> None:
-        self._calls.pop(state.call_id, None)
-        self._observers.pop(state.call_id, None)
-        for key in (state.call_id, state.parent.sid, state.child.sid):
-            if key:
-                self._recent[key] = None
-                self._by_sid.pop(key, None)
-        while len(self._recent) > _RECENT:
-            self._recent.popitem(last=False)
 
     # ------------------------------------------------------------ creating, with retries
 
@@ -448,8 +425,8 @@ class TwilioProvider(Provider, WebhookProvider):
             c.sid
             for c in calls
             if c.sid
-            and c.sid not in self._by_sid
-            and c.sid not in self._recent
+            and not self._book.following(c.sid)
+            and not self._book.finished(c.sid)
             and (c.date_created is None or c.date_created >= cutoff)
             and (not c.direction or c.direction == "outbound-api")
         ]
@@ -632,7 +609,7 @@ class TwilioProvider(Provider, WebhookProvider):
         must not go on. Raises ProviderError when Twilio cannot be read (network, 5xx)."""
         await self.start()
         sid, mode = split_provider_call_id(provider_call_id)
-        if sid in self._by_sid:
+        if self._book.following(sid):
             return None  # we are following it ourselves
         now = self.clock.now()
         dummy = DialRequest(call_id=f"fetch-{sid}", number="", caller_id="", connect_to="", ring_timeout=timedelta(0))
@@ -682,7 +659,7 @@ class TwilioProvider(Provider, WebhookProvider):
             c.sid
             for c in calls
             if c.sid
-            and c.sid not in self._by_sid  # followed by a live call of ours
+            and not self._book.following(c.sid)  # followed by a live call of ours
             and c.date_created is not None
             and lo <= c.date_created <= hi
             and (not c.direction or c.direction == "outbound-api")
@@ -712,130 +689,19 @@ class TwilioProvider(Provider, WebhookProvider):
             return WebhookResponse(403, body=b"invalid signature")
         query = dict(parse_qsl(request.query_string, keep_blank_values=True))
         call_id = query.get("call", "")
-        state = self._calls.get(call_id)
+        state = self._book.get(call_id)
         now = self.clock.now()
         if state is None:
-            level = log.debug if call_id in self._recent else log.warning
+            level = log.debug if self._book.finished(call_id) else log.warning
             level("twilio_webhook_unknown_call", kind=kind, call_id=call_id, sid=params.get("CallSid"))
             if kind == "twiml":
                 return WebhookResponse(200, TWIML, HANGUP.encode())  # nobody follows this call: connect no one
             return WebhookResponse(204)
         if kind == "status":
-            self._on_status(state, query.get("leg", "parent"), params, now)
+            on_status(self._book, state, query.get("leg", "parent"), params, now)
             return WebhookResponse(204)
         if kind == "dial":
-            self._on_dial(state, params, now)
+            on_dial(self._book, state, params, now)
             return WebhookResponse(200, TWIML, HANGUP.encode())
-        return WebhookResponse(200, TWIML, self._twiml(state, params, now).encode())
-
-    def _observe(self, state: CallState, line: str) -> None:
-        fn = self._observers.get(state.call_id)
-        if fn is not None:
-            try:
-                fn(line)
-            except Exception:  # an observer must not break the webhook
-                log.exception("twilio_observer_failed", call_id=state.call_id)
-
-    def _on_status(self, state: CallState, leg_name: str, p: Mapping[str, str], now: datetime) -> None:
-        leg = state.child if leg_name == "child" else state.parent
-        sid = p.get("CallSid")
-        status = p.get("CallStatus", "")
-        if not status:
-            return
-        if leg.sid is not None and sid and sid != leg.sid:
-            log.warning("twilio_callback_other_sid", call_id=state.call_id, leg=leg_name, sid=sid, known=leg.sid)
-            return
-        if leg_name == "parent" and sid and state.parent.sid is None:
-            self._adopt(state, sid)
-        seq_text = p.get("SequenceNumber")
-        seq = int(seq_text) if seq_text and seq_text.isdigit() else None
-        at = parse_timestamp(p.get("Timestamp")) or now
-        changed = leg.apply(
-            status,
-            at=at,
-            received=now,
-            seq=seq,
-            duration=p.get("CallDuration"),
-            answered_by=p.get("AnsweredBy"),
-            error_code=p.get("ErrorCode"),
-            sid=sid,
-        )
-        if leg_name == "child" and sid:
-            self._by_sid.setdefault(sid, state.call_id)
-            state.bridge_started = True
-        log.debug(
-            "twilio_callback", call_id=state.call_id, leg=leg_name, status=status, seq=seq, changed=changed,
-            duration=p.get("CallDuration"), answered_by=p.get("AnsweredBy"),
-        )  # fmt: skip
-        self._observe(
-            state,
-            f"{leg_name:<6} {status:<11} seq={seq_text or '-'}"
-            + (f" duration={p['CallDuration']}s" if p.get("CallDuration") else "")
-            + (f" answered_by={p['AnsweredBy']}" if p.get("AnsweredBy") else "")
-            + (
-                ""
-                if changed and leg.status == status
-                else " (duplicate: ignored)"
-                if not changed
-                else f" (late: status stays {leg.status})"
-            ),
-        )
-        state.touch(now)
-
-    def _on_dial(self, state: CallState, p: Mapping[str, str], now: datetime) -> None:
-        status = p.get("DialCallStatus")
-        duplicate = state.dial_status is not None
-        if status and not duplicate:
-            state.dial_status = status
-            try:
-                state.dial_duration = max(0.0, float(p.get("DialCallDuration") or 0))
-            except ValueError:
-                state.dial_duration = None
-            state.dial_seen_at = now
-            child_sid = p.get("DialCallSid")
-            if child_sid and state.child.sid is None:
-                state.child.sid = child_sid
-                self._by_sid.setdefault(child_sid, state.call_id)
-        self._observe(
-            state,
-            f"dial   {status or '?':<11} duration={p.get('DialCallDuration', '-')}s"
-            + (" (duplicate: ignored)" if duplicate else ""),
-        )
-        state.touch(now)
-
-    def _twiml(self, state: CallState, p: Mapping[str, str], now: datetime) -> str:
-        s = self.settings
-        r = state.request
-        sid = p.get("CallSid")
-        if sid and state.parent.sid is None:
-            self._adopt(state, sid)
-        answered_by = p.get("AnsweredBy")
-        state.parent.apply("in-progress", at=now, received=now, answered_by=answered_by)
-        state.touch(now)
-        if state.ending or state.parent.final:
-            self._observe(state, "twiml  hangup (call is being ended)")
-            return HANGUP
-        urls = self._urls(r.call_id)
-        if state.mode == "client_first":
-            if answered_by in MACHINE_ANSWERS:
-                state.machine = True
-                md = s.machine_detection
-                self._observe(state, f"twiml  machine ({answered_by}): {md.on_machine}")
-                if md.on_machine == "message":
-                    return machine_twiml(md.message, md.message_url, md.language, md.voice)
-                return HANGUP
-            target = parse_target(r.connect_to)
-            timeout = _clamp(_secs(s.agent_ring_timeout), 5, 600)
-        else:
-            target = Target("number", r.number)
-            timeout = _clamp(_secs(r.ring_timeout), 5, 600)
-        state.bridge_started = True
-        self._observe(state, f"twiml  dial {target.rest_to} (timeLimit {int(_secs(state.talk_cap))} s)")
-        return bridge_twiml(
-            target,
-            caller_id=r.caller_id,
-            timeout_s=timeout,
-            time_limit_s=max(1, int(_secs(state.talk_cap))),
-            action_url=urls["dial"],
-            status_url=urls["child"],
-        )
+        twiml = answer_twiml(self._book, self.settings, self._urls(call_id), state, params, now)
+        return WebhookResponse(200, TWIML, twiml.encode())

@@ -3,6 +3,7 @@
 provider.py     SipProvider: the dialer's side (one call = agent leg + client leg, bridged)
 settings.py     SipSettings: the YAML settings, validated
 outcomes.py     a final SIP response -> the call's status
+addressing.py   agent/client request URIs, the next hop, DNS resolved once
 media.py        RTP: one thread relays the legs' audio, plays nudges and prompts, reads DTMF
 client.py       DialerSipClient: incoming requests, INVITE transactions and dialogs, CANCEL, BYE
 registration.py REGISTER with refresh, digest and back-off

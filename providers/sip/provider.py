@@ -37,9 +37,7 @@ dispatcher records a call lost in a crash as failed (the client returns to the q
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
-import socket
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -62,10 +60,10 @@ from providers.base import (
     ProviderEvent,
     ProviderNotReady,
 )
+from providers.sip.addressing import Addresses
 from providers.sip.client import DialerSipClient
 from providers.sip.dialog import Leg
 from providers.sip.media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
-from providers.sip.message import uri_hostport
 from providers.sip.outcomes import AGENT_AWAY, AUTH_REFUSED, map_final
 from providers.sip.phone import SipPhone
 from providers.sip.sdp import Sdp, build_sdp
@@ -118,7 +116,7 @@ class SipProvider(Provider):
         self._start_lock = asyncio.Lock()
         self._registered = asyncio.Event()
         self._active: set[_Call] = set()
-        self._dns: dict[str, str] = {}
+        self._addresses = Addresses(self.settings)
         self._nudge = nudge_samples(
             self.settings.nudge.frequency_hz, self.settings.nudge.beep.total_seconds(),
             self.settings.nudge.gap.total_seconds(), self.settings.nudge.beeps, self.settings.nudge.level_dbfs,
@@ -147,15 +145,24 @@ class SipProvider(Provider):
                 raise ProviderNotReady(f"provider {self.name}: {exc}") from None
             registrar = None
             if s.registrar is not None:
-                registrar = (await self._resolve(s.registrar.host), s.registrar.port)
+                registrar = (await self._addresses.resolve(s.registrar.host), s.registrar.port)
             ua = DialerSipClient(
-                name=self.name, phone=None, bind_ip=s.bind_ip, bind_port=s.bind_port, public_ip=s.public_ip,
-                username=s.username or "dialer", auth_username=s.auth_username, password=password,
-                domain=self._domain(fallback=s.public_ip or s.bind_ip), registrar=registrar, register=s.register_,
+                name=self.name,
+                phone=None,
+                bind_ip=s.bind_ip,
+                bind_port=s.bind_port,
+                public_ip=s.public_ip,
+                username=s.username or "dialer",
+                auth_username=s.auth_username,
+                password=password,
+                domain=self._addresses.uri_domain(fallback=s.public_ip or s.bind_ip),
+                registrar=registrar,
+                register=s.register_,
                 expiry=s.register_expiry.total_seconds(),
                 backoff=(s.register_backoff_initial.total_seconds(), s.register_backoff_max.total_seconds()),
-                t1=s.t1.total_seconds(), user_agent=s.user_agent,
-            )  # fmt: skip
+                t1=s.t1.total_seconds(),
+                user_agent=s.user_agent,
+            )
             media = MediaEngine(s.bind_ip, s.rtp_ports, self.name, s.symmetric_rtp)
             phone = SipPhone(ua, media, s.rtp_ports, s.register_wait.total_seconds())
 
@@ -223,7 +230,7 @@ class SipProvider(Provider):
         def done(code: int, reason: str) -> None:  # SIP thread
             loop.call_soon_threadsafe(settle, code, reason)
 
-        ua.options((await self._resolve(hp.host), hp.port), done, 2.0)
+        ua.options((await self._addresses.resolve(hp.host), hp.port), done, 2.0)
         try:
             code, reason = await asyncio.wait_for(fut, 3.0)
         except TimeoutError:
@@ -276,53 +283,6 @@ class SipProvider(Provider):
             ua = self._ua
             why = ua.reg_error if ua is not None else "stopped"
             raise ProviderNotReady(f"not registered with registrar {s.registrar}: {why or 'no answer yet'}") from None
-
-    # ------------------------------------------------------------ addresses
-
-    def _domain(self, fallback: str) -> str:
-        s = self.settings
-        try:
-            return s.uri_domain
-        except SipSettingsError:
-            return fallback
-
-    async def _resolve(self, host: str) -> str:
-        try:
-            ipaddress.IPv4Address(host)
-            return host
-        except ValueError:
-            pass
-        cached = self._dns.get(host)
-        if cached is not None:
-            return cached
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM)
-        except OSError as exc:
-            raise ProviderError(f"cannot resolve {host}: {exc}") from None
-        ip = str(infos[0][4][0])
-        self._dns[host] = ip
-        return ip
-
-    def _agent_uri(self, target: str) -> str:
-        t = target.strip()
-        if t.startswith(("sip:", "sips:")):
-            return "sip:" + t.split(":", 1)[1]
-        if re.fullmatch(r"\+?[0-9A-Za-z_.\-*#]+", t):
-            return f"sip:{t}@{self._require().domain}"
-        raise ProviderError(f"connect_to {target!r} is neither a SIP URI (sip:...) nor an extension")
-
-    def _client_uri(self, number: str) -> str:
-        digits = number.lstrip("+")
-        return self.settings.client_uri.format(number=number, digits=digits, domain=self._require().domain)
-
-    async def _dest(self, uri: str) -> tuple[str, int]:
-        hp = self.settings.send_to
-        if hp is not None:
-            return await self._resolve(hp.host), hp.port
-
-        host, port = uri_hostport(uri)
-        return await self._resolve(host), port
 
     # ------------------------------------------------------------ dialing
 
@@ -396,7 +356,7 @@ class SipProvider(Provider):
             raise ProviderError(f"{exc}") from None
         run = _LegRun(role=role, call_id=call_id, uri=uri, endpoint=ep)
         call.legs[role] = run
-        dest = await self._dest(uri)
+        dest = await self._addresses.next_hop(uri)
         pts = [(0 if c == "PCMU" else 8, c) for c in codecs]
         sdp = build_sdp(ua.myIP, ep.port, uuid.uuid4().int % 10**9, 1, pts, s.dtmf_payload_type)
         from_user = s.username or re.sub(r"[^0-9+]", "", call.request.caller_id) or "dialer"
@@ -533,8 +493,8 @@ class SipProvider(Provider):
         r = call.request
         s = self.settings
         emit(ProviderEvent("created", r.call_id, dialed_at, client_call_id))
-        agent_uri = self._agent_uri(r.connect_to)
-        client_uri = self._client_uri(r.number)
+        agent_uri = self._addresses.agent_uri(r.connect_to, self._require().domain)
+        client_uri = self._addresses.client_uri(r.number, self._require().domain)
         ring_client = r.ring_timeout.total_seconds()
         ring_agent = s.agent_ring_timeout.total_seconds()
 
@@ -744,7 +704,14 @@ class SipProvider(Provider):
         mm = self.settings.message_mode
         emit(ProviderEvent("created", r.call_id, dialed_at, client_call_id))
         codecs: list[str] = list(self.settings.codecs)
-        client = await self._invite(call, "client", self._client_uri(r.number), client_call_id, codecs, r.caller_id)
+        client = await self._invite(
+            call,
+            "client",
+            self._addresses.client_uri(r.number, self._require().domain),
+            client_call_id,
+            codecs,
+            r.caller_id,
+        )
 
         def ringing() -> None:
             emit(ProviderEvent("ringing", r.call_id, self.clock.now(), client_call_id))

@@ -36,7 +36,7 @@ from dialer.clock import SystemClock  # noqa: E402
 from dialer.domain import CallStatus  # noqa: E402
 from providers.base import DialRequest  # noqa: E402
 from providers.sip import SipProvider  # noqa: E402
-from providers.sip_media import G711  # noqa: E402
+from providers.sip.media import G711  # noqa: E402
 from tests.integration import sip_peers as sp  # noqa: E402
 
 

@@ -10,10 +10,11 @@ Routes:
   GET  /readyz                       the `readiness` callback passes (store + providers), else 503
   GET  /metrics                      the `metrics` callback's bytes (Prometheus text), 404 without one
 
-A provider takes webhooks by having ``handle_webhook(request) -> (status, media_type,
-body)``; it gets a `WebhookRequest` and may set ``webhook_max_body`` (bytes; larger
-bodies get 413 before the provider sees them) and ``listen`` ((host, port) it wants the
-endpoint bound to). Signature checks are the provider's: only it knows its secret.
+A provider takes webhooks by being a `providers.base.WebhookProvider`: it gets a
+framework-neutral `WebhookRequest` (built here from Starlette's request) and returns a
+`WebhookResponse`; its ``webhook_max_body`` (bytes) is enforced before it sees a body
+(413), and its ``listen`` ((host, port) or None) says where it wants the endpoint bound.
+Signature checks are the provider's: only it knows its secret.
 
 Slow or broken clients are bounded by the protocol itself (`_BoundedH11Protocol`): a
 connection must deliver its request line and headers within `headers_timeout` and its
@@ -25,26 +26,24 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import h11
 import structlog
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from dialer.logging import route_stdlib_logger
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from providers.base import Provider, WebhookProvider, WebhookRequest
 
 log = structlog.get_logger("dialer.http")
 
-DEFAULT_MAX_BODY = 16384
 DEFAULT_BIND = ("127.0.0.1", 8089)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 HEADERS_TIMEOUT = 10.0  # seconds from connection (or first byte of a request) to its complete headers
@@ -54,20 +53,6 @@ MAX_CONNECTIONS = 256  # beyond this, new requests get 503 (uvicorn's limit_conc
 
 Readiness = Callable[[], Awaitable[None]]
 Metrics = Callable[[], bytes]
-
-
-@dataclass(frozen=True)
-class WebhookRequest:
-    """What a provider's webhook handler sees (framework-neutral)."""
-
-    provider: str
-    kind: str
-    method: str
-    path: str  # inside the app, e.g. /webhooks/twilio/status
-    query_string: str  # exactly as received
-    headers: Headers  # case-insensitive
-    client_host: str | None  # the TCP peer (a proxy, if there is one)
-    body: bytes
 
 
 class BodyTooLarge(Exception):
@@ -90,15 +75,18 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+ProviderMap = Mapping[str, Provider]
+
+
 def create_app(
-    providers: Mapping[str, Any],
+    providers: ProviderMap,
     *,
     readiness: Readiness | None = None,
     metrics: Metrics | None = None,
 ) -> Starlette:
     """The ASGI app. `providers` is read at request time: after a reload, swap it with
     `set_providers(app, new)`. `readiness` raises when the worker is not ready (see
-    `readiness_check`); `metrics` returns the /metrics payload (a later issue)."""
+    `readiness_check`); `metrics` returns the /metrics payload (Prometheus text)."""
 
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -122,11 +110,11 @@ def create_app(
 
     async def webhook(request: Request) -> Response:
         name = request.path_params["provider"]
-        provider = request.app.state.providers.get(name)
-        handler = getattr(provider, "handle_webhook", None)
-        if handler is None:
+        current: ProviderMap = request.app.state.providers
+        provider = current.get(name)
+        if provider is None or not isinstance(provider, WebhookProvider):
             return PlainTextResponse("no such provider", status_code=404)
-        limit = int(getattr(provider, "webhook_max_body", DEFAULT_MAX_BODY))
+        limit = provider.webhook_max_body
         try:
             body = await _read_body(request, limit)
         except BodyTooLarge:
@@ -137,28 +125,13 @@ def create_app(
             # to answer and nothing reached the provider.
             log.info("webhook_client_gone", provider=name, client=_peer(request))
             return PlainTextResponse("client disconnected", status_code=400)
-        # The path as sent (percent-escapes kept): signatures cover the exact URL.
-        raw = request.scope.get("raw_path")
-        path = raw.decode("latin-1") if raw else request.scope["path"]
-        root = request.scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        hook = WebhookRequest(
-            provider=name,
-            kind=request.path_params["kind"],
-            method=request.method,
-            path=path,
-            query_string=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=request.headers,
-            client_host=_peer(request),
-            body=body,
-        )
+        hook = _webhook_request(request, name, body)
         try:
-            status, media_type, content = await handler(hook)
+            answer = await provider.handle_webhook(hook)
         except Exception:
             log.exception("webhook_failed", provider=name, kind=hook.kind)
             return PlainTextResponse("internal error", status_code=500)
-        return Response(content, status_code=status, media_type=media_type)
+        return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
 
     app = Starlette(
         routes=[
@@ -175,13 +148,36 @@ def create_app(
     return app
 
 
-def set_providers(app: Starlette, providers: Mapping[str, Any]) -> None:
+def _webhook_request(request: Request, provider: str, body: bytes) -> WebhookRequest:
+    """Starlette's request as the provider sees it."""
+    # The path as sent (percent-escapes kept): signatures cover the exact URL.
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else str(request.scope["path"])
+    root = str(request.scope.get("root_path", ""))
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        headers.setdefault(key.lower(), value)  # the first of repeated headers, as Starlette's .get
+    return WebhookRequest(
+        provider=provider,
+        kind=request.path_params["kind"],
+        method=request.method,
+        path=path,
+        query_string=bytes(request.scope.get("query_string", b"")).decode("latin-1"),
+        headers=headers,
+        client_host=_peer(request),
+        body=body,
+    )
+
+
+def set_providers(app: Starlette, providers: ProviderMap) -> None:
     """After a config reload swapped the providers."""
     app.state.providers = providers
 
 
 def set_metrics(app: Starlette, metrics: Metrics | None) -> None:
-    """The /metrics hook (a later issue plugs the Prometheus registry in here)."""
+    """The /metrics hook (`None`: /metrics answers 404)."""
     app.state.metrics = metrics
 
 
@@ -190,7 +186,7 @@ def set_readiness(app: Starlette, readiness: Readiness | None) -> None:
 
 
 def readiness_check(
-    providers: Callable[[], Mapping[str, Any]] | Mapping[str, Any],
+    providers: Callable[[], ProviderMap] | ProviderMap,
     store_ping: Callable[[], Awaitable[None]] | None = None,
 ) -> Readiness:
     """A /readyz callback: the store answers (``store.ping``) and every provider's
@@ -213,14 +209,16 @@ def _peer(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def bind_address(providers: Mapping[str, Any], http_settings: Mapping[str, Any] | None = None) -> tuple[str, int] | None:
+def bind_address(
+    providers: ProviderMap, http_settings: Mapping[str, str | int] | None = None
+) -> tuple[str, int] | None:
     """Where the worker's endpoint listens: ``http: {host, port}`` from the config if
     set, else what the webhook providers ask for (they must agree), else None (no
     provider needs webhooks)."""
     http_settings = http_settings or {}
     if "host" in http_settings or "port" in http_settings:
         return str(http_settings.get("host", DEFAULT_BIND[0])), int(http_settings.get("port", DEFAULT_BIND[1]))
-    wanted = {tuple(p.listen) for p in providers.values() if hasattr(p, "handle_webhook") and hasattr(p, "listen")}
+    wanted = {p.listen for p in providers.values() if isinstance(p, WebhookProvider) and p.listen is not None}
     if not wanted:
         return None
     if len(wanted) > 1:
@@ -248,7 +246,7 @@ class _BoundedH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
-        self._deadline_phase: Any = None
+        self._deadline_phase: object = None  # an h11 state (IDLE / SEND_BODY) or None
         super().connection_made(transport)
         self._arm()
 
@@ -298,7 +296,7 @@ class _BoundedH11Protocol(H11Protocol):
 
 class _Server(uvicorn.Server):
     @contextmanager
-    def capture_signals(self):  # type: ignore[no-untyped-def,override]
+    def capture_signals(self) -> Iterator[None]:
         # The service owns SIGTERM/SIGINT/SIGHUP: uvicorn must not install handlers.
         yield
 
@@ -312,7 +310,7 @@ class HttpServer:
 
     def __init__(
         self,
-        app: Any,
+        app: ASGIApp,
         *,
         graceful_timeout: float = 5.0,
         headers_timeout: float = HEADERS_TIMEOUT,
@@ -379,7 +377,7 @@ class HttpServer:
         server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=self.graceful_timeout + 2)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             server.force_exit = True
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)

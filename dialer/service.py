@@ -5,6 +5,11 @@
 - SIGHUP: reload the config; an invalid one is reported and the old one kept.
 - systemd Type=notify: READY=1 once ticking, WATCHDOG=1 from the tick (so a
   stuck loop is restarted), STOPPING=1 when the drain starts.
+
+Everything `run` acquires (signal handlers, the store, each provider, the HTTP
+server, the heartbeat, the scheduler) is entered into one `AsyncExitStack` as it is
+acquired, so whichever step fails, what was acquired before it is released, in reverse
+order; the clean stop unwinds the same stack.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import os
 import signal
 import socket
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import structlog
+from starlette.applications import Starlette
 
 from dialer.clock import SystemClock
 from dialer.config.errors import ConfigError
@@ -25,9 +31,9 @@ from dialer.config.loader import load_config
 from dialer.config.models import DialerConfig
 from dialer.daily import DailyJobs
 from dialer.dispatcher import Dispatcher
+from dialer.http import DEFAULT_BIND, HttpServer, bind_address, create_app, readiness_check, set_providers
 from dialer.metrics import DialerMetrics
 from dialer.planning import center_today, day_bounds, lines_of
-from dialer.http import DEFAULT_BIND, HttpServer, bind_address, create_app, readiness_check, set_providers
 from dialer.scheduler import DialerScheduler
 from dialer.store import store_for
 from dialer.store.base import AccessDenied, SchemaMismatch, Store, StoreError, StoreUnreachable, denied_message
@@ -59,7 +65,9 @@ def worker_id(config: DialerConfig) -> str:
     return config.service.worker_id or socket.gethostname()
 
 
-def build_providers(config: DialerConfig, clock: SystemClock, existing: dict[str, Provider] | None = None) -> dict[str, Provider]:
+def build_providers(
+    config: DialerConfig, clock: SystemClock, existing: dict[str, Provider] | None = None
+) -> dict[str, Provider]:
     providers = dict(existing or {})
     for name, p in config.providers.items():
         if name not in providers:
@@ -86,7 +94,9 @@ class Service:
         self.dispatcher: Dispatcher | None = None
         self.scheduler: DialerScheduler | None = None
         self.http: HttpServer | None = None
-        self.app: Any = None
+        self.app: Starlette | None = None
+        # Every started provider is entered here (at start and on reload); closed as one.
+        self._providers: AsyncExitStack | None = None
         self.daily = DailyJobs(worker_id(self.config))
 
     def request_stop(self) -> None:
@@ -166,10 +176,11 @@ class Service:
             log.error("reload_rejected", file=str(self.config_path), errors=[str(i) for i in exc.issues])
             return
         assert self.dispatcher is not None and self.scheduler is not None and self.store is not None
+        assert self._providers is not None
         providers = build_providers(new, self.clock, self.dispatcher.providers)
         for name, provider in providers.items():
             if name not in self.dispatcher.providers:
-                await provider.start()
+                await self._providers.enter_async_context(provider)
         self.dispatcher.providers = providers
         if self.app is not None:
             set_providers(self.app, providers)
@@ -179,7 +190,7 @@ class Service:
         marked = await self.store.mark_all_for_schedule()
         log.info("config_reloaded", file=str(self.config_path), rescheduling=marked)
 
-    async def _start_http(self, providers: dict[str, Provider]) -> None:
+    async def _start_http(self, stack: AsyncExitStack, providers: dict[str, Provider]) -> None:
         if not self.config.http.enabled:
             return
         assert self.store is not None and self.dispatcher is not None
@@ -191,68 +202,95 @@ class Service:
         )
         address = bind_address(providers, self.config.http.bind_settings()) or DEFAULT_BIND
         self.http = HttpServer(self.app)
+        stack.push_async_callback(self.http.stop)
         await self.http.start(*address)  # logs http_listening
 
-    async def run(self) -> int:
+    def _handle_signals(self, stack: AsyncExitStack) -> None:
+        """Install our handlers; the stack removes them again (a failed start included)."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        owner = worker_id(self.config)
+        wanted = {
+            signal.SIGTERM: self.request_stop,
+            signal.SIGINT: self.request_stop,
+            signal.SIGHUP: self.request_reload,
+        }
+        for sig, handler in wanted.items():
+            loop.add_signal_handler(sig, handler)
+            stack.callback(loop.remove_signal_handler, sig)
+
+    async def _open_store(self, stack: AsyncExitStack) -> Store | int:
+        """The store, opened and migrated (closed by the stack), or the exit code when it
+        cannot be (logged as one `store_unavailable` line)."""
         try:
-            self.store = store_for(self.config, self.db)
+            store = store_for(self.config, self.db)
         except ValueError as exc:
             # A DSN that cannot be read (or a URL of another database): as the other
             # commands do, exit 4 with one line.
-            error = SchemaMismatch(str(exc))
-            log.error("store_unavailable", error=str(error), exit_code=error.exit_code)
-            return error.exit_code
+            mismatch = SchemaMismatch(str(exc))
+            log.error("store_unavailable", error=str(mismatch), exit_code=mismatch.exit_code)
+            return mismatch.exit_code
+        stack.push_async_callback(store.close)
         try:
             # `run` may create and migrate the schema (and only forward: a schema newer
             # than this version is refused). A store it cannot reach is one log line
             # and a documented exit code; systemd restarts the unit (Restart=on-failure).
-            await self.store.open()
-            await self.store.migrate()
+            await store.open()
+            await store.migrate()
         except StoreError as exc:
             log.error("store_unavailable", error=str(exc), exit_code=exc.exit_code)
-            await self.store.close()
             return exc.exit_code
-        except (self.store.connection_errors + self.store.denied_errors) as exc:
+        except store.connection_errors + store.denied_errors as exc:
             error: StoreError
-            if isinstance(exc, self.store.denied_errors):
-                error = AccessDenied(denied_message(self.store.describe(), exc))
+            if isinstance(exc, store.denied_errors):
+                error = AccessDenied(denied_message(store.describe(), exc))
             else:
-                error = StoreUnreachable(f"{self.store.describe()}: {type(exc).__name__}: {exc}")
+                error = StoreUnreachable(f"{store.describe()}: {type(exc).__name__}: {exc}")
             log.error("store_unavailable", error=str(error), exit_code=error.exit_code)
-            await self.store.close()
             return error.exit_code
-        try:
+        return store
+
+    async def run(self) -> int:
+        async with AsyncExitStack() as stack:
+            self._handle_signals(stack)
+            owner = worker_id(self.config)
+            store = await self._open_store(stack)
+            if isinstance(store, int):
+                return store
+            self.store = store
+            # Entered before the HTTP server: on the way out the endpoint goes first,
+            # then the providers (those a reload added included), then the store.
+            self._providers = await stack.enter_async_context(AsyncExitStack())
             providers = build_providers(self.config, self.clock)
             for provider in providers.values():
-                await provider.start()
-            self.dispatcher = Dispatcher(self.store, providers, self.config, self.clock, owner=owner)
+                await self._providers.enter_async_context(provider)
+            self.dispatcher = Dispatcher(store, providers, self.config, self.clock, owner=owner)
             self.dispatcher.metrics.prom = self.metrics
             # Webhooks must be served before reconciliation and the first call.
-            await self._start_http(providers)
+            await self._start_http(stack, providers)
             # Our previous life's leases: expire them so its calls are reconciled now,
             # before our first heartbeat overwrites the moment that life was last alive.
-            expired = await self.store.expire_leases(owner, self.clock.now())
+            expired = await store.expire_leases(owner, self.clock.now())
             rescued = await self.dispatcher.reconcile_orphans(self.clock.now())
             # The heartbeat runs on its own, not in the tick: a busy or paused tick
             # must not let this worker's leases run out.
             heartbeat = asyncio.create_task(self._keep_alive(), name="heartbeat")
+            stack.push_async_callback(_cancel, heartbeat)
             try:
                 await self._daily()
             except Exception as exc:
                 # The catch-up is retried by the scheduler every 30 s; dialing starts anyway.
                 log.error("daily_jobs_failed", error=f"{type(exc).__name__}: {exc}")
             self.scheduler = DialerScheduler(self.config, self._tick, self._daily)
+            stack.callback(self.scheduler.shutdown)
             self.scheduler.start()
             sd_notify("READY=1")
             log.info(
-                "started", worker=owner, config=str(self.config_path), campaigns=[c.name for c in self.config.campaigns],
-                expired_leases=expired, rescued_calls=rescued,
-            )  # fmt: skip
+                "started",
+                worker=owner,
+                config=str(self.config_path),
+                campaigns=[c.name for c in self.config.campaigns],
+                expired_leases=expired,
+                rescued_calls=rescued,
+            )
             await self._stop.wait()
             sd_notify("STOPPING=1")
             log.info("stopping", in_flight=self.dispatcher.in_flight)
@@ -264,24 +302,24 @@ class Service:
                 pass
             drained = await self.dispatcher.drain(self.config.service.drain_timeout.total_seconds())
             await self.dispatcher.wait_idle()
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            await _cancel(heartbeat)
             # Leave no lease behind: a claim whose answer was lost with a dropped
             # connection is still ours in the database. (Best effort: the database may
             # be away, and then the leases simply expire.)
             try:
-                await self.store.expire_leases(owner, self.clock.now())
+                await store.expire_leases(owner, self.clock.now())
             except Exception as exc:
                 log.warning("leases_not_released", error=f"{type(exc).__name__}: {exc}")
-            # Calls in flight needed their callbacks until now; then the endpoint goes.
-            if self.http is not None:
-                await self.http.stop()
-            for provider in self.dispatcher.providers.values():
-                await provider.close()
+            # Calls in flight needed their callbacks until now; then the endpoint goes,
+            # the providers close and the store closes (the stack, in reverse order).
+            await stack.aclose()
             log.info("stopped", drained=drained)
             return 0
-        finally:
-            await self.store.close()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _watchdog_interval() -> float:

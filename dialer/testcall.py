@@ -22,7 +22,14 @@ from dialer.clock import Clock, SystemClock
 from dialer.config.models import DialerConfig
 from dialer.domain import CallStatus
 from dialer.http import HttpServer, bind_address, create_app
-from providers.base import DialRequest, ProviderError, ProviderEvent, UnknownProviderType, create_provider
+from providers.base import (
+    DialRequest,
+    ProviderError,
+    ProviderEvent,
+    UnknownProviderType,
+    WebhookProvider,
+    create_provider,
+)
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
 POLL_WITHOUT_WEBHOOKS = timedelta(seconds=3)
@@ -95,7 +102,7 @@ async def test_call(
 
     server: HttpServer | None = None
     try:
-        if serve_webhooks and hasattr(provider, "handle_webhook"):
+        if serve_webhooks and isinstance(provider, WebhookProvider):
             address = bind_address({camp.provider: provider}, config.http.bind_settings())
             if address is not None:
                 server = HttpServer(create_app({camp.provider: provider}))

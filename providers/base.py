@@ -5,8 +5,18 @@ hands it a request, listens to its events (the ``created`` event carries the
 provider's call id, which the dispatcher persists at once so a crash can be
 reconciled), and records the result it returns.
 
-Third parties add a provider by exposing a factory under the ``dialer.providers``
-entry-point group; the factory is called as ``Factory(name, settings, clock)``.
+Two halves, both declared here:
+
+* `Provider`: dialing (start, dial, fetch, check, close). A provider is an async
+  context manager: ``async with provider:`` starts it and closes it again, whatever
+  happens inside; subclassing `Provider` gives that default.
+* `WebhookProvider` (optional): a provider that takes HTTP callbacks. The worker's
+  HTTP endpoint (dialer/http.py) hands it a framework-neutral `WebhookRequest` and
+  sends back its `WebhookResponse`; nothing in providers/ imports the web framework.
+
+One registry: every provider type, the built-in ones included, is an entry point of the
+``dialer.providers`` group (pyproject.toml); a third party adds one the same way. The
+factory is called as ``Factory(name, settings, clock)``.
 """
 
 from __future__ import annotations
@@ -14,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from importlib.metadata import entry_points
-from typing import Any, Literal, Protocol, runtime_checkable
+from importlib.metadata import EntryPoint, entry_points
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from dialer.clock import Clock
 from dialer.domain import CallStatus
-
 
 # Twilio queues creates that come exactly 1/cps apart (its clock and our send jitter put
 # some closer than that): every pacer keeps this share of the gap more between creates.
@@ -112,6 +122,10 @@ class CallNotPlaced(ProviderError):
 
 @runtime_checkable
 class Provider(Protocol):
+    """A telephony provider. Subclass it (explicitly) for the async-context-manager
+    default; a third-party provider that does not must define ``__aenter__`` and
+    ``__aexit__`` itself."""
+
     name: str
 
     async def start(self) -> None:
@@ -131,6 +145,15 @@ class Provider(Protocol):
         """Raise (ProviderNotReady, ideally) if the provider cannot place calls now:
         readiness. The dispatcher calls it every few seconds; keep it cheap."""
 
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
 
 @runtime_checkable
 class CallFinder(Protocol):
@@ -145,31 +168,77 @@ class CallFinder(Protocol):
         a call. Raise ProviderError when it cannot tell (unreachable, several match)."""
 
 
+# ------------------------------------------------------------------ webhooks
+
+
+WEBHOOK_MAX_BODY = 16384  # bytes a webhook provider accepts unless it says otherwise
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """One HTTP callback as a provider sees it (no web framework inside providers/)."""
+
+    provider: str
+    kind: str  # the last path segment: /webhooks/{provider}/{kind}
+    method: str
+    path: str  # as sent (percent-escapes kept), inside the app, e.g. /webhooks/twilio/status
+    query_string: str  # exactly as received
+    headers: Mapping[str, str]  # names lower-cased; a repeated header keeps its first value
+    client_host: str | None  # the TCP peer (a proxy, if there is one)
+    body: bytes
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    status: int
+    media_type: str = "text/plain"
+    body: bytes = b""
+
+
+@runtime_checkable
+class WebhookProvider(Protocol):
+    """Optional second half of a provider: it takes webhooks at
+    ``/webhooks/{name}/{kind}``. Signature checks are the provider's own: only it
+    knows its secret."""
+
+    name: str
+    # Larger bodies get 413 before the provider sees them.
+    webhook_max_body: int
+    # The (host, port) the provider wants the endpoint bound to; None: no preference.
+    listen: tuple[str, int] | None
+
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse:
+        """Answer one callback. An exception becomes a 500 (and a log line)."""
+        ...
+
+
+# ------------------------------------------------------------------ registry
+
+
 ProviderFactory = Callable[[str, Mapping[str, Any], Clock], Provider]
+ENTRY_POINT_GROUP = "dialer.providers"
 
 
 class UnknownProviderType(LookupError):
     pass
 
 
-def provider_types() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group="dialer.providers")}
+def provider_types() -> dict[str, EntryPoint]:
+    """The installed provider types (entry points of the ``dialer.providers`` group)."""
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def create_provider(name: str, type_: str, settings: Mapping[str, Any], clock: Clock) -> Provider:
-    """Build a provider by its type, found through entry points (built-ins first)."""
-    builtins = {
-        "simulated": "providers.simulated:SimulatedProvider",
-        "twilio": "providers.twilio:TwilioProvider",
-        "sip": "providers.sip:SipProvider",
-    }
-    eps = provider_types()
-    if type_ in eps:
-        factory = eps[type_].load()
-    elif type_ in builtins:
-        module, _, attr = builtins[type_].partition(":")
-        factory = getattr(__import__(module, fromlist=[attr]), attr)
-    else:
-        known = sorted(set(eps) | set(builtins))
-        raise UnknownProviderType(f"provider type {type_!r} is not installed (known: {', '.join(known)})")
-    return factory(name, settings, clock)
+    """Build a provider by its type, found through its entry point."""
+    types = provider_types()
+    if type_ not in types:
+        known = ", ".join(sorted(types)) or "none"
+        raise UnknownProviderType(f"provider type {type_!r} is not installed (known: {known})")
+    factory: ProviderFactory = types[type_].load()
+    provider = factory(name, settings, clock)
+    if not isinstance(provider, Provider):
+        raise UnknownProviderType(
+            f"provider type {type_!r} is not installed correctly: its entry point built a "
+            f"{type(provider).__name__}, which is not a provider"
+        )
+    return provider

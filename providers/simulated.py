@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dialer.clock import Clock
 from dialer.domain import CallStatus, Disposition
-from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent
+from providers.base import CallResult, DialRequest, EventSink, Provider, ProviderError, ProviderEvent
 
 
 class TalkDistribution(BaseModel):
@@ -73,7 +73,7 @@ class SimulatedSettings(BaseModel):
         return self
 
 
-class SimulatedProvider:
+class SimulatedProvider(Provider):
     def __init__(self, name: str, settings: Mapping[str, Any], clock: Clock):
         self.name = name
         self.settings = SimulatedSettings.model_validate(dict(settings))
@@ -91,7 +91,8 @@ class SimulatedProvider:
 
     def _rng(self, request: DialRequest) -> random.Random:
         # Stable across runs and independent of task scheduling order.
-        key = f"{self.settings.seed}:{request.context.get('client_id', request.call_id)}:{request.context.get('attempt', '')}"
+        client = request.context.get("client_id", request.call_id)
+        key = f"{self.settings.seed}:{client}:{request.context.get('attempt', '')}"
         return random.Random(key)
 
     def _draw(self, rng: random.Random) -> CallStatus:

@@ -16,20 +16,27 @@ from typing import Any
 import pytest
 
 from dialer import logging as dlog
-from dialer.http import HttpServer, WebhookRequest, create_app
+from dialer.http import HttpServer, create_app
+from providers.base import WebhookProvider, WebhookRequest, WebhookResponse
 
 
 class EchoProvider:
     """A webhook provider that records what reached it."""
 
+    name = "echo"
     webhook_max_body = 4096
+    listen = None
 
     def __init__(self) -> None:
         self.seen: list[WebhookRequest] = []
 
-    async def handle_webhook(self, request: WebhookRequest) -> tuple[int, str, bytes]:
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse:
         self.seen.append(request)
-        return 200, "text/plain", b"ok"
+        return WebhookResponse(200, body=b"ok")
+
+
+def test_echo_provider_is_a_webhook_provider() -> None:
+    assert isinstance(EchoProvider(), WebhookProvider)
 
 
 @pytest.fixture
@@ -73,7 +80,9 @@ async def test_partial_body_then_disconnect_is_logged_not_raised(
             await writer.wait_closed()
         # The listener is still fine, and a complete request still works.
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"POST /webhooks/echo/status HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+        writer.write(
+            b"POST /webhooks/echo/status HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+        )
         answer = await closed_by_server(reader, 5)
         writer.close()
         assert answer.startswith(b"HTTP/1.1 200")
@@ -146,7 +155,12 @@ async def test_a_keep_alive_client_is_not_cut_by_the_header_deadline(log_lines: 
 
 @pytest.mark.parametrize(
     "garbage",
-    [b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", b"GET / HTTP/1.1\r\nno colon here\r\n\r\n", b"HELLO\r\n\r\n", b"GET /x y z\r\n\r\n"],
+    [
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+        b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"HELLO\r\n\r\n",
+        b"GET /x y z\r\n\r\n",
+    ],
 )
 async def test_garbage_request_lines_are_structured_log_lines(
     garbage: bytes, log_lines: io.StringIO, capfd: pytest.CaptureFixture[str]

@@ -22,7 +22,7 @@ from dialer.clock import SystemClock
 from dialer.domain import CallStatus
 from providers.base import CallResult, ProviderError
 from providers.sip import SipProvider
-from providers.sip_media import G711, fd_count
+from providers.sip.media import G711, fd_count
 from tests.integration import sip_peers as sp
 from tests.integration.sip_fixtures import direct_settings, pbx_settings, provider, request, sipp
 

@@ -16,7 +16,7 @@ from dialer import logging as dlog
 from dialer.domain import CallStatus
 from providers.base import DialRequest, ProviderError, ProviderEvent, create_provider
 from providers.twilio import TwilioProvider
-from providers.twilio_settings import TwilioSettingsError
+from providers.twilio.settings import TwilioSettingsError
 from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
     AUTH_TOKEN,
     FAST_SETTINGS,

@@ -15,7 +15,7 @@ import pytest
 from dialer.domain import CallStatus
 from dialer.http import HttpServer, bind_address, create_app, readiness_check, set_metrics
 from providers.twilio import TwilioProvider
-from providers.twilio_state import LegState
+from providers.twilio.state import LegState
 from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
     ACCOUNT_SID,
     PUBLIC,

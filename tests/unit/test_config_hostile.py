@@ -285,7 +285,8 @@ class _EntryPoint:
 
 @pytest.fixture
 def third_party(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(providers.base, "provider_types", lambda: {"acme": _EntryPoint()})
+    installed = providers.base.provider_types()  # the built-in types are entry points too
+    monkeypatch.setattr(providers.base, "provider_types", lambda: {**installed, "acme": _EntryPoint()})
     monkeypatch.setenv("ACME_TOKEN", SECRET)
 
 

@@ -36,7 +36,9 @@ class TwilioSettingsError(ValueError):
 def _http_url(value: str, *, what: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{what} must be an absolute http(s) URL such as https://dialer.example.com, got {show(value)}")
+        raise ValueError(
+            f"{what} must be an absolute http(s) URL such as https://dialer.example.com, got {show(value)}"
+        )
     if parts.query or parts.fragment:
         raise ValueError(f"{what} must not carry a query or fragment, got {show(value)}")
     return value.rstrip("/")
@@ -185,9 +187,7 @@ class TwilioSettings(BaseModel):
         try:
             return _http_url(value, what=f"${self.public_base_url_env}")
         except ValueError as exc:
-            raise TwilioSettingsError(
-                f"public_base_url_env: {exc}", [(("public_base_url_env",), str(exc))]
-            ) from None
+            raise TwilioSettingsError(f"public_base_url_env: {exc}", [(("public_base_url_env",), str(exc))]) from None
 
 
 def parse_settings(name: str, settings: Mapping[str, Any]) -> TwilioSettings:

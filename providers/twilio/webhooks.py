@@ -1,29 +1,27 @@
 """Twilio webhook plumbing: the exact public URL, signature checks, TwiML.
 
-The HTTP app (dialer/http.py) hands the provider a neutral request object with the
-attributes ``path``, ``query_string``, ``headers`` (case-insensitive mapping),
-``client_host``, ``method`` and ``body``; nothing here imports the worker's HTTP layer.
+The HTTP app (dialer/http.py) hands the provider a `providers.base.WebhookRequest`
+(header names lower-cased); nothing here imports the worker's HTTP layer.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from providers.base import ProviderError
+from providers.base import ProviderError, WebhookRequest
 
 try:  # twilio >= 9.x with SharedKey-signed webhooks
     from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, get_signature_algorithm
 except ImportError:  # pragma: no cover - older SDKs sign with the auth token only
     SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
-    get_signature_algorithm = None  # type: ignore[assignment]
+    get_signature_algorithm = None
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 WEBHOOK_ROOT = "/webhooks"  # dialer/http.py routes /webhooks/{provider}/{kind}
@@ -56,7 +54,7 @@ def _trusted(host: str | None, proxies: Sequence[IPNetwork]) -> bool:
     return any(address in net for net in proxies)
 
 
-def public_url(public_base: str, request: Any, trusted_proxies: Sequence[IPNetwork]) -> str:
+def public_url(public_base: str, request: WebhookRequest, trusted_proxies: Sequence[IPNetwork]) -> str:
     """The URL Twilio called: scheme and host of ``public_base_url`` (or, from a trusted
     proxy only, of X-Forwarded-Proto / X-Forwarded-Host), its path prefix, then the
     request's own path and exact query string."""
@@ -73,10 +71,33 @@ def public_url(public_base: str, request: Any, trusted_proxies: Sequence[IPNetwo
     return f"{url}?{request.query_string}" if request.query_string else url
 
 
-def form_params(body: bytes) -> ImmutableMultiDict[str, str]:
+class FormParams(Mapping[str, str]):
+    """A POST form that keeps repeated keys: ``form[key]`` is the last value (as a
+    plain dict of the pairs would have it), ``getlist(key)`` every value in order, which
+    is what RequestValidator signs."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]]):
+        self._lists: dict[str, list[str]] = {}
+        for key, value in pairs:
+            self._lists.setdefault(key, []).append(value)
+
+    def __getitem__(self, key: str) -> str:
+        return self._lists[key][-1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lists)
+
+    def __len__(self) -> int:
+        return len(self._lists)
+
+    def getlist(self, key: str) -> list[str]:
+        return list(self._lists.get(key, []))
+
+
+def form_params(body: bytes) -> FormParams:
     """The POST form, keeping repeated keys (RequestValidator signs every value)."""
     text = body.decode("utf-8", errors="strict")
-    return ImmutableMultiDict(parse_qsl(text, keep_blank_values=True))
+    return FormParams(parse_qsl(text, keep_blank_values=True))
 
 
 @dataclass(frozen=True)
@@ -87,11 +108,12 @@ class Signer:
     token: str
     shared_key: str | None = None
 
-    def valid(self, url: str, params: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
-        signature = headers.get(SIGNATURE_HEADER.lower()) or headers.get(SIGNATURE_HEADER)
+    def valid(self, url: str, params: FormParams, headers: Mapping[str, str]) -> bool:
+        """`headers` as in WebhookRequest: names lower-cased."""
+        signature = headers.get(SIGNATURE_HEADER.lower())
         if not signature:
             return False
-        settings = headers.get(SIGNATURE_SETTINGS_HEADER.lower()) or headers.get(SIGNATURE_SETTINGS_HEADER)
+        settings = headers.get(SIGNATURE_SETTINGS_HEADER.lower())
         if settings:
             if self.shared_key is None or get_signature_algorithm is None:
                 return False

@@ -1,6 +1,6 @@
 """The Twilio provider: real outbound calls through the official SDK, status webhooks.
 
-Settings: see providers/twilio_settings.py (and docs/twilio.md).
+Settings: see settings.py (and the README's "Twilio" section).
 
 One call, agent-first (the default: no client ever answers into silence):
   POST /Calls  To=agent  Url=<twiml>  StatusCallback=<status?call=ID&leg=parent>
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -51,30 +50,32 @@ from providers.base import (
     CallResult,
     DialRequest,
     EventSink,
+    Provider,
     ProviderError,
     ProviderEvent,
     ProviderNotReady,
+    WebhookProvider,
+    WebhookRequest,
+    WebhookResponse,
     create_gap,
 )
-from providers.twilio_http import HttpxTwilioClient
-from providers.twilio_settings import TwilioSettings, TwilioSettingsError, parse_settings
-from providers.twilio_state import (
+from providers.twilio.callbacks import answer_twiml, on_dial, on_status
+from providers.twilio.calls import CallBook
+from providers.twilio.errors import AUTH_REFUSED_CODES, api_code, api_status, retryable
+from providers.twilio.rest_client import HttpxTwilioClient
+from providers.twilio.settings import TwilioSettings, TwilioSettingsError, parse_settings
+from providers.twilio.state import (
     FINAL,
     INVALID_NUMBER_CODES,
-    MACHINE_ANSWERS,
     CallState,
-    parse_timestamp,
     provider_call_id,
     split_provider_call_id,
 )
-from providers.twilio_webhooks import (
+from providers.twilio.webhooks import (
     HANGUP,
     KINDS,
     Signer,
-    Target,
-    bridge_twiml,
     form_params,
-    machine_twiml,
     parse_target,
     public_url,
     webhook_url,
@@ -85,42 +86,14 @@ __all__ = ["TwilioProvider", "TwilioSettings", "TwilioSettingsError"]
 log = structlog.get_logger("providers.twilio")
 T = TypeVar("T")
 
-# API errors: TwilioRestException (legacy errors), TwilioServiceException (RFC 9457
-# problems) and the plain TwilioException a list page raises on a non-200 all derive
-# from TwilioException.
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-# Authenticate / account suspended or closed: no call can be placed with this account.
-AUTH_REFUSED_CODES = frozenset({"20003", "20005"})
 LOOKUP_SKEW = timedelta(minutes=2)
 FIND_SKEW = timedelta(seconds=5)  # a dead worker's call: created right after its row was stamped
 TWIML = "application/xml"
-_RECENT = 2000
 
 
 class _Unknown(Exception):
     """Whether Twilio created the call cannot be decided."""
-
-
-def _status(exc: BaseException) -> int:
-    """HTTP status of a Twilio API error (0 when unknown)."""
-    status = getattr(exc, "status", None)
-    if status is None and len(exc.args) >= 2:  # TwilioException("Unable to fetch page", response)
-        status = getattr(exc.args[1], "status_code", None)
-    try:
-        return int(status or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _code(exc: BaseException) -> str:
-    code = getattr(exc, "code", None)
-    return "" if code is None else str(code)
-
-
-def _retryable(exc: BaseException) -> bool:
-    """429 / 20429 (too many requests) and 5xx: safe to retry for idempotent requests."""
-    status = _status(exc)
-    return status == 429 or _code(exc) == "20429" or status >= 500
 
 
 def _safe_sink(on_event: EventSink | None, call_id: str) -> EventSink:
@@ -145,7 +118,12 @@ def _secs(d: timedelta) -> float:
     return d.total_seconds()
 
 
-class TwilioProvider:
+def _is_final(state: CallState) -> bool:
+    """The parent leg's finality, read afresh (a refresh may change it between reads)."""
+    return state.parent.final
+
+
+class TwilioProvider(Provider, WebhookProvider):
     # Each POST /Calls (retries included) takes the campaign's CPS slot itself (DialRequest.pace).
     paces_creates = True
 
@@ -154,14 +132,11 @@ class TwilioProvider:
         self.settings = parse_settings(name, settings)
         self.clock = clock
         self.public_base_url = self.settings.resolved_public_base_url()
-        # for dialer/http.py: where to listen, how much body to accept
-        self.listen: tuple[str, int] = (self.settings.listen_host, self.settings.listen_port)
-        self.webhook_max_body = self.settings.max_body_bytes
+        # WebhookProvider: where the endpoint should listen, how much body to accept
+        self.listen: tuple[str, int] | None = (self.settings.listen_host, self.settings.listen_port)
+        self.webhook_max_body: int = self.settings.max_body_bytes
         self.poll_interval: timedelta = self.settings.poll_interval
-        self._calls: dict[str, CallState] = {}
-        self._by_sid: dict[str, str] = {}
-        self._recent: OrderedDict[str, None] = OrderedDict()  # finished call ids and SIDs
-        self._observers: dict[str, Callable[[str], None]] = {}
+        self._book = CallBook()
         self._pace_lock = asyncio.Lock()
         self._last_create: datetime | None = None
         self._http: httpx.AsyncClient | None = None
@@ -214,7 +189,9 @@ class TwilioProvider:
         try:
             await client.api.v2010.accounts(self._account_sid).fetch_async()
         except TwilioException as exc:
-            raise ProviderNotReady(f"Twilio API refused the account check: HTTP {_status(exc)} code {_code(exc)}") from None
+            raise ProviderNotReady(
+                f"Twilio API refused the account check: HTTP {api_status(exc)} code {api_code(exc)}"
+            ) from None
         except httpx.HTTPError as exc:
             raise ProviderNotReady(f"Twilio API unreachable: {type(exc).__name__}: {exc}") from None
 
@@ -225,7 +202,7 @@ class TwilioProvider:
 
     def observe(self, call_id: str, fn: Callable[[str], None]) -> None:
         """Receive a human-readable line for each callback of one call (test-call)."""
-        self._observers[call_id] = fn
+        self._book.observe(call_id, fn)
 
     # ------------------------------------------------------------ dialing
 
@@ -233,7 +210,7 @@ class TwilioProvider:
         await self.start()
         emit = _safe_sink(on_event, request.call_id)
         agent = parse_target(request.connect_to)
-        if request.call_id in self._calls:
+        if self._book.get(request.call_id) is not None:
             raise ProviderError(f"call {request.call_id} is already in progress")
         s = self.settings
         talk_cap = request.hard_limit or s.default_talk_limit
@@ -245,12 +222,12 @@ class TwilioProvider:
         state = CallState(
             request=request, mode=request.connect_mode, dialed_at=self.clock.now(), cap=cap, talk_cap=talk_cap
         )
-        self._calls[request.call_id] = state
+        self._book.add(state)
         try:
             created = await self._create(state, self._create_params(state, agent.rest_to))
             if isinstance(created, CallResult):
                 return created
-            self._adopt(state, created)
+            self._book.adopt(state, created)
             pcid = provider_call_id(created, state.mode)
             emit(ProviderEvent("created", request.call_id, self.clock.now(), pcid))
             log.info("twilio_call_created", call_id=request.call_id, sid=created, mode=state.mode, cap_s=_secs(cap))
@@ -263,7 +240,7 @@ class TwilioProvider:
                 await asyncio.shield(self._end_quietly(state, why))
             raise
         finally:
-            self._forget(state)
+            self._book.forget(state)
         emit(ProviderEvent("ended", request.call_id, result.ended_at, result.provider_call_id))
         log.info(
             "twilio_call_ended", call_id=request.call_id, sid=state.parent.sid, status=result.status.value,
@@ -312,21 +289,6 @@ class TwilioProvider:
             params["timeout"] = _clamp(_secs(s.agent_ring_timeout), 5, 600)
         return params
 
-    def _adopt(self, state: CallState, sid: str) -> None:
-        if state.parent.sid is None:
-            state.parent.sid = sid
-        self._by_sid[sid] = state.call_id
-
-    def _forget(self, state: CallState) -> None:
-        self._calls.pop(state.call_id, None)
-        self._observers.pop(state.call_id, None)
-        for key in (state.call_id, state.parent.sid, state.child.sid):
-            if key:
-                self._recent[key] = None
-                self._by_sid.pop(key, None)
-        while len(self._recent) > _RECENT:
-            self._recent.popitem(last=False)
-
     # ------------------------------------------------------------ creating, with retries
 
     async def _pace(self, request: DialRequest) -> None:
@@ -351,7 +313,7 @@ class TwilioProvider:
 
     def _backoff(self, attempt: int) -> float:
         s = self.settings
-        base = min(_secs(s.backoff_max), _secs(s.backoff_initial) * (2 ** (attempt - 1)))
+        base = min(_secs(s.backoff_max), _secs(s.backoff_initial) * (2.0 ** (attempt - 1)))
         return base * (0.5 + random.random() / 2)
 
     async def _create(self, state: CallState, params: dict[str, Any]) -> str | CallResult:
@@ -366,11 +328,11 @@ class TwilioProvider:
                 call = await client.calls.create_async(**params)
                 if not call.sid:
                     raise ProviderError("Twilio accepted the call but returned no SID")
-                return call.sid
+                return str(call.sid)
             except TwilioException as exc:
-                status = _status(exc)
-                if status == 429 or _code(exc) == "20429":
-                    reason = f"rate limited (HTTP {status}, code {_code(exc)})"
+                status = api_status(exc)
+                if status == 429 or api_code(exc) == "20429":
+                    reason = f"rate limited (HTTP {status}, code {api_code(exc)})"
                     unreachable = False
                 elif status >= 500 or status == 0:
                     found = await self._after_ambiguous(state, params, first_try, f"HTTP {status}")
@@ -393,7 +355,9 @@ class TwilioProvider:
             if attempt > self.settings.max_retries:
                 if unreachable:
                     # Twilio never took the call: the API is away, not the client.
-                    raise ProviderNotReady(f"Twilio API unreachable: POST /Calls gave up after {attempt} attempts: {reason}")
+                    raise ProviderNotReady(
+                        f"Twilio API unreachable: POST /Calls gave up after {attempt} attempts: {reason}"
+                    )
                 raise ProviderError(f"POST /Calls gave up after {attempt} attempts: {reason}")
             delay = self._backoff(attempt)
             log.warning("twilio_create_retry", call_id=call_id, attempt=attempt, reason=reason, delay_s=round(delay, 3))
@@ -401,17 +365,15 @@ class TwilioProvider:
 
     def _refused(self, state: CallState, exc: Any) -> CallResult:
         """A 4xx on POST /Calls: nothing was dialed."""
-        code = _code(exc)
+        code = api_code(exc)
         text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
-        msg = f"Twilio refused the call: HTTP {_status(exc)} code {code}: {text}"
-        log.warning("twilio_create_refused", call_id=state.call_id, status=_status(exc), code=code)
-        if _status(exc) == 401 or code in AUTH_REFUSED_CODES:
-            raise ProviderNotReady(f"Twilio refused our credentials: HTTP {_status(exc)} code {code}: {text}")
+        msg = f"Twilio refused the call: HTTP {api_status(exc)} code {code}: {text}"
+        log.warning("twilio_create_refused", call_id=state.call_id, status=api_status(exc), code=code)
+        if api_status(exc) == 401 or code in AUTH_REFUSED_CODES:
+            raise ProviderNotReady(f"Twilio refused our credentials: HTTP {api_status(exc)} code {code}: {text}")
         if state.mode == "client_first" and code in INVALID_NUMBER_CODES:
             now = self.clock.now()
-            return CallResult(
-                status=CallStatus.INVALID_NUMBER, dialed_at=state.dialed_at, ended_at=now, error=msg
-            )
+            return CallResult(status=CallStatus.INVALID_NUMBER, dialed_at=state.dialed_at, ended_at=now, error=msg)
         raise ProviderError(msg)
 
     async def _after_ambiguous(
@@ -463,8 +425,8 @@ class TwilioProvider:
             c.sid
             for c in calls
             if c.sid
-            and c.sid not in self._by_sid
-            and c.sid not in self._recent
+            and not self._book.following(c.sid)
+            and not self._book.finished(c.sid)
             and (c.date_created is None or c.date_created >= cutoff)
             and (not c.direction or c.direction == "outbound-api")
         ]
@@ -514,7 +476,9 @@ class TwilioProvider:
                     return outcome
                 if not state.parent.final:
                     # ... and end it if it is really still live.
-                    log.warning("twilio_watchdog_end", call_id=state.call_id, sid=state.parent.sid, cap_s=_secs(state.cap))
+                    log.warning(
+                        "twilio_watchdog_end", call_id=state.call_id, sid=state.parent.sid, cap_s=_secs(state.cap)
+                    )
                     state.notes.append(f"watchdog ended the call after {int(_secs(state.cap))} s")
                     await self._end(state)
                 hangup_at = self.clock.now()
@@ -541,7 +505,9 @@ class TwilioProvider:
         nor the agent is held until the poll; then return the outcome."""
         await self._refresh(state)
         if not state.parent.final:
-            log.warning("twilio_final_callback_missing", call_id=state.call_id, sid=state.parent.sid, status=state.parent.status)
+            log.warning(
+                "twilio_final_callback_missing", call_id=state.call_id, sid=state.parent.sid, status=state.parent.status
+            )
             await self._end(state)
         settled = state.resolve(self.clock.now(), grace, force=True)
         return settled if isinstance(settled, CallResult) else outcome
@@ -553,9 +519,9 @@ class TwilioProvider:
             try:
                 return await op()
             except TwilioException as exc:
-                if not _retryable(exc):
+                if not retryable(exc):
                     raise
-                reason = f"HTTP {_status(exc)}"
+                reason = f"HTTP {api_status(exc)}"
             except httpx.TransportError as exc:
                 reason = type(exc).__name__
             attempt += 1
@@ -575,14 +541,14 @@ class TwilioProvider:
         try:
             call = await self._rest(lambda: client.calls(sid).fetch_async(), "fetch call")
         except TwilioException as exc:
-            if _status(exc) == 404:
+            if api_status(exc) == 404:
                 state.notes.append("Twilio does not know the call")
                 state.parent.apply("failed", at=now, received=now)
                 state.touch(now)
                 return False
-            log.warning("twilio_fetch_failed", sid=sid, status=_status(exc), code=_code(exc))
+            log.warning("twilio_fetch_failed", sid=sid, status=api_status(exc), code=api_code(exc))
             if strict:
-                raise ProviderError(f"fetching {sid} failed: HTTP {_status(exc)} code {_code(exc)}") from None
+                raise ProviderError(f"fetching {sid} failed: HTTP {api_status(exc)} code {api_code(exc)}") from None
             return False
         except ProviderError as exc:
             log.warning("twilio_fetch_failed", sid=sid, error=str(exc))
@@ -616,7 +582,7 @@ class TwilioProvider:
         try:
             await self._rest(lambda: client.calls(sid).update_async(status="completed"), "end call")
         except TwilioException as exc:
-            if _status(exc) == 404:
+            if api_status(exc) == 404:
                 return
             # A call still queued or ringing is canceled rather than completed.
             try:
@@ -643,7 +609,7 @@ class TwilioProvider:
         must not go on. Raises ProviderError when Twilio cannot be read (network, 5xx)."""
         await self.start()
         sid, mode = split_provider_call_id(provider_call_id)
-        if sid in self._by_sid:
+        if self._book.following(sid):
             return None  # we are following it ourselves
         now = self.clock.now()
         dummy = DialRequest(call_id=f"fetch-{sid}", number="", caller_id="", connect_to="", ring_timeout=timedelta(0))
@@ -660,10 +626,10 @@ class TwilioProvider:
             await self._end(state)
             give_up = self.clock.now() + max(self.settings.final_grace, timedelta(seconds=1))
             await self._refresh(state, strict=True)
-            while not state.parent.final and self.clock.now() < give_up:
+            while not _is_final(state) and self.clock.now() < give_up:
                 await self.clock.sleep(0.25)
                 await self._refresh(state, strict=True)
-            if not state.parent.final:
+            if not _is_final(state):
                 return None
             state.notes.append("ended by reconciliation: no worker was following the call")
         outcome = state.resolve(self.clock.now(), timedelta(0), force=True)
@@ -684,7 +650,7 @@ class TwilioProvider:
                 lambda: client.calls.list_async(to=to, from_=request.caller_id, limit=50, page_size=50), "list calls"
             )
         except TwilioException as exc:
-            raise ProviderError(f"listing calls to {to} failed: HTTP {_status(exc)} code {_code(exc)}") from None
+            raise ProviderError(f"listing calls to {to} failed: HTTP {api_status(exc)} code {api_code(exc)}") from None
         except httpx.HTTPError as exc:
             raise ProviderError(f"listing calls to {to} failed: {type(exc).__name__}") from None
         # Twilio's dates have one-second resolution and its own clock: allow a little skew.
@@ -693,7 +659,7 @@ class TwilioProvider:
             c.sid
             for c in calls
             if c.sid
-            and c.sid not in self._by_sid  # followed by a live call of ours
+            and not self._book.following(c.sid)  # followed by a live call of ours
             and c.date_created is not None
             and lo <= c.date_created <= hi
             and (not c.direction or c.direction == "outbound-api")
@@ -704,144 +670,38 @@ class TwilioProvider:
 
     # ------------------------------------------------------------ webhooks
 
-    async def handle_webhook(self, request: Any) -> tuple[int, str, bytes]:
-        """One Twilio webhook (dialer/http.py): returns (HTTP status, media type, body)."""
+    async def handle_webhook(self, request: WebhookRequest) -> WebhookResponse:
+        """One Twilio webhook (status callback, TwiML request, <Dial action>)."""
         kind = request.kind
         if kind not in KINDS:
-            return 404, "text/plain", b"not found"
+            return WebhookResponse(404, body=b"not found")
         if request.method != "POST":
-            return 405, "text/plain", b"POST only"
+            return WebhookResponse(405, body=b"POST only")
         if self._signer is None:
-            return 503, "text/plain", b"provider not started"
+            return WebhookResponse(503, body=b"provider not started")
         url = public_url(self.public_base_url, request, self.settings.trusted_proxies)
         try:
             params = form_params(request.body)
         except UnicodeDecodeError:
-            return 400, "text/plain", b"bad form"
+            return WebhookResponse(400, body=b"bad form")
         if not self._signer.valid(url, params, request.headers):
             log.warning("twilio_webhook_rejected", provider=self.name, kind=kind, url=url, client=request.client_host)
-            return 403, "text/plain", b"invalid signature"
+            return WebhookResponse(403, body=b"invalid signature")
         query = dict(parse_qsl(request.query_string, keep_blank_values=True))
         call_id = query.get("call", "")
-        state = self._calls.get(call_id)
+        state = self._book.get(call_id)
         now = self.clock.now()
         if state is None:
-            level = log.debug if call_id in self._recent else log.warning
+            level = log.debug if self._book.finished(call_id) else log.warning
             level("twilio_webhook_unknown_call", kind=kind, call_id=call_id, sid=params.get("CallSid"))
             if kind == "twiml":
-                return 200, TWIML, HANGUP.encode()  # nobody follows this call: do not connect anyone
-            return 204, "text/plain", b""
+                return WebhookResponse(200, TWIML, HANGUP.encode())  # nobody follows this call: connect no one
+            return WebhookResponse(204)
         if kind == "status":
-            self._on_status(state, query.get("leg", "parent"), params, now)
-            return 204, "text/plain", b""
+            on_status(self._book, state, query.get("leg", "parent"), params, now)
+            return WebhookResponse(204)
         if kind == "dial":
-            self._on_dial(state, params, now)
-            return 200, TWIML, HANGUP.encode()
-        return 200, TWIML, self._twiml(state, params, now).encode()
-
-    def _observe(self, state: CallState, line: str) -> None:
-        fn = self._observers.get(state.call_id)
-        if fn is not None:
-            try:
-                fn(line)
-            except Exception:  # an observer must not break the webhook
-                log.exception("twilio_observer_failed", call_id=state.call_id)
-
-    def _on_status(self, state: CallState, leg_name: str, p: Mapping[str, str], now: datetime) -> None:
-        leg = state.child if leg_name == "child" else state.parent
-        sid = p.get("CallSid")
-        status = p.get("CallStatus", "")
-        if not status:
-            return
-        if leg.sid is not None and sid and sid != leg.sid:
-            log.warning("twilio_callback_other_sid", call_id=state.call_id, leg=leg_name, sid=sid, known=leg.sid)
-            return
-        if leg_name == "parent" and sid and state.parent.sid is None:
-            self._adopt(state, sid)
-        seq_text = p.get("SequenceNumber")
-        seq = int(seq_text) if seq_text and seq_text.isdigit() else None
-        at = parse_timestamp(p.get("Timestamp")) or now
-        changed = leg.apply(
-            status,
-            at=at,
-            received=now,
-            seq=seq,
-            duration=p.get("CallDuration"),
-            answered_by=p.get("AnsweredBy"),
-            error_code=p.get("ErrorCode"),
-            sid=sid,
-        )
-        if leg_name == "child" and sid:
-            self._by_sid.setdefault(sid, state.call_id)
-            state.bridge_started = True
-        log.debug(
-            "twilio_callback", call_id=state.call_id, leg=leg_name, status=status, seq=seq, changed=changed,
-            duration=p.get("CallDuration"), answered_by=p.get("AnsweredBy"),
-        )  # fmt: skip
-        self._observe(
-            state,
-            f"{leg_name:<6} {status:<11} seq={seq_text or '-'}"
-            + (f" duration={p['CallDuration']}s" if p.get("CallDuration") else "")
-            + (f" answered_by={p['AnsweredBy']}" if p.get("AnsweredBy") else "")
-            + ("" if changed and leg.status == status else
-               " (duplicate: ignored)" if not changed else f" (late: status stays {leg.status})"),
-        )
-        state.touch(now)
-
-    def _on_dial(self, state: CallState, p: Mapping[str, str], now: datetime) -> None:
-        status = p.get("DialCallStatus")
-        duplicate = state.dial_status is not None
-        if status and not duplicate:
-            state.dial_status = status
-            try:
-                state.dial_duration = max(0.0, float(p.get("DialCallDuration") or 0))
-            except ValueError:
-                state.dial_duration = None
-            state.dial_seen_at = now
-            child_sid = p.get("DialCallSid")
-            if child_sid and state.child.sid is None:
-                state.child.sid = child_sid
-                self._by_sid.setdefault(child_sid, state.call_id)
-        self._observe(
-            state,
-            f"dial   {status or '?':<11} duration={p.get('DialCallDuration', '-')}s"
-            + (" (duplicate: ignored)" if duplicate else ""),
-        )
-        state.touch(now)
-
-    def _twiml(self, state: CallState, p: Mapping[str, str], now: datetime) -> str:
-        s = self.settings
-        r = state.request
-        sid = p.get("CallSid")
-        if sid and state.parent.sid is None:
-            self._adopt(state, sid)
-        answered_by = p.get("AnsweredBy")
-        state.parent.apply("in-progress", at=now, received=now, answered_by=answered_by)
-        state.touch(now)
-        if state.ending or state.parent.final:
-            self._observe(state, "twiml  hangup (call is being ended)")
-            return HANGUP
-        urls = self._urls(r.call_id)
-        if state.mode == "client_first":
-            if answered_by in MACHINE_ANSWERS:
-                state.machine = True
-                md = s.machine_detection
-                self._observe(state, f"twiml  machine ({answered_by}): {md.on_machine}")
-                if md.on_machine == "message":
-                    return machine_twiml(md.message, md.message_url, md.language, md.voice)
-                return HANGUP
-            target = parse_target(r.connect_to)
-            timeout = _clamp(_secs(s.agent_ring_timeout), 5, 600)
-        else:
-            target = Target("number", r.number)
-            timeout = _clamp(_secs(r.ring_timeout), 5, 600)
-        state.bridge_started = True
-        self._observe(state, f"twiml  dial {target.rest_to} (timeLimit {int(_secs(state.talk_cap))} s)")
-        return bridge_twiml(
-            target,
-            caller_id=r.caller_id,
-            timeout_s=timeout,
-            time_limit_s=max(1, int(_secs(state.talk_cap))),
-            action_url=urls["dial"],
-            status_url=urls["child"],
-        )
+            on_dial(self._book, state, params, now)
+            return WebhookResponse(200, TWIML, HANGUP.encode())
+        twiml = answer_twiml(self._book, self.settings, self._urls(call_id), state, params, now)
+        return WebhookResponse(200, TWIML, twiml.encode())

@@ -297,7 +297,11 @@ class CallState:
             ended = self.child.ended_at or parent.ended_at or now
             return self._result(CallStatus.ANSWERED, (ended - self.child.answered_at).total_seconds(), self.child)
         if parent.status == "completed":
-            why = "agent hung up before the client answered" if self.bridge_started else "agent leg ended before dialing the client"
+            why = (
+                "agent hung up before the client answered"
+                if self.bridge_started
+                else "agent leg ended before dialing the client"
+            )
         elif parent.status == "failed":
             # Not "canceled" (= retry at once): a broken agent target would loop.
             why = f"agent leg failed ({self.request.connect_to}): the client was not dialed"
@@ -360,9 +364,7 @@ class CallState:
             return CallStatus.INVALID_NUMBER
         return CallStatus.FAILED
 
-    def _result(
-        self, status: CallStatus, talk: float | None, leg: LegState, error: str | None = None
-    ) -> CallResult:
+    def _result(self, status: CallStatus, talk: float | None, leg: LegState, error: str | None = None) -> CallResult:
         ended = leg.ended_at or self.parent.ended_at or self.dial_seen_at or self.parent.final_seen_at
         ended = ended or self.last_activity or self.dialed_at
         answered = leg.answered_at if status in (CallStatus.ANSWERED, CallStatus.MACHINE) else None

@@ -1,6 +1,6 @@
-"""The SIP provider: real calls through a PBX or a trunk, on pyVoIP (fixed up in sip_stack.py).
+"""The SIP provider: real calls through a PBX or a trunk, on pyVoIP (fixed up in client.py).
 
-Settings: providers/sip_settings.py; set-up guide: docs/sip.md.
+Settings: settings.py; set-up guide: the README's "SIP provider (PBX or trunk)" section.
 
 One call, agent-first (the default; the client never answers into silence):
 
@@ -37,9 +37,7 @@ dispatcher records a call lost in a crash as failed (the client returns to the q
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
-import socket
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -53,10 +51,23 @@ import structlog
 from dialer.clock import Clock
 from dialer.domain import CallStatus, Disposition
 from dialer.secrets import MissingSecret, secret
-from providers.base import CallResult, DialRequest, EventSink, ProviderError, ProviderEvent, ProviderNotReady
-from providers.sip_media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
-from providers.sip_settings import SipSettings, SipSettingsError, parse_settings
-from providers.sip_stack import DialerSipClient, Leg, Sdp, SipPhone, build_sdp
+from providers.base import (
+    CallResult,
+    DialRequest,
+    EventSink,
+    Provider,
+    ProviderError,
+    ProviderEvent,
+    ProviderNotReady,
+)
+from providers.sip.addressing import Addresses
+from providers.sip.client import DialerSipClient
+from providers.sip.dialog import Leg
+from providers.sip.media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
+from providers.sip.outcomes import AGENT_AWAY, AUTH_REFUSED, map_final
+from providers.sip.phone import SipPhone
+from providers.sip.sdp import Sdp, build_sdp
+from providers.sip.settings import SipSettings, SipSettingsError, parse_settings
 
 __all__ = ["SipProvider", "SipSettings", "SipSettingsError", "map_final"]
 
@@ -64,25 +75,7 @@ log = structlog.get_logger("providers.sip")
 
 Event = tuple[str, str, dict[str, Any]]  # (role, kind, info)
 
-_BUSY = {486, 600, 603}
-_INVALID = {404, 410, 484, 604}
-_NO_ANSWER = {480, 408, 487}
-_AGENT_AWAY = {486, 600, 603, 480, 408, 487}
-_AUTH_REFUSED = {401, 407}  # final, after our credentials were sent: they are wrong
 AUTH_HOLD = 60.0  # seconds the provider stays not ready after a refused INVITE (then one call tries again)
-
-
-def map_final(code: int, reason: str, *, timeout: bool = False) -> CallStatus:
-    """A final SIP response to the client's INVITE -> the call's status."""
-    if timeout:
-        return CallStatus.FAILED  # nothing answered at all: the route is broken, not the client
-    if code in _BUSY:
-        return CallStatus.BUSY  # 603 included: see the module docstring
-    if code in _INVALID:
-        return CallStatus.INVALID_NUMBER
-    if code in _NO_ANSWER:
-        return CallStatus.NO_ANSWER
-    return CallStatus.FAILED  # 5xx, 401/407 after credentials, 403, 3xx (not followed), other 4xx/6xx
 
 
 @dataclass(eq=False)
@@ -110,7 +103,7 @@ class _Call:
     digit: str | None = None
 
 
-class SipProvider:
+class SipProvider(Provider):
     def __init__(self, name: str, settings: Mapping[str, Any], clock: Clock):
         self.name = name
         self.settings: SipSettings = parse_settings(name, settings)
@@ -123,7 +116,7 @@ class SipProvider:
         self._start_lock = asyncio.Lock()
         self._registered = asyncio.Event()
         self._active: set[_Call] = set()
-        self._dns: dict[str, str] = {}
+        self._addresses = Addresses(self.settings)
         self._nudge = nudge_samples(
             self.settings.nudge.frequency_hz, self.settings.nudge.beep.total_seconds(),
             self.settings.nudge.gap.total_seconds(), self.settings.nudge.beeps, self.settings.nudge.level_dbfs,
@@ -152,15 +145,24 @@ class SipProvider:
                 raise ProviderNotReady(f"provider {self.name}: {exc}") from None
             registrar = None
             if s.registrar is not None:
-                registrar = (await self._resolve(s.registrar.host), s.registrar.port)
+                registrar = (await self._addresses.resolve(s.registrar.host), s.registrar.port)
             ua = DialerSipClient(
-                name=self.name, phone=None, bind_ip=s.bind_ip, bind_port=s.bind_port, public_ip=s.public_ip,
-                username=s.username or "dialer", auth_username=s.auth_username, password=password,
-                domain=self._domain(fallback=s.public_ip or s.bind_ip), registrar=registrar, register=s.register_,
+                name=self.name,
+                phone=None,
+                bind_ip=s.bind_ip,
+                bind_port=s.bind_port,
+                public_ip=s.public_ip,
+                username=s.username or "dialer",
+                auth_username=s.auth_username,
+                password=password,
+                domain=self._addresses.uri_domain(fallback=s.public_ip or s.bind_ip),
+                registrar=registrar,
+                register=s.register_,
                 expiry=s.register_expiry.total_seconds(),
                 backoff=(s.register_backoff_initial.total_seconds(), s.register_backoff_max.total_seconds()),
-                t1=s.t1.total_seconds(), user_agent=s.user_agent,
-            )  # fmt: skip
+                t1=s.t1.total_seconds(),
+                user_agent=s.user_agent,
+            )
             media = MediaEngine(s.bind_ip, s.rtp_ports, self.name, s.symmetric_rtp)
             phone = SipPhone(ua, media, s.rtp_ports, s.register_wait.total_seconds())
 
@@ -194,7 +196,7 @@ class SipProvider:
         phone, self._phone = self._phone, None
         executor, self._executor = self._executor, None
         for call in list(self._active):
-            self._hangup_all(call, "SIP;cause=503;text=\"dialer shutting down\"")
+            self._hangup_all(call, 'SIP;cause=503;text="dialer shutting down"')
             call.queue.put_nowait(("*", "closed", {}))  # wake the dial() that waits on it
         if phone is not None and executor is not None:
             loop = asyncio.get_running_loop()
@@ -228,7 +230,7 @@ class SipProvider:
         def done(code: int, reason: str) -> None:  # SIP thread
             loop.call_soon_threadsafe(settle, code, reason)
 
-        ua.options((await self._resolve(hp.host), hp.port), done, 2.0)
+        ua.options((await self._addresses.resolve(hp.host), hp.port), done, 2.0)
         try:
             code, reason = await asyncio.wait_for(fut, 3.0)
         except TimeoutError:
@@ -282,54 +284,6 @@ class SipProvider:
             why = ua.reg_error if ua is not None else "stopped"
             raise ProviderNotReady(f"not registered with registrar {s.registrar}: {why or 'no answer yet'}") from None
 
-    # ------------------------------------------------------------ addresses
-
-    def _domain(self, fallback: str) -> str:
-        s = self.settings
-        try:
-            return s.uri_domain
-        except SipSettingsError:
-            return fallback
-
-    async def _resolve(self, host: str) -> str:
-        try:
-            ipaddress.IPv4Address(host)
-            return host
-        except ValueError:
-            pass
-        cached = self._dns.get(host)
-        if cached is not None:
-            return cached
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM)
-        except OSError as exc:
-            raise ProviderError(f"cannot resolve {host}: {exc}") from None
-        ip = str(infos[0][4][0])
-        self._dns[host] = ip
-        return ip
-
-    def _agent_uri(self, target: str) -> str:
-        t = target.strip()
-        if t.startswith(("sip:", "sips:")):
-            return "sip:" + t.split(":", 1)[1]
-        if re.fullmatch(r"\+?[0-9A-Za-z_.\-*#]+", t):
-            return f"sip:{t}@{self._require().domain}"
-        raise ProviderError(f"connect_to {target!r} is neither a SIP URI (sip:...) nor an extension")
-
-    def _client_uri(self, number: str) -> str:
-        digits = number.lstrip("+")
-        return self.settings.client_uri.format(number=number, digits=digits, domain=self._require().domain)
-
-    async def _dest(self, uri: str) -> tuple[str, int]:
-        hp = self.settings.send_to
-        if hp is not None:
-            return await self._resolve(hp.host), hp.port
-        from providers.sip_stack import uri_hostport
-
-        host, port = uri_hostport(uri)
-        return await self._resolve(host), port
-
     # ------------------------------------------------------------ dialing
 
     async def dial(self, request: DialRequest, on_event: EventSink | None = None) -> CallResult:
@@ -349,7 +303,7 @@ class SipProvider:
             else:
                 result = await self._bridged_call(call, client_call_id, dialed_at, emit)
         except asyncio.CancelledError:
-            self._hangup_all(call, "SIP;cause=503;text=\"call abandoned by the dialer\"")
+            self._hangup_all(call, 'SIP;cause=503;text="call abandoned by the dialer"')
             raise
         finally:
             self._release(call)
@@ -402,7 +356,7 @@ class SipProvider:
             raise ProviderError(f"{exc}") from None
         run = _LegRun(role=role, call_id=call_id, uri=uri, endpoint=ep)
         call.legs[role] = run
-        dest = await self._dest(uri)
+        dest = await self._addresses.next_hop(uri)
         pts = [(0 if c == "PCMU" else 8, c) for c in codecs]
         sdp = build_sdp(ua.myIP, ep.port, uuid.uuid4().int % 10**9, 1, pts, s.dtmf_payload_type)
         from_user = s.username or re.sub(r"[^0-9+]", "", call.request.caller_id) or "dialer"
@@ -455,13 +409,13 @@ class SipProvider:
         return codec
 
     async def _await_leg(
-        self, call: _Call, run: _LegRun, timeout: float, emit_ringing: Callable[[], None] | None = None,
+        self, call: _Call, run: _LegRun, ring_s: float, emit_ringing: Callable[[], None] | None = None,
         watch: str | None = None, early_to: _LegRun | None = None, codecs: list[str] | None = None,
     ) -> tuple[str, dict[str, Any]]:  # fmt: skip
         """Until ``run`` answers or fails: ("answered"|"failed"|"timeout"|"other_gone", info).
         With ``early_to``, early media of ``run`` (183 + SDP) is played to that leg."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + ring_s
         while True:
             ev = await self._next(call, deadline)
             if ev is None:
@@ -474,10 +428,15 @@ class SipProvider:
                         if emit_ringing is not None:
                             emit_ringing()
                     sdp = info.get("sdp")
-                    if early_to is not None and sdp is not None and run.sdp is None and self._media is not None:
-                        if self._configure(run, sdp, codecs or [run.endpoint.codec]) is not None:
-                            self._media.early(run.endpoint, early_to.endpoint)
-                            log.debug("sip_early_media", provider=self.name, call_id=call.request.call_id)
+                    if (
+                        early_to is not None
+                        and sdp is not None
+                        and run.sdp is None
+                        and self._media is not None
+                        and self._configure(run, sdp, codecs or [run.endpoint.codec]) is not None
+                    ):
+                        self._media.early(run.endpoint, early_to.endpoint)
+                        log.debug("sip_early_media", provider=self.name, call_id=call.request.call_id)
                 elif kind == "answered":
                     run.answered_at = self.clock.now()
                     return "answered", info
@@ -530,14 +489,12 @@ class SipProvider:
             disposition=disposition, disposition_at=disposition_at,
         )  # fmt: skip
 
-    async def _bridged_call(
-        self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink
-    ) -> CallResult:
+    async def _bridged_call(self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink) -> CallResult:
         r = call.request
         s = self.settings
         emit(ProviderEvent("created", r.call_id, dialed_at, client_call_id))
-        agent_uri = self._agent_uri(r.connect_to)
-        client_uri = self._client_uri(r.number)
+        agent_uri = self._addresses.agent_uri(r.connect_to, self._require().domain)
+        client_uri = self._addresses.client_uri(r.number, self._require().domain)
         ring_client = r.ring_timeout.total_seconds()
         ring_agent = s.agent_ring_timeout.total_seconds()
 
@@ -564,9 +521,14 @@ class SipProvider:
             return await self._first_failed(call, first, what, info, dialed_at, client_call_id)
         codec = self._configure(first, info.get("sdp"), codecs)
         if codec is None:
-            self._hangup(first, "SIP;cause=488;text=\"no common codec\"")
-            return self._result(call, CallStatus.FAILED, dialed_at, client_call_id,
-                                error=f"{first_role} leg answered without a codec we offer ({', '.join(codecs)})")
+            self._hangup(first, 'SIP;cause=488;text="no common codec"')
+            return self._result(
+                call,
+                CallStatus.FAILED,
+                dialed_at,
+                client_call_id,
+                error=f"{first_role} leg answered without a codec we offer ({', '.join(codecs)})",
+            )
         first_answered = first.answered_at
         if first_role == "client":
             emit(ProviderEvent("answered", r.call_id, first_answered or self.clock.now(), client_call_id))
@@ -580,9 +542,10 @@ class SipProvider:
         if what != "answered":
             return await self._second_failed(call, first, second, what, info, dialed_at, client_call_id)
         if self._configure(second, info.get("sdp"), [codec]) is None:
-            self._hangup_all(call, "SIP;cause=488;text=\"no common codec\"")
-            return self._result(call, CallStatus.FAILED, dialed_at, client_call_id,
-                                error=f"{second_role} leg answered without {codec}")
+            self._hangup_all(call, 'SIP;cause=488;text="no common codec"')
+            return self._result(
+                call, CallStatus.FAILED, dialed_at, client_call_id, error=f"{second_role} leg answered without {codec}"
+            )
 
         # 3. the bridge
         assert self._media is not None
@@ -640,34 +603,56 @@ class SipProvider:
     ) -> CallResult:
         r = call.request
         code, reason = int(info.get("code", 0)), str(info.get("reason", ""))
-        if what == "failed" and code in _AUTH_REFUSED and not info.get("timeout"):
+        if what == "failed" and code in AUTH_REFUSED and not info.get("timeout"):
             # Our credentials were refused before anyone rang: the provider is not
             # ready, not the client (nor the agent) unreachable.
             why = f"authentication refused: {first.role} leg {code} {reason}".strip()
             self._auth_refused = (asyncio.get_running_loop().time() + AUTH_HOLD, why)
-            log.error("sip_auth_refused", provider=self.name, call_id=r.call_id, code=code, reason=reason,
-                      note=f"check the SIP credentials; no call for {AUTH_HOLD:g} s")
+            log.error(
+                "sip_auth_refused",
+                provider=self.name,
+                call_id=r.call_id,
+                code=code,
+                reason=reason,
+                note=f"check the SIP credentials; no call for {AUTH_HOLD:g} s",
+            )
             raise ProviderNotReady(why)
         if what == "timeout":
             await self._cancel_and_wait(call, first, 'SIP;cause=480;text="ring timeout"')
         if first.role == "client":
             if what == "timeout":
-                return self._result(call, CallStatus.NO_ANSWER, dialed_at, client_call_id,
-                                    error=f"no answer within {r.ring_timeout.total_seconds():g} s")
+                return self._result(
+                    call,
+                    CallStatus.NO_ANSWER,
+                    dialed_at,
+                    client_call_id,
+                    error=f"no answer within {r.ring_timeout.total_seconds():g} s",
+                )
             status = map_final(code, reason, timeout=bool(info.get("timeout")))
             return self._result(call, status, dialed_at, client_call_id, error=f"{code} {reason}".strip())
         # the agent leg: the client was never dialed
         if what == "timeout":
             secs = self.settings.agent_ring_timeout.total_seconds()
-            return self._result(call, CallStatus.CANCELED, dialed_at, client_call_id,
-                                error=f"agent {r.connect_to} did not answer within {secs:g} s: the client was not dialed")
+            return self._result(
+                call,
+                CallStatus.CANCELED,
+                dialed_at,
+                client_call_id,
+                error=f"agent {r.connect_to} did not answer within {secs:g} s: the client was not dialed",
+            )
         text = f"agent leg {code} {reason}".strip()
-        if code in _AGENT_AWAY and not info.get("timeout"):
-            return self._result(call, CallStatus.CANCELED, dialed_at, client_call_id,
-                                error=f"{text}: the client was not dialed")
+        if code in AGENT_AWAY and not info.get("timeout"):
+            return self._result(
+                call, CallStatus.CANCELED, dialed_at, client_call_id, error=f"{text}: the client was not dialed"
+            )
         # a broken agent target must not loop as 'canceled' (retried at once)
-        return self._result(call, CallStatus.FAILED, dialed_at, client_call_id,
-                            error=f"{text} ({r.connect_to}): the client was not dialed")
+        return self._result(
+            call,
+            CallStatus.FAILED,
+            dialed_at,
+            client_call_id,
+            error=f"{text} ({r.connect_to}): the client was not dialed",
+        )
 
     async def _second_failed(
         self, call: _Call, first: _LegRun, second: _LegRun, what: str, info: dict[str, Any], dialed_at: datetime,
@@ -682,8 +667,13 @@ class SipProvider:
             # tell the agent and free them: the client is not coming
             if what == "other_gone":
                 call.ended_by = "agent"
-                return self._result(call, CallStatus.CANCELED, dialed_at, client_call_id,
-                                    error="agent hung up before the client answered")
+                return self._result(
+                    call,
+                    CallStatus.CANCELED,
+                    dialed_at,
+                    client_call_id,
+                    error="agent hung up before the client answered",
+                )
             if what == "timeout":
                 status, error = CallStatus.NO_ANSWER, f"no answer within {r.ring_timeout.total_seconds():g} s"
                 cause = 'SIP;cause=480;text="client did not answer"'
@@ -698,19 +688,30 @@ class SipProvider:
         detail = "did not answer" if what == "timeout" else ("hung up" if what == "other_gone" else f"{code} {reason}")
         if what == "other_gone":
             call.ended_by = "client"
-        return self._result(call, CallStatus.ANSWERED, dialed_at, client_call_id, answered_at=first.answered_at,
-                            error=f"agent leg {detail}: the client was answered but not connected")
+        return self._result(
+            call,
+            CallStatus.ANSWERED,
+            dialed_at,
+            client_call_id,
+            answered_at=first.answered_at,
+            error=f"agent leg {detail}: the client was answered but not connected",
+        )
 
     # ------------------------------------------------------------ message mode
 
-    async def _message_call(
-        self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink
-    ) -> CallResult:
+    async def _message_call(self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink) -> CallResult:
         r = call.request
         mm = self.settings.message_mode
         emit(ProviderEvent("created", r.call_id, dialed_at, client_call_id))
         codecs: list[str] = list(self.settings.codecs)
-        client = await self._invite(call, "client", self._client_uri(r.number), client_call_id, codecs, r.caller_id)
+        client = await self._invite(
+            call,
+            "client",
+            self._addresses.client_uri(r.number, self._require().domain),
+            client_call_id,
+            codecs,
+            r.caller_id,
+        )
 
         def ringing() -> None:
             emit(ProviderEvent("ringing", r.call_id, self.clock.now(), client_call_id))
@@ -719,7 +720,7 @@ class SipProvider:
         if what != "answered":
             return await self._first_failed(call, client, what, info, dialed_at, client_call_id)
         if self._configure(client, info.get("sdp"), codecs) is None:
-            self._hangup(client, "SIP;cause=488;text=\"no common codec\"")
+            self._hangup(client, 'SIP;cause=488;text="no common codec"')
             return self._result(call, CallStatus.FAILED, dialed_at, client_call_id, error="no common codec")
         answered_at = client.answered_at or self.clock.now()
         emit(ProviderEvent("answered", r.call_id, answered_at, client_call_id))
@@ -769,4 +770,3 @@ class SipProvider:
             call, CallStatus.ANSWERED, dialed_at, client_call_id, answered_at=answered_at, error=error,
             disposition=disposition.value if disposition else None, disposition_at=disposition_at,
         )  # fmt: skip
-

@@ -315,7 +315,9 @@ class MediaEngine:
                 self._held.add(port)
                 break
             else:
-                raise NoPortsAvailable(f"no free RTP port in {self._ports[0]}-{self._ports[-1] if self._ports else '?'}")
+                raise NoPortsAvailable(
+                    f"no free RTP port in {self._ports[0]}-{self._ports[-1] if self._ports else '?'}"
+                )
         ep = RtpEndpoint(port=port, sock=sock, label=label)
         self.call(lambda: self._register(ep))
         return ep

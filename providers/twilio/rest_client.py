@@ -20,12 +20,12 @@ from twilio.http.response import Response
 log = structlog.get_logger("providers.twilio.http")
 
 
-class HttpxTwilioClient(AsyncHttpClient):
+class HttpxTwilioClient(AsyncHttpClient):  # type: ignore[misc]  # the SDK is untyped
     def __init__(self, client: httpx.AsyncClient, timeout: float | None = None):
         super().__init__(logger=logging.getLogger("twilio.http_client"), is_async=True, timeout=timeout)
         self.client = client
 
-    async def request(  # type: ignore[override]
+    async def request(
         self,
         method: str,
         uri: str,
@@ -33,7 +33,7 @@ class HttpxTwilioClient(AsyncHttpClient):
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  (the SDK's own signature)
         allow_redirects: bool = False,
     ) -> Response:
         if timeout is not None and timeout <= 0:

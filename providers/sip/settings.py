@@ -3,7 +3,7 @@
 Secrets are never written in the config: ``password_env`` names the environment
 variable (or systemd credential) that holds the SIP password. Durations accept ``90``,
 ``"90s"``, ``"1.5s"``, ``"15m"``. Every error names the provider and the field, e.g.
-``providers.pbx.rtp_ports: ...``. See docs/sip.md for a full example.
+``providers.pbx.rtp_ports: ...``. The README's "SIP provider (PBX or trunk)" section has a full example.
 """
 
 from __future__ import annotations

@@ -116,7 +116,7 @@ def test_old_spellings_are_hidden_from_the_help() -> None:
     imp = cli("import", "--help").output
     assert "Usage: dialer import [OPTIONS] CSV_FILE\n" in imp
     report = cli("report", "--help").output
-    assert "--format [table|json|csv]" in report
+    assert "--format [table|json|csv|xlsx|csv-excel]" in report
     assert "--json" not in report and "--csv" not in report
 
 

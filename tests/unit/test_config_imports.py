@@ -19,8 +19,8 @@ PURE = [
     "dialer.calendar",
     "dialer.lifecycle",
     "dialer.outcomes",
-    "providers.sip_settings",
-    "providers.twilio_settings",
+    "providers.sip.settings",
+    "providers.twilio.settings",
 ]
 
 

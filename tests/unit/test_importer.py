@@ -17,13 +17,13 @@ from dialer.domain import ClientRecord, Stage
 from dialer.importer import (
     ZONE_OVERRIDES,
     ImportFileError,
-    _countries_of_zones,
     RowError,
-    _parser_for,
     import_clients,
     parse_row,
     rejected_path_for,
 )
+from dialer.importer.rows import parser_for
+from dialer.importer.zones import countries_of_zones
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config" / "dialer.yaml")
@@ -137,9 +137,9 @@ _digits = st.text(alphabet="0123456789", min_size=10, max_size=10)
 def test_russian_shortcut_agrees_with_phonenumbers(national: str, prefix: str) -> None:
     """The fast path for +7/8/7 + 10 digits gives exactly what parse + is_valid_number give."""
     raw = prefix + national
-    parser = _parser_for(CONFIG)
+    parser = parser_for(CONFIG)
     errors: list[str] = []
-    number, _, e164, _ = parser._phone(raw, errors)
+    number, _, e164, _ = parser.phones.read(raw, errors)
     try:
         reference = phonenumbers.parse(raw, "RU")
         valid = phonenumbers.is_valid_number(reference)
@@ -155,7 +155,7 @@ def test_russian_shortcut_agrees_with_phonenumbers(national: str, prefix: str) -
 def test_russian_shortcut_is_active() -> None:
     """The shortcut checks itself against phonenumbers and switches off on any disagreement;
     this fails when a phonenumbers upgrade switched it off (imports get ~2x slower)."""
-    assert _parser_for(CONFIG)._shortcut is not None
+    assert parser_for(CONFIG).phones.shortcut is not None
 
 
 def test_number_type_unknown_iff_invalid() -> None:
@@ -199,7 +199,7 @@ def reference_zone(e164: str) -> str | None:
     if len(zones) != 1 or zones[0] == "Etc/Unknown":
         return None
     region = phonenumbers.region_code_for_number(n)
-    countries = _countries_of_zones().get(zones[0])
+    countries = countries_of_zones().get(zones[0])
     return None if countries and region not in countries else zones[0]
 
 

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dialer.importer as importer
+import dialer.importer.source as importer_source
 from dialer.cli import main
 from dialer.domain import ClientRecord
 from dialer.importer import ImportAborted, ImportFileError, import_clients, rejected_path_for
@@ -60,13 +61,13 @@ def check_accounted(summary: importer.ImportSummary, delimiter: str = ",") -> li
 def small_limits(line: int, field: int) -> Iterator[None]:
     """Lower the importer's line limit and the csv module's field limit, so generated
     files reach them quickly."""
-    old_line, old_field = importer.LINE_LIMIT, csv.field_size_limit()
-    importer.LINE_LIMIT = line
+    old_line, old_field = importer_source.LINE_LIMIT, csv.field_size_limit()
+    importer_source.LINE_LIMIT = line
     csv.field_size_limit(field)
     try:
         yield
     finally:
-        importer.LINE_LIMIT = old_line
+        importer_source.LINE_LIMIT = old_line
         csv.field_size_limit(old_field)
 
 
@@ -367,7 +368,7 @@ def _delimiter_of(s: importer.ImportSummary) -> str:
     if s.rejected_path is None:
         return ","
     first = s.rejected_path.read_text(encoding="utf-8-sig").split("\n", 1)[0]
-    return importer._detect_delimiter(first)
+    return importer_source.detect_delimiter(first)
 
 
 @_fuzz_config()

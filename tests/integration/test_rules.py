@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,16 +20,15 @@ from hypothesis import strategies as st
 from dialer import calendar
 from dialer.config import Caps, DialerConfig, Lifecycle
 from dialer.dispatcher import Dispatcher
-from dialer.dispositions import dispose, NEXT_OPENING, DispositionRefused
+from dialer.dispositions import NEXT_OPENING, DispositionRefused, dispose
 from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Stage
 from dialer.lifecycle import apply_disposition
-from dialer.outcomes import caps_reopen_at
 from dialer.store.base import CallRecord, QueuedClient, Store
 from dialer.store.sqlite import SqliteStore
 from providers.base import CallResult, DialRequest, EventSink
-from tests.conftest import FixedClock
-from tests.integration.test_dispatcher import MORNING, client, load, run_step
-from tests.integration.test_store_contract import STORES
+from tests.support.caps import cap_breaches
+from tests.support.clocks import FixedClock
+from tests.support.dispatch import MORNING, client, load, run_step
 
 D = Disposition
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -152,24 +151,6 @@ async def test_claim_time_cap_counts_every_campaigns_calls(store: SqliteStore, c
     tomorrow = local_midnight_after(MORNING)
     assert capped.cap_until == tomorrow and capped.next_dial_at is not None and capped.next_dial_at >= tomorrow
     assert capped.lease_owner is None and "contact cap" in (capped.schedule_reason or "")
-
-
-def cap_breaches(calls: list[CallRecord], config: DialerConfig) -> list[str]:
-    """Calls made although the calling campaign's caps, counting every earlier contact
-    with the client (whichever campaign made it), were reached at that moment."""
-    breaches = []
-    for call in calls:
-        caps = config.campaign(call.campaign).caps
-        conversations = caps.count == "conversations"
-        earlier = [
-            c.started_at
-            for c in calls
-            if c.client_id == call.client_id and c.started_at < call.started_at
-            and (not conversations or c.status is CallStatus.ANSWERED)
-        ]  # fmt: skip
-        if caps_reopen_at(earlier, caps, ZoneInfo(call.client_tz), call.started_at) is not None:
-            breaches.append(f"{call.client_id} by {call.campaign} at {call.started_at}")
-    return breaches
 
 
 MINUTES = Lifecycle(
@@ -377,32 +358,21 @@ async def test_a_correction_never_lifts_do_not_call(store: SqliteStore, config: 
         assert c.state.stage is Stage.DNC and c.next_dial_at is None
 
 
-@pytest.fixture(params=sorted(STORES))
-async def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await STORES[request.param](tmp_path)
-    await s.open()
-    await s.migrate()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
-async def test_two_agents_at_once_record_one_disposition(either_store: Store, config: DialerConfig) -> None:
-    d = await answered(either_store, config)
-    call = await only_call(either_store, "c1")
+async def test_two_agents_at_once_record_one_disposition(any_store: Store, config: DialerConfig) -> None:
+    d = await answered(any_store, config)
+    call = await only_call(any_store, "c1")
     results = await asyncio.gather(
         dispose(d, call.call_id, D.INTERESTED, by="a"), dispose(d, call.call_id, D.NO_NEED, by="b"),
         return_exceptions=True,
     )  # fmt: skip
     refused = [r for r in results if isinstance(r, DispositionRefused)]
     assert len(refused) == 1, results
-    row = await either_store.get_call(call.call_id)
-    c = await get(either_store, "c1")
+    row = await any_store.get_call(call.call_id)
+    c = await get(any_store, "c1")
     assert row is not None and row.disposition in (D.INTERESTED, D.NO_NEED)
     assert c.state.stage is (Stage.HOT if row.disposition is D.INTERESTED else Stage.PROSPECT)
     assert c.state.hot_calls == (1 if row.disposition is D.INTERESTED else 0)
-    assert len(await either_store.events_for("c1")) == 2  # the call's, and one disposition
+    assert len(await any_store.events_for("c1")) == 2  # the call's, and one disposition
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

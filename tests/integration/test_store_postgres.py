@@ -18,7 +18,7 @@ import pytest
 
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
 from dialer.store.base import CallStart, CallUpdate, Claim, ClientUpdate, Event, LeaseLost, Schedule
-from tests.integration.test_store_contract import PG_DSN, pg_available
+from tests.support.services import PG_DSN, pg_available
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=5)
@@ -409,9 +409,8 @@ async def test_connection_loss_raises_then_recovers(workers: StoreFactory) -> No
 
 async def test_unreachable_server_raises() -> None:
     await pg_available()
-    from dialer.store.postgres import PostgresStore
-
     from dialer.store.base import StoreUnreachable
+    from dialer.store.postgres import PostgresStore
 
     s = PostgresStore("postgresql://postgres:pw-secret@127.0.0.1:1/test", connect_timeout=2)
     with pytest.raises(StoreUnreachable) as exc:

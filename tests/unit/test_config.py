@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from dialer.cli import main
 from dialer.config import ConfigError, json_schema, load_config, parse_config
-from tests.conftest import EXAMPLE_CONFIG
+from tests.support.paths import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
 

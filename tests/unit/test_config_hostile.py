@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict
 
 import providers.base
 from dialer.cli import main
-from dialer.config import MAX_CONFIG_BYTES, ConfigError, load_config, parse_config
-from tests.conftest import EXAMPLE_CONFIG
+from dialer.config import MAX_CONFIG_BYTES, ConfigError, parse_config
+from tests.support.paths import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
 # A path is dotted plain keys, or a quoted key where one has spaces or colons.

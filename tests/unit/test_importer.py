@@ -24,31 +24,13 @@ from dialer.importer import (
 )
 from dialer.importer.rows import parser_for
 from dialer.importer.zones import countries_of_zones
+from tests.support.importing import BAD_CLIENTS, FakeSink
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = load_config(ROOT / "config" / "dialer.yaml")
-EXAMPLE = ROOT / "config" / "clients.csv"
-BAD = ROOT / "tests" / "data" / "clients_bad.csv"
+CONFIG = load_config(EXAMPLE_CONFIG)
+EXAMPLE = EXAMPLE_CLIENTS
+BAD = BAD_CLIENTS
 CENTER_ZONE = CONFIG.center.timezone  # Europe/Samara: no schedule/campaign zone in the example
-
-
-class FakeSink:
-    """In-memory store: upsert by id."""
-
-    def __init__(self) -> None:
-        self.clients: dict[str, ClientRecord] = {}
-        self.batches: list[int] = []
-
-    async def upsert_clients(self, records: Sequence[ClientRecord]) -> tuple[int, int]:
-        inserted = updated = 0
-        for r in records:
-            if r.id in self.clients:
-                updated += 1
-            else:
-                inserted += 1
-            self.clients[r.id] = r
-        self.batches.append(len(records))
-        return inserted, updated
 
 
 def row(**cells: str) -> dict[str, str]:

@@ -21,10 +21,13 @@ from hypothesis import strategies as st
 import dialer.importer as importer
 import dialer.importer.source as importer_source
 from dialer.cli import main
+from dialer.config import load_config
 from dialer.domain import ClientRecord
 from dialer.importer import ImportAborted, ImportFileError, import_clients, rejected_path_for
-from tests.conftest import EXAMPLE_CONFIG
-from tests.unit.test_importer import CONFIG, FakeSink
+from tests.support.importing import FakeSink
+from tests.support.paths import EXAMPLE_CONFIG
+
+CONFIG = load_config(EXAMPLE_CONFIG)
 
 
 def phone(i: int) -> str:

@@ -9,8 +9,9 @@ import pytest
 
 from dialer.config import load_config
 from dialer.importer import ImportFileError, import_clients
-from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
-from tests.unit.test_importer import BAD, FakeSink
+from tests.support.importing import BAD_CLIENTS as BAD
+from tests.support.importing import FakeSink
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 
 
 @pytest.mark.parametrize("source", [EXAMPLE_CLIENTS, BAD], ids=["example", "bad"])

@@ -156,7 +156,7 @@ class FakeTwilio:
     def _auth_ok(self, request: httpx.Request) -> bool:
         expected = httpx.BasicAuth(ACCOUNT_SID, AUTH_TOKEN)
         probe = next(expected.auth_flow(httpx.Request("GET", "https://x")))
-        return request.headers.get("authorization") == probe.headers["authorization"]
+        return bool(request.headers.get("authorization") == probe.headers["authorization"])
 
     def add_call(self, **kwargs: Any) -> FakeCall:
         call = FakeCall(sid=kwargs.pop("sid", None) or self.new_sid(), **kwargs)
@@ -168,7 +168,7 @@ class FakeTwilio:
         if not self._auth_ok(request):
             return twilio_error(401, 20003, "Authenticate")
         form = parse_qs(request.content.decode(), keep_blank_values=True)
-        effect = self.create_effects.pop(0) if self.create_effects else "ok"
+        effect: Any = self.create_effects.pop(0) if self.create_effects else "ok"
         create_then = isinstance(effect, tuple) and effect[0] == "create_then"
         if effect == "ok" or create_then:
             call = self.add_call(to=form["To"][0], from_=form["From"][0], created=self.clock(), form=form)
@@ -179,14 +179,16 @@ class FakeTwilio:
                 return httpx.Response(201, json=call.json())
         if isinstance(effect, BaseException):
             raise effect
-        return effect
+        response: httpx.Response = effect  # the rest of the script: a canned response
+        return response
 
     def _list(self, request: httpx.Request) -> httpx.Response:
         if self.list_effect is not None:
             effect = self.list_effect
             if isinstance(effect, BaseException):
                 raise effect
-            return effect
+            response: httpx.Response = effect
+            return response
         q = request.url.params
         found = [
             c
@@ -250,7 +252,8 @@ def make_provider(clock: Any, name: str = "twilio", **overrides: Any) -> TwilioP
 
 
 def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
-    return RequestValidator(token).compute_signature(url, params)
+    signature: str = RequestValidator(token).compute_signature(url, params)
+    return signature
 
 
 class Webhooks:

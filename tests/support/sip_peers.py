@@ -63,7 +63,7 @@ def free_udp_port(pair: bool = False) -> int:
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+            port: int = s.getsockname()[1]
         if port in _handed_out or port > 65000 or (pair and (port + 2) in _handed_out):
             continue
         if pair:

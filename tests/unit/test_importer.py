@@ -381,7 +381,7 @@ async def test_semicolon_bom_and_counts(tmp_path: Path) -> None:
 
 
 async def test_comma_file_and_windows_1251(tmp_path: Path) -> None:
-    text = "ID, Name ,Phone,City\nb1,Кузнецова Анна,+7 912 555 03 03,Пермь\nb2,\"Орлов, Олег\",89125550404,\n"
+    text = 'ID, Name ,Phone,City\nb1,Кузнецова Анна,+7 912 555 03 03,Пермь\nb2,"Орлов, Олег",89125550404,\n'
     for encoding in ("utf-8", "cp1251"):
         sink = FakeSink()
         s = await import_clients(CONFIG, write(tmp_path, text, encoding=encoding), sink)
@@ -401,7 +401,7 @@ async def test_bad_rows_land_in_the_rejected_file(tmp_path: Path) -> None:
     assert sink.clients["G3"].attributes == {"city": "Москва"}  # after a row with too many cells
     assert sink.clients["G3"].do_not_call is False and sink.clients["G3"].campaign == "care"
     assert s.rejected_path == tmp_path / "clients_bad.rejected.csv"
-    with open(s.rejected_path, encoding="utf-8-sig", newline="") as f:
+    with open(s.rejected_path, encoding="utf-8-sig", newline="") as f:  # noqa: ASYNC230 - reading the result
         rejected = list(csv.DictReader(f))
     assert len(rejected) == s.rejected == 12
     original = BAD.read_text(encoding="utf-8").splitlines()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,57 +22,15 @@ from dialer.dispatcher import Dispatcher
 from dialer.dispositions import NEXT_OPENING, DispositionRefused, dispose
 from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Stage
 from dialer.lifecycle import apply_disposition
-from dialer.store.base import CallRecord, QueuedClient, Store
+from dialer.store.base import QueuedClient, Store
 from dialer.store.sqlite import SqliteStore
-from providers.base import CallResult, DialRequest, EventSink
 from tests.support.caps import cap_breaches
 from tests.support.clocks import FixedClock
 from tests.support.dispatch import MORNING, client, load, run_step
+from tests.support.talking import Talking, always, answered, by_campaign, get, only_call
 
 D = Disposition
 MOSCOW = ZoneInfo("Europe/Moscow")
-Decide = Callable[[DialRequest], "tuple[CallStatus, Disposition | None]"]
-
-
-class Talking:
-    """A provider whose agent decides each answered call (`decide`); callbacks and
-    meetings are agreed half an hour later."""
-
-    name = "simulated"
-
-    def __init__(self, clock: FixedClock, decide: Decide):
-        self.clock = clock
-        self.decide = decide
-        self.requests: list[DialRequest] = []
-
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    async def check(self) -> None: ...
-
-    async def fetch(self, provider_call_id: str) -> CallResult | None:
-        return None
-
-    async def dial(self, request: DialRequest, on_event: EventSink | None = None) -> CallResult:
-        now = self.clock.now()
-        self.requests.append(request)
-        status, disposition = self.decide(request)
-        answered = status is CallStatus.ANSWERED
-        return CallResult(
-            status=status, dialed_at=now, ended_at=now, provider_call_id=f"P-{request.call_id}",
-            answered_at=now if answered else None, ring_s=5, talk_s=240.0 if answered else 0.0,
-            disposition=disposition.value if disposition and answered else None,
-            disposition_at=now + timedelta(minutes=30) if disposition and disposition.needs_time else None,
-        )  # fmt: skip
-
-
-def always(status: CallStatus = CallStatus.ANSWERED, disposition: Disposition | None = None) -> Decide:
-    return lambda _request: (status, disposition)
-
-
-def by_campaign(**decisions: Disposition | None) -> Decide:
-    return lambda request: (CallStatus.ANSWERED, decisions.get(request.campaign))
-
-
 def tuned(config: DialerConfig, **campaigns: dict[str, Any]) -> DialerConfig:
     """The example config with some campaigns' settings replaced (lifecycle, caps)."""
     return config.model_copy(
@@ -83,17 +40,6 @@ def tuned(config: DialerConfig, **campaigns: dict[str, Any]) -> DialerConfig:
 
 def no_caps() -> Caps:
     return Caps()
-
-
-async def only_call(store: Store, client_id: str) -> CallRecord:
-    [call] = await store.client_calls(client_id)
-    return call
-
-
-async def get(store: Store, client_id: str) -> QueuedClient:
-    c = await store.get_client(client_id)
-    assert c is not None
-    return c
 
 
 def local_midnight_after(instant: datetime, zone: ZoneInfo = MOSCOW) -> datetime:
@@ -259,15 +205,6 @@ async def test_periods_come_from_the_campaign_working_the_new_stage(
 
 
 # ---------------------------------------------------------------- item 4: one disposition per call
-
-
-async def answered(store: Store, config: DialerConfig, decide: Decide | None = None, n: int = 1) -> Dispatcher:
-    clock = FixedClock(MORNING)
-    await load(store, config, [client(i) for i in range(1, n + 1)], MORNING)
-    d = Dispatcher(store, {"simulated": Talking(clock, decide or always())}, config, clock)
-    await run_step(d)
-    clock.set(MORNING + timedelta(minutes=10))
-    return d
 
 
 async def test_a_second_disposition_is_refused_and_changes_nothing(store: SqliteStore, config: DialerConfig) -> None:

@@ -14,7 +14,6 @@ about 0.5% bad rows (rejected with a reason). Generation is not timed.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 import asyncio
 import csv
 import random
@@ -24,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

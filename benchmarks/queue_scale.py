@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import random
 import resource
 import statistics
@@ -28,7 +29,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
-import logging
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

@@ -37,7 +37,7 @@ from dialer.domain import CallStatus  # noqa: E402
 from providers.base import DialRequest  # noqa: E402
 from providers.sip import SipProvider  # noqa: E402
 from providers.sip.media import G711  # noqa: E402
-from tests.integration import sip_peers as sp  # noqa: E402
+from tests.support import sip_peers as sp  # noqa: E402
 
 
 def cpu() -> float:

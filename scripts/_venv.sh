@@ -1,4 +1,5 @@
-# Shared by scripts/run-example and scripts/test-all: make .venv with the project in it.
+# Shared by scripts/run-example, scripts/test-all and scripts/lock: make .venv and install
+# into it at the versions in constraints.txt (regenerate that file with scripts/lock).
 # Works on a bare Debian 12 (installs python3-venv when ensurepip is missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,6 +14,11 @@ apt_install() {
         as_root apt-get update -qq
         DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+}
+
+pip_install() {
+    # pip install into .venv, every package at the version constraints.txt names.
+    .venv/bin/python -m pip install -q -c constraints.txt "$@"
 }
 
 PYTHON=${PYTHON:-python3}

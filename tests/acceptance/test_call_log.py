@@ -19,8 +19,9 @@ from dialer.domain import CallStatus
 from dialer.reports import CALL_LOG_FIELDS
 from dialer.store.sqlite import SqliteStore
 from providers.base import ProviderError
-from tests.conftest import EXAMPLE_CONFIG, FixedClock
-from tests.integration.test_dispatcher import MORNING, ScriptedProvider, client, load
+from tests.support.clocks import FixedClock
+from tests.support.dispatch import MORNING, ScriptedProvider, client, load
+from tests.support.paths import EXAMPLE_CONFIG
 
 # The call log's columns before provider_call_id/error were added: a contract for dashboards.
 STABLE_COLUMNS = [

@@ -16,8 +16,9 @@ from dialer.cli import main
 from dialer.config import load_config
 from dialer.dispatcher import Dispatcher
 from dialer.store.sqlite import SqliteStore
-from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG, FixedClock
-from tests.integration.test_dispatcher import MORNING, ScriptedProvider, client, load
+from tests.support.clocks import FixedClock
+from tests.support.dispatch import MORNING, ScriptedProvider, client, load
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 
 BAD = Path(__file__).resolve().parent.parent / "data" / "clients_bad.csv"
 

@@ -24,7 +24,7 @@ from dialer.config import load_config
 from dialer.loading import load_clients
 from dialer.store.base import Schedule
 from dialer.store.sqlite import SqliteStore
-from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 
 READ_COMMANDS = [
     ["status"],
@@ -403,7 +403,7 @@ def test_a_postgresql_role_without_privileges_is_one_line(tmp_path: Path) -> Non
     import uuid
     from urllib.parse import urlsplit, urlunsplit
 
-    from tests.integration.test_store_contract import PG_DSN, pg_available
+    from tests.support.services import PG_DSN, pg_available
 
     asyncio.run(pg_available())
     import asyncpg

@@ -18,8 +18,8 @@ import pytest
 from benchmarks.fault_harness import drop_schema, fresh_schema_dsn, query, run, write_config
 from dialer.dispatcher import LEASE
 from tests.acceptance.test_crash_safety import assert_crash_safe
-from tests.conftest import require_service
-from tests.integration.tcp_proxy import CuttableProxy
+from tests.support.services import require_service
+from tests.support.tcp_proxy import CuttableProxy
 
 PG = os.environ.get("DIALER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

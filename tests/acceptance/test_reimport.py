@@ -16,8 +16,8 @@ from dialer.scheduling import Scheduler
 from dialer.simulate import run_simulation
 from dialer.store.base import QueuedClient
 from dialer.store.sqlite import SqliteStore
-from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
-from tests.integration.test_rules import cap_breaches
+from tests.support.caps import cap_breaches
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 
 FIRST = date(2026, 12, 1)
 

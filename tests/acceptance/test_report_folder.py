@@ -20,7 +20,7 @@ from dialer.daily import REPORT, DailyJobs
 from dialer.store.base import JOB_TAKEOVER
 from dialer.store.sqlite import SqliteStore
 from tests.acceptance.test_daemon import CONFIG, count_calls, dialer, notify_socket, wait_for, workdir  # noqa: F401
-from tests.conftest import EXAMPLE_CONFIG
+from tests.support.paths import EXAMPLE_CONFIG
 
 
 async def test_failing_report_is_logged_and_retried_until_it_can_be_written(

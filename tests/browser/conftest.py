@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_service
+from tests.support.services import require_service
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")

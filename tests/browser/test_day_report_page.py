@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 
 from dialer.config import DialerConfig, load_config
-from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
-from tests.simulated_day import DAY, report_app, simulate_day
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
+from tests.support.simulated_day import DAY, report_app, simulate_day
 
 DOWNLOAD_TIMEOUT = 10.0
 

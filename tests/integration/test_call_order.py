@@ -25,8 +25,9 @@ from dialer.loading import SchedulingSink
 from dialer.scheduling import Scheduler
 from dialer.store.sqlite import SqliteStore
 from dialer.why import explain
-from tests.conftest import EXAMPLE_CONFIG, FixedClock
-from tests.integration.test_dispatcher import ScriptedProvider
+from tests.support.clocks import FixedClock
+from tests.support.dispatch import ScriptedProvider
+from tests.support.paths import EXAMPLE_CONFIG
 
 dlog.configure(json=True, level=logging.WARNING)
 

@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from dialer import calendar, dispatcher as dispatcher_module
+from dialer import calendar
+from dialer import dispatcher as dispatcher_module
 from dialer.clock import VirtualClock
 from dialer.config.models import DialerConfig
 from dialer.dispatcher import LEASE, Dispatcher
 from dialer.domain import CallStatus
 from dialer.scheduling import Scheduler
 from dialer.store.sqlite import SqliteStore
-from providers.base import create_gap, CallFinder, CallResult, DialRequest, EventSink
-from tests.conftest import FixedClock
-from tests.integration.test_dispatcher import MORNING, ScriptedProvider, client, load
+from providers.base import CallFinder, CallResult, DialRequest, EventSink, create_gap
+from tests.support.clocks import FixedClock
+from tests.support.dispatch import MORNING, ScriptedProvider, client, load
 
 
 def with_campaign(config: DialerConfig, name: str, **changes: Any) -> DialerConfig:

@@ -23,8 +23,9 @@ from dialer.metrics import DialerMetrics
 from dialer.readiness import CHECK_EVERY_NOT_READY
 from dialer.store.sqlite import SqliteStore
 from providers.base import CallResult, DialRequest, EventSink, ProviderEvent, ProviderNotReady
-from tests.conftest import EXAMPLE_CONFIG, FixedClock
-from tests.integration.test_dispatcher import MORNING, client, load
+from tests.support.clocks import FixedClock
+from tests.support.dispatch import MORNING, client, load
+from tests.support.paths import EXAMPLE_CONFIG
 
 REFUSED = "not registered with pbx.local:5060: 403 Forbidden (credentials rejected)"
 

@@ -20,8 +20,8 @@ from dialer.cli import main
 from dialer.config import DialerConfig, load_config
 from dialer.reporting.web import report_routes
 from dialer.store.sqlite import SqliteStore
-from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
-from tests.simulated_day import DAY, simulate_day
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
+from tests.support.simulated_day import DAY, simulate_day
 
 Q = f"date={DAY.isoformat()}"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,59 +22,16 @@ from dialer.dispatcher import Dispatcher
 from dialer.dispositions import NEXT_OPENING, DispositionRefused, dispose
 from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Stage
 from dialer.lifecycle import apply_disposition
-from dialer.model import CallRecord, QueuedClient
-from dialer.outcomes import caps_reopen_at
+from dialer.model import QueuedClient
 from dialer.store.base import Store
 from dialer.store.sqlite import SqliteStore
-from providers.base import CallResult, DialRequest, EventSink
-from tests.conftest import FixedClock
-from tests.integration.test_dispatcher import MORNING, client, load, run_step
-from tests.integration.test_store_contract import STORES
+from tests.support.caps import cap_breaches
+from tests.support.clocks import FixedClock
+from tests.support.dispatch import MORNING, client, load, run_step
+from tests.support.talking import Talking, always, answered, by_campaign, get, only_call
 
 D = Disposition
 MOSCOW = ZoneInfo("Europe/Moscow")
-Decide = Callable[[DialRequest], "tuple[CallStatus, Disposition | None]"]
-
-
-class Talking:
-    """A provider whose agent decides each answered call (`decide`); callbacks and
-    meetings are agreed half an hour later."""
-
-    name = "simulated"
-
-    def __init__(self, clock: FixedClock, decide: Decide):
-        self.clock = clock
-        self.decide = decide
-        self.requests: list[DialRequest] = []
-
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    async def check(self) -> None: ...
-
-    async def fetch(self, provider_call_id: str) -> CallResult | None:
-        return None
-
-    async def dial(self, request: DialRequest, on_event: EventSink | None = None) -> CallResult:
-        now = self.clock.now()
-        self.requests.append(request)
-        status, disposition = self.decide(request)
-        answered = status is CallStatus.ANSWERED
-        return CallResult(
-            status=status, dialed_at=now, ended_at=now, provider_call_id=f"P-{request.call_id}",
-            answered_at=now if answered else None, ring_s=5, talk_s=240.0 if answered else 0.0,
-            disposition=disposition.value if disposition and answered else None,
-            disposition_at=now + timedelta(minutes=30) if disposition and disposition.needs_time else None,
-        )  # fmt: skip
-
-
-def always(status: CallStatus = CallStatus.ANSWERED, disposition: Disposition | None = None) -> Decide:
-    return lambda _request: (status, disposition)
-
-
-def by_campaign(**decisions: Disposition | None) -> Decide:
-    return lambda request: (CallStatus.ANSWERED, decisions.get(request.campaign))
-
-
 def tuned(config: DialerConfig, **campaigns: dict[str, Any]) -> DialerConfig:
     """The example config with some campaigns' settings replaced (lifecycle, caps)."""
     return config.model_copy(
@@ -85,17 +41,6 @@ def tuned(config: DialerConfig, **campaigns: dict[str, Any]) -> DialerConfig:
 
 def no_caps() -> Caps:
     return Caps()
-
-
-async def only_call(store: Store, client_id: str) -> CallRecord:
-    [call] = await store.client_calls(client_id)
-    return call
-
-
-async def get(store: Store, client_id: str) -> QueuedClient:
-    c = await store.get_client(client_id)
-    assert c is not None
-    return c
 
 
 def local_midnight_after(instant: datetime, zone: ZoneInfo = MOSCOW) -> datetime:
@@ -153,24 +98,6 @@ async def test_claim_time_cap_counts_every_campaigns_calls(store: SqliteStore, c
     tomorrow = local_midnight_after(MORNING)
     assert capped.cap_until == tomorrow and capped.next_dial_at is not None and capped.next_dial_at >= tomorrow
     assert capped.lease_owner is None and "contact cap" in (capped.schedule_reason or "")
-
-
-def cap_breaches(calls: list[CallRecord], config: DialerConfig) -> list[str]:
-    """Calls made although the calling campaign's caps, counting every earlier contact
-    with the client (whichever campaign made it), were reached at that moment."""
-    breaches = []
-    for call in calls:
-        caps = config.campaign(call.campaign).caps
-        conversations = caps.count == "conversations"
-        earlier = [
-            c.started_at
-            for c in calls
-            if c.client_id == call.client_id and c.started_at < call.started_at
-            and (not conversations or c.status is CallStatus.ANSWERED)
-        ]  # fmt: skip
-        if caps_reopen_at(earlier, caps, ZoneInfo(call.client_tz), call.started_at) is not None:
-            breaches.append(f"{call.client_id} by {call.campaign} at {call.started_at}")
-    return breaches
 
 
 MINUTES = Lifecycle(
@@ -281,15 +208,6 @@ async def test_periods_come_from_the_campaign_working_the_new_stage(
 # ---------------------------------------------------------------- item 4: one disposition per call
 
 
-async def answered(store: Store, config: DialerConfig, decide: Decide | None = None, n: int = 1) -> Dispatcher:
-    clock = FixedClock(MORNING)
-    await load(store, config, [client(i) for i in range(1, n + 1)], MORNING)
-    d = Dispatcher(store, {"simulated": Talking(clock, decide or always())}, config, clock)
-    await run_step(d)
-    clock.set(MORNING + timedelta(minutes=10))
-    return d
-
-
 async def test_a_second_disposition_is_refused_and_changes_nothing(store: SqliteStore, config: DialerConfig) -> None:
     d = await answered(store, config)
     call = await only_call(store, "c1")
@@ -378,32 +296,21 @@ async def test_a_correction_never_lifts_do_not_call(store: SqliteStore, config: 
         assert c.state.stage is Stage.DNC and c.next_dial_at is None
 
 
-@pytest.fixture(params=sorted(STORES))
-async def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await STORES[request.param](tmp_path)
-    await s.open()
-    await s.migrate()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
-async def test_two_agents_at_once_record_one_disposition(either_store: Store, config: DialerConfig) -> None:
-    d = await answered(either_store, config)
-    call = await only_call(either_store, "c1")
+async def test_two_agents_at_once_record_one_disposition(any_store: Store, config: DialerConfig) -> None:
+    d = await answered(any_store, config)
+    call = await only_call(any_store, "c1")
     results = await asyncio.gather(
         dispose(d, call.call_id, D.INTERESTED, by="a"), dispose(d, call.call_id, D.NO_NEED, by="b"),
         return_exceptions=True,
     )  # fmt: skip
     refused = [r for r in results if isinstance(r, DispositionRefused)]
     assert len(refused) == 1, results
-    row = await either_store.get_call(call.call_id)
-    c = await get(either_store, "c1")
+    row = await any_store.get_call(call.call_id)
+    c = await get(any_store, "c1")
     assert row is not None and row.disposition in (D.INTERESTED, D.NO_NEED)
     assert c.state.stage is (Stage.HOT if row.disposition is D.INTERESTED else Stage.PROSPECT)
     assert c.state.hot_calls == (1 if row.disposition is D.INTERESTED else 0)
-    assert len(await either_store.events_for("c1")) == 2  # the call's, and one disposition
+    assert len(await any_store.events_for("c1")) == 2  # the call's, and one disposition
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -3,9 +3,6 @@ here; the PostgreSQL store joins the `any_store` fixture's params)."""
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,70 +14,9 @@ from dialer.model import CallStart, CallUpdate, ClientUpdate, DueGroup, Event, P
 from dialer.store.base import LeaseLost, SchemaMismatch, Store, StoreError
 from dialer.store.sqlfiles import Migration
 from dialer.store.sqlite import SqliteStore
-from tests.conftest import require_service
+from tests.support.stores import STORES
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-
-async def _sqlite(tmp_path: Path) -> Store:
-    return SqliteStore(tmp_path / "contract.db")
-
-
-# PostgreSQL: each test in a fresh schema of the server named by DIALER_TEST_PG_DSN,
-# dropped when the store closes. Skipped locally without a server, failed in CI.
-PG_DSN = os.environ.get("DIALER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-_pg_reachable: str | None = None  # "" = reachable, else why not
-
-
-async def pg_available() -> None:
-    """require_service() for the PostgreSQL server (checked once per session)."""
-    global _pg_reachable
-    if _pg_reachable is None:
-        try:
-            import asyncpg
-
-            con = await asyncpg.connect(PG_DSN, timeout=3)
-            await con.close()
-            _pg_reachable = ""
-        except ImportError:
-            _pg_reachable = "asyncpg is not installed (pip install -e .[test])"
-        except Exception as exc:  # refused, timeout, auth, missing database
-            _pg_reachable = f"PostgreSQL at {PG_DSN} unreachable: {type(exc).__name__}: {exc}"
-    require_service(not _pg_reachable, _pg_reachable or "")
-
-
-def pg_throwaway_store(**kw: object) -> Store:
-    """A PostgresStore in a schema of its own; close() drops the schema."""
-    from dialer.store.postgres import PostgresStore
-
-    class ThrowawayPostgresStore(PostgresStore):
-        async def close(self) -> None:
-            try:
-                if self._pool is not None:
-                    await self.pool.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
-            finally:
-                await super().close()
-
-    return ThrowawayPostgresStore(PG_DSN, schema=f"dialer_test_{uuid.uuid4().hex[:12]}", **kw)  # type: ignore[arg-type]
-
-
-async def _postgres(tmp_path: Path) -> Store:
-    await pg_available()
-    return pg_throwaway_store()
-
-
-STORES = {"sqlite": _sqlite, "postgres": _postgres}
-
-
-@pytest.fixture(params=sorted(STORES))
-async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await STORES[request.param](tmp_path)
-    await s.open()
-    await s.migrate()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def rec(i: int | str, **kw: object) -> ClientRecord:

@@ -23,7 +23,8 @@ from dialer.store.base import SchemaMismatch
 from dialer.store.schema import NUMBERING, has_statements, split_statements, unified_version
 from dialer.store.sqlfiles import load_migrations
 from dialer.store.sqlite import SqliteStore
-from tests.integration.test_store_contract import pg_available, pg_throwaway_store
+from tests.support.services import pg_available
+from tests.support.stores import pg_throwaway_store
 
 if TYPE_CHECKING:
     from dialer.store.postgres import PostgresStore

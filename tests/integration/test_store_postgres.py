@@ -19,7 +19,7 @@ import pytest
 from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
 from dialer.model import CallStart, CallUpdate, Claim, ClientUpdate, Event, Schedule
 from dialer.store.base import LeaseLost
-from tests.integration.test_store_contract import PG_DSN, pg_available
+from tests.support.services import PG_DSN, pg_available
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=5)

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from dialer.cli import main
-from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> click.testing.Result:

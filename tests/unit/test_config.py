@@ -13,7 +13,7 @@ from dialer.cli import main
 from dialer.config.errors import ConfigError
 from dialer.config.loader import load_config, parse_config
 from dialer.config.models import json_schema
-from tests.conftest import EXAMPLE_CONFIG
+from tests.support.paths import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
 

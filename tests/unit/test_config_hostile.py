@@ -22,7 +22,7 @@ import providers.base
 from dialer.cli import main
 from dialer.config.errors import ConfigError
 from dialer.config.loader import MAX_CONFIG_BYTES, parse_config
-from tests.conftest import EXAMPLE_CONFIG
+from tests.support.paths import EXAMPLE_CONFIG
 
 GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
 # A path is dotted plain keys, or a quoted key where one has spaces or colons.

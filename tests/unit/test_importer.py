@@ -13,44 +13,25 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dialer.config.loader import load_config
-
 from dialer.config.models import DialerConfig
 from dialer.domain import ClientRecord, Stage
 from dialer.importer import (
     ZONE_OVERRIDES,
     ImportFileError,
-    _countries_of_zones,
     RowError,
-    _parser_for,
     import_clients,
     parse_row,
     rejected_path_for,
 )
+from dialer.importer.rows import parser_for
+from dialer.importer.zones import countries_of_zones
+from tests.support.importing import BAD_CLIENTS, FakeSink
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = load_config(ROOT / "config" / "dialer.yaml")
-EXAMPLE = ROOT / "config" / "clients.csv"
-BAD = ROOT / "tests" / "data" / "clients_bad.csv"
+CONFIG = load_config(EXAMPLE_CONFIG)
+EXAMPLE = EXAMPLE_CLIENTS
+BAD = BAD_CLIENTS
 CENTER_ZONE = CONFIG.center.timezone  # Europe/Samara: no schedule/campaign zone in the example
-
-
-class FakeSink:
-    """In-memory store: upsert by id."""
-
-    def __init__(self) -> None:
-        self.clients: dict[str, ClientRecord] = {}
-        self.batches: list[int] = []
-
-    async def upsert_clients(self, records: Sequence[ClientRecord]) -> tuple[int, int]:
-        inserted = updated = 0
-        for r in records:
-            if r.id in self.clients:
-                updated += 1
-            else:
-                inserted += 1
-            self.clients[r.id] = r
-        self.batches.append(len(records))
-        return inserted, updated
 
 
 def row(**cells: str) -> dict[str, str]:
@@ -139,9 +120,9 @@ _digits = st.text(alphabet="0123456789", min_size=10, max_size=10)
 def test_russian_shortcut_agrees_with_phonenumbers(national: str, prefix: str) -> None:
     """The fast path for +7/8/7 + 10 digits gives exactly what parse + is_valid_number give."""
     raw = prefix + national
-    parser = _parser_for(CONFIG)
+    parser = parser_for(CONFIG)
     errors: list[str] = []
-    number, _, e164, _ = parser._phone(raw, errors)
+    number, _, e164, _ = parser.phones.read(raw, errors)
     try:
         reference = phonenumbers.parse(raw, "RU")
         valid = phonenumbers.is_valid_number(reference)
@@ -157,7 +138,7 @@ def test_russian_shortcut_agrees_with_phonenumbers(national: str, prefix: str) -
 def test_russian_shortcut_is_active() -> None:
     """The shortcut checks itself against phonenumbers and switches off on any disagreement;
     this fails when a phonenumbers upgrade switched it off (imports get ~2x slower)."""
-    assert _parser_for(CONFIG)._shortcut is not None
+    assert parser_for(CONFIG).phones.shortcut is not None
 
 
 def test_number_type_unknown_iff_invalid() -> None:
@@ -201,7 +182,7 @@ def reference_zone(e164: str) -> str | None:
     if len(zones) != 1 or zones[0] == "Etc/Unknown":
         return None
     region = phonenumbers.region_code_for_number(n)
-    countries = _countries_of_zones().get(zones[0])
+    countries = countries_of_zones().get(zones[0])
     return None if countries and region not in countries else zones[0]
 
 
@@ -401,7 +382,7 @@ async def test_semicolon_bom_and_counts(tmp_path: Path) -> None:
 
 
 async def test_comma_file_and_windows_1251(tmp_path: Path) -> None:
-    text = "ID, Name ,Phone,City\nb1,Кузнецова Анна,+7 912 555 03 03,Пермь\nb2,\"Орлов, Олег\",89125550404,\n"
+    text = 'ID, Name ,Phone,City\nb1,Кузнецова Анна,+7 912 555 03 03,Пермь\nb2,"Орлов, Олег",89125550404,\n'
     for encoding in ("utf-8", "cp1251"):
         sink = FakeSink()
         s = await import_clients(CONFIG, write(tmp_path, text, encoding=encoding), sink)
@@ -421,7 +402,7 @@ async def test_bad_rows_land_in_the_rejected_file(tmp_path: Path) -> None:
     assert sink.clients["G3"].attributes == {"city": "Москва"}  # after a row with too many cells
     assert sink.clients["G3"].do_not_call is False and sink.clients["G3"].campaign == "care"
     assert s.rejected_path == tmp_path / "clients_bad.rejected.csv"
-    with open(s.rejected_path, encoding="utf-8-sig", newline="") as f:
+    with open(s.rejected_path, encoding="utf-8-sig", newline="") as f:  # noqa: ASYNC230 - reading the result
         rejected = list(csv.DictReader(f))
     assert len(rejected) == s.rejected == 12
     original = BAD.read_text(encoding="utf-8").splitlines()

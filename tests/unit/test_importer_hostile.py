@@ -19,11 +19,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dialer.importer as importer
+import dialer.importer.source as importer_source
 from dialer.cli import main
+from dialer.config import load_config
 from dialer.domain import ClientRecord
 from dialer.importer import ImportAborted, ImportFileError, import_clients, rejected_path_for
-from tests.conftest import EXAMPLE_CONFIG
-from tests.unit.test_importer import CONFIG, FakeSink
+from tests.support.importing import FakeSink
+from tests.support.paths import EXAMPLE_CONFIG
+
+CONFIG = load_config(EXAMPLE_CONFIG)
 
 
 def phone(i: int) -> str:
@@ -60,13 +64,13 @@ def check_accounted(summary: importer.ImportSummary, delimiter: str = ",") -> li
 def small_limits(line: int, field: int) -> Iterator[None]:
     """Lower the importer's line limit and the csv module's field limit, so generated
     files reach them quickly."""
-    old_line, old_field = importer.LINE_LIMIT, csv.field_size_limit()
-    importer.LINE_LIMIT = line
+    old_line, old_field = importer_source.LINE_LIMIT, csv.field_size_limit()
+    importer_source.LINE_LIMIT = line
     csv.field_size_limit(field)
     try:
         yield
     finally:
-        importer.LINE_LIMIT = old_line
+        importer_source.LINE_LIMIT = old_line
         csv.field_size_limit(old_field)
 
 
@@ -106,7 +110,7 @@ async def test_line_limit_bounds_memory_of_a_line_without_end(tmp_path: Path) ->
     import tracemalloc
 
     path = tmp_path / "endless.csv"
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8") as f:  # noqa: ASYNC230 - test setup, before the import under test
         f.write(f"id,name,phone\n1,A,{phone(1)}\n2,B,")
         for _ in range(50):
             f.write("z" * 1_000_000)
@@ -124,9 +128,9 @@ async def test_line_limit_bounds_memory_of_a_line_without_end(tmp_path: Path) ->
     ("content", "expected"),
     [
         (b"id,name,phone," + b"n" * 2_000_000 + b"\n1,A,+79123456789\n", "header line cannot be read"),
-        (b"id,name,phone,\"" + b"n" * 200_000 + b"\"\n1,A,+79123456789\n", "header cannot be read"),
+        (b'id,name,phone,"' + b"n" * 200_000 + b'"\n1,A,+79123456789\n', "header cannot be read"),
         (b"id,na\x00me,phone\n1,A,+79123456789\n", "NUL"),
-        (b"id,\"name\n" + b"x" * 200_000 + b"\n", "header cannot be read"),
+        (b'id,"name\n' + b"x" * 200_000 + b"\n", "header cannot be read"),
     ],
     ids=["long-line", "long-cell", "nul", "open-quote"],
 )
@@ -164,7 +168,6 @@ async def test_an_unclosed_quote_names_the_lines_it_swallowed(tmp_path: Path, pa
     sink = FakeSink()
     s2 = await import_clients(CONFIG, ok, sink, parallel=parallel)
     assert (s2.imported, s2.rejected) == (3, 0) and sink.clients["a1"].attributes == {"address": "Omsk,\nLenina 1"}
-
 
 
 @pytest.mark.parametrize("parallel", [False, True], ids=["thread", "process"])
@@ -262,7 +265,7 @@ FORMULAS = ['=HYPERLINK("http://evil","click")', "+7 912 555 01 01", "-2+3", "@S
 
 async def test_formula_cells_are_neutralised_and_restored(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    with open(path, "w", encoding="utf-8", newline="") as f:  # noqa: ASYNC230 - test setup, before the import under test
         w = csv.writer(f)
         w.writerow(["id", "name", "phone", "note", "=cmd"])
         for i, cell in enumerate(FORMULAS):
@@ -276,7 +279,7 @@ async def test_formula_cells_are_neutralised_and_restored(tmp_path: Path) -> Non
     # The supervisor fixes the phones and imports the rejected file: the quotes are gone,
     # every other character is back.
     fixed = tmp_path / "fixed.csv"
-    with open(fixed, "w", encoding="utf-8", newline="") as f:
+    with open(fixed, "w", encoding="utf-8", newline="") as f:  # noqa: ASYNC230 - test setup, before the import under test
         w = csv.writer(f)
         w.writerow(table[0])
         for i, row in enumerate(table[1:]):
@@ -367,7 +370,7 @@ def _delimiter_of(s: importer.ImportSummary) -> str:
     if s.rejected_path is None:
         return ","
     first = s.rejected_path.read_text(encoding="utf-8-sig").split("\n", 1)[0]
-    return importer._detect_delimiter(first)
+    return importer_source.detect_delimiter(first)
 
 
 @_fuzz_config()
@@ -381,8 +384,9 @@ async def test_random_bytes_never_crash(tmp_path: Path, data: bytes) -> None:
 
 @_fuzz_config()
 @given(
-    header=st.permutations(["id", "name", "phone", "city", "", " ", "=x", "timezone", "stage", "line", "reason"]).flatmap(
-        lambda names: st.integers(2, len(names)).map(lambda n: names[:n])),
+    header=st.permutations(
+        ["id", "name", "phone", "city", "", " ", "=x", "timezone", "stage", "line", "reason"]
+    ).flatmap(lambda names: st.integers(2, len(names)).map(lambda n: names[:n])),
     rows=st.lists(st.lists(st.one_of(
         st.sampled_from(["+7 912 555 01 01", "89125550101", "12", "", "=1+1", "@x", "a\nb", 'q"q', "x" * 90,
                          "Asia/Omsk", "hot", "Тула"]),
@@ -407,8 +411,9 @@ async def test_random_csv_shapes_never_crash(
 
 hostile_line = st.one_of(
     st.binary(max_size=80).map(lambda b: b.replace(b'"', b"").replace(b"\n", b"").replace(b"\r", b"")),
-    st.text(max_size=40).map(lambda t: ("h," + t.replace('"', "").replace("\n", "").replace("\r", "")).encode(
-        "cp1251", errors="replace")),
+    st.text(max_size=40).map(
+        lambda t: ("h," + t.replace('"', "").replace("\n", "").replace("\r", "")).encode("cp1251", errors="replace")
+    ),
     st.integers(61, 400).map(lambda n: b"long,L," + b"+79125550101," + b"x" * n),
     st.integers(151, 600).map(lambda n: b"y," * (n // 2)),
     st.just("cp,Привет Мир,+79125550101".encode("cp1251")),
@@ -421,9 +426,7 @@ hostile_line = st.one_of(
     plan=st.lists(st.one_of(st.just(None), hostile_line), min_size=1, max_size=30),
     parallel=st.sampled_from([False] * 9 + [True]),
 )
-async def test_good_rows_survive_any_hostile_rows(
-    tmp_path: Path, plan: list[bytes | None], parallel: bool
-) -> None:
+async def test_good_rows_survive_any_hostile_rows(tmp_path: Path, plan: list[bytes | None], parallel: bool) -> None:
     """A valid header, good rows and hostile rows in any order: every good row is imported,
     nothing is refused as a whole, and the hostile rows are rejected or blank."""
     lines, good = [], set()

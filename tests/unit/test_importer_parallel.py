@@ -9,8 +9,9 @@ import pytest
 
 from dialer.config.loader import load_config
 from dialer.importer import ImportFileError, import_clients
-from tests.conftest import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
-from tests.unit.test_importer import BAD, FakeSink
+from tests.support.importing import BAD_CLIENTS as BAD
+from tests.support.importing import FakeSink
+from tests.support.paths import EXAMPLE_CLIENTS, EXAMPLE_CONFIG
 
 
 @pytest.mark.parametrize("source", [EXAMPLE_CLIENTS, BAD], ids=["example", "bad"])
@@ -19,7 +20,7 @@ async def test_process_and_thread_paths_agree(tmp_path: Path, source: Path) -> N
     results = {}
     for parallel in (False, True):
         path = tmp_path / f"{parallel}-{source.name}"
-        path.write_bytes(source.read_bytes())
+        path.write_bytes(source.read_bytes())  # noqa: ASYNC240 - test setup
         sink = FakeSink()
         summary = await import_clients(config, path, sink, parallel=parallel, batch_size=7)
         rejected = summary.rejected_path.read_text(encoding="utf-8-sig") if summary.rejected_path else None
@@ -35,7 +36,7 @@ async def test_process_and_thread_paths_agree(tmp_path: Path, source: Path) -> N
 async def test_process_path_rejects_unreadable_rows_on_their_own(tmp_path: Path) -> None:
     config = load_config(EXAMPLE_CONFIG)
     path = tmp_path / "broken.csv"
-    path.write_bytes("id,name,phone\n1,A,+79123456789\n".encode() + b"2,\xff\xfe\xfa,+79123456788\n" * 3)
+    path.write_bytes(b"id,name,phone\n1,A,+79123456789\n" + b"2,\xff\xfe\xfa,+79123456788\n" * 3)
     sink = FakeSink()
     summary = await import_clients(config, path, sink, parallel=True, encoding="utf-8")
     assert (summary.rows, summary.imported, summary.rejected) == (4, 1, 3)

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from dialer import logging as dlog
 from dialer.cli import main
-from tests.conftest import EXAMPLE_CONFIG
+from tests.support.paths import EXAMPLE_CONFIG
 
 
 @pytest.fixture(autouse=True)

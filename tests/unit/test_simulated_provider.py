@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from dialer.domain import CallStatus, Disposition
 from providers.base import DialRequest
 from providers.simulated import SimulatedProvider, SimulatedSettings
-from tests.conftest import FixedClock
+from tests.support.clocks import FixedClock
 
 T0 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 

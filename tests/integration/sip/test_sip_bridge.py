@@ -23,10 +23,8 @@ from dialer.domain import CallStatus
 from providers.base import CallResult, ProviderError
 from providers.sip import SipProvider
 from providers.sip.media import G711, fd_count
-from tests.integration import sip_peers as sp
-from tests.integration.sip_fixtures import direct_settings, pbx_settings, provider, request, sipp
-
-__all__ = ["provider", "sipp"]
+from tests.support import sip_peers as sp
+from tests.support.sip import direct_settings, pbx_settings, request
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,8 @@ import pytest
 
 from dialer.domain import CallStatus
 from providers.base import ProviderError
-from tests.integration import sip_peers as sp
-from tests.integration.sip_fixtures import pbx_settings, provider, request, sipp
-
-__all__ = ["provider", "sipp"]
+from tests.support import sip_peers as sp
+from tests.support.sip import pbx_settings, request
 
 pytestmark = pytest.mark.integration
 

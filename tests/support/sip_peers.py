@@ -5,7 +5,7 @@ in tests/data/sip; kamailio is the PBX (registrar, digest auth, record-routing p
 baresip is a real softphone (agent and client). Every peer gets its own ports, is
 started as a child process, waited for (its UDP port bound, then a SIP answer where it
 matters) and stopped by its PID. A missing binary skips the test with the package to
-install, except when CI=true, where it fails (tests.conftest.require_service).
+install, except when CI=true, where it fails (tests.support.services.require_service).
 
 Media files are generated, not downloaded: an 8 kHz PCMU pcap for sipp to play, an
 RFC 2833 DTMF pcap, WAV prompts and a long WAV for baresip's audio source.
@@ -29,6 +29,8 @@ import wave
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from tests.support.services import require_service
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "sip"
 PASSWORD = "s3cret-pass"
 DIALER_USER = "dialer"
@@ -43,8 +45,6 @@ def binary(name: str) -> str | None:
 
 def require(*names: str) -> None:
     """Skip (locally) or fail (CI=true) when a peer's binary is missing."""
-    from tests.conftest import require_service
-
     for name in names:
         require_service(
             binary(name) is not None,
@@ -63,7 +63,7 @@ def free_udp_port(pair: bool = False) -> int:
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+            port: int = s.getsockname()[1]
         if port in _handed_out or port > 65000 or (pair and (port + 2) in _handed_out):
             continue
         if pair:
@@ -235,7 +235,8 @@ OK_FOR_BYE = """
 
 WAIT_BYE = '  <recv request="BYE"/>\n' + OK_FOR_BYE
 
-HANGUP_AFTER = """
+HANGUP_AFTER = (
+    """
   <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup" next="gotbye"/>
   <label id="hangup"/>
   <send retrans="500">
@@ -254,7 +255,10 @@ HANGUP_AFTER = """
   </send>
   <recv response="200" next="end"/>
   <label id="gotbye"/>
-""" + OK_FOR_BYE + '  <label id="end"/>\n'
+"""
+    + OK_FOR_BYE
+    + '  <label id="end"/>\n'
+)
 
 
 def answer_scenario(
@@ -269,15 +273,24 @@ def answer_scenario(
             media += f'  <pause milliseconds="{play_after_ms}"/>\n'
         media += f'  <nop><action><exec play_pcap_audio="{play}"/></action></nop>\n'
     ending = WAIT_BYE if hold_ms is None else HANGUP_AFTER.format(hold_ms=hold_ms)
-    return (DATA / "uas_answer.xml").read_text().format(
-        capture=CAPTURE_FROM if hold_ms is not None else "", ring=RING.format(ring_ms=ring_ms) if ring_ms else "",
-        sdp_port=sdp_port, media=media, ending=ending,
+    return (
+        (DATA / "uas_answer.xml")
+        .read_text()
+        .format(
+            capture=CAPTURE_FROM if hold_ms is not None else "",
+            ring=RING.format(ring_ms=ring_ms) if ring_ms else "",
+            sdp_port=sdp_port,
+            media=media,
+            ending=ending,
+        )
     )
 
 
 def reject_scenario(code: int, reason: str, ring_ms: int = 0) -> str:
-    return (DATA / "uas_reject.xml").read_text().format(
-        code=code, reason=reason, ring=RING.format(ring_ms=ring_ms) if ring_ms else ""
+    return (
+        (DATA / "uas_reject.xml")
+        .read_text()
+        .format(code=code, reason=reason, ring=RING.format(ring_ms=ring_ms) if ring_ms else "")
     )
 
 
@@ -522,7 +535,8 @@ def dtmf_pcap(path: Path, digit: str, pt: int = 101, ssrc: int = 0x0BADCAFE) -> 
     for i in range(5):
         duration = 160 * (i + 1)
         payload = struct.pack("!BBH", event, 10, duration)
-        pkts.append((t0 + 0.1 + 0.02 * i, struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | pt, seq, ts, ssrc) + payload))
+        header = struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | pt, seq, ts, ssrc)
+        pkts.append((t0 + 0.1 + 0.02 * i, header + payload))
         seq += 1
     for j in range(3):
         payload = struct.pack("!BBH", event, 0x80 | 10, 160 * 6)
@@ -602,6 +616,8 @@ def early_media_scenario(sdp_port: int | str, play: Path, early_ms: int) -> str:
 
 
 def reinvite_scenario(first_port: int, second_port: int, reinvite_ms: int) -> str:
-    return (DATA / "uas_reinvite.xml").read_text().format(
-        first_port=first_port, second_port=second_port, reinvite_ms=reinvite_ms
+    return (
+        (DATA / "uas_reinvite.xml")
+        .read_text()
+        .format(first_port=first_port, second_port=second_port, reinvite_ms=reinvite_ms)
     )

@@ -19,15 +19,8 @@ from dialer.model import CallStart
 from dialer.store.sqlite import SqliteStore
 from providers.base import CallFinder, DialRequest, ProviderError
 from providers.twilio import TwilioProvider
-from tests.integration.test_twilio_dispatch import ROOT, seed
-from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
-    FAST_SETTINGS,
-    FakeTwilio,
-    ScaledClock,
-    clock,
-    fake,
-    twilio_env,
-)
+from tests.support.fake_twilio import FAST_SETTINGS, FakeTwilio, ScaledClock, seed
+from tests.support.paths import ROOT
 
 
 def client_first_config(tmp_path: Path) -> DialerConfig:

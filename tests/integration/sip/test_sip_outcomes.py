@@ -13,10 +13,8 @@ import pytest
 
 from dialer.domain import CallStatus
 from providers.base import ProviderError
-from tests.integration import sip_peers as sp
-from tests.integration.sip_fixtures import Events, direct_settings, provider, request, sipp
-
-__all__ = ["provider", "sipp"]  # fixtures used by name
+from tests.support import sip_peers as sp
+from tests.support.sip import Events, direct_settings, request
 
 pytestmark = pytest.mark.integration
 

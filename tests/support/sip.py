@@ -1,20 +1,13 @@
-"""Fixtures shared by the tests/integration/test_sip_*.py modules (imported by name there;
-not a conftest so nothing leaks into the other suites)."""
+"""Settings, requests and an event recorder for the SIP provider's tests."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from dialer.clock import SystemClock
 from providers.base import DialRequest, ProviderEvent
-from providers.sip import SipProvider
-from tests.integration import sip_peers as sp
+from tests.support import sip_peers as sp
 
 PASSWORD_ENV = "DIALER_TEST_SIP_PASSWORD"
 os.environ.setdefault(PASSWORD_ENV, sp.PASSWORD)
@@ -77,33 +70,3 @@ class Events:
     @property
     def kinds(self) -> list[str]:
         return [e.kind for e in self.items]
-
-
-@pytest.fixture
-def sipp(tmp_path: Path) -> Iterator[Callable[..., sp.Sipp]]:
-    sp.require("sipp")
-    started: list[sp.Sipp] = []
-
-    def make(xml: str, **kw: Any) -> sp.Sipp:
-        peer = sp.Sipp(tmp_path / kw.get("label", f"sipp{len(started)}"), xml, **kw)
-        started.append(peer)
-        return peer
-
-    yield make
-    for peer in reversed(started):
-        peer.stop()
-
-
-@pytest.fixture
-async def provider() -> AsyncIterator[Callable[[dict[str, Any]], Awaitable[SipProvider]]]:
-    made: list[SipProvider] = []
-
-    async def make(settings: dict[str, Any], name: str = "sip-test") -> SipProvider:
-        p = SipProvider(name, settings, SystemClock())
-        made.append(p)
-        await p.start()
-        return p
-
-    yield make
-    for p in made:
-        await p.close()

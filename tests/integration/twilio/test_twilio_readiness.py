@@ -16,21 +16,18 @@ from dialer.domain import CallStatus
 from dialer.store.sqlite import SqliteStore
 from providers.base import ProviderError, ProviderNotReady
 from providers.twilio import TwilioProvider
-from tests.integration.test_twilio_dispatch import seed, twilio_config
-from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
+from tests.support.fake_twilio import (
     FakeTwilio,
     ScaledClock,
     Webhooks,
     app_for,
-    clock,
-    fake,
     form1,
     make_provider,
-    provider,
-    twilio_env,
+    request,
+    seed,
+    twilio_config,
     twilio_error,
 )
-from tests.integration.test_twilio_provider import request
 
 
 async def test_check_with_refused_credentials_is_not_ready(provider: TwilioProvider, fake: FakeTwilio) -> None:

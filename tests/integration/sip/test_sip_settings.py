@@ -9,11 +9,11 @@ from dialer.clock import SystemClock
 from dialer.domain import CallStatus
 from providers.base import create_provider
 from providers.sip import SipProvider, map_final
-from providers.sip.media import G711, nudge_samples
-from providers.sip.settings import SipSettingsError, parse_settings
 from providers.sip.digest import digest_authorization
+from providers.sip.media import G711, nudge_samples
 from providers.sip.message import SipMessage, parse_name_addr, uri_hostport
 from providers.sip.sdp import build_sdp, parse_sdp
+from providers.sip.settings import SipSettingsError, parse_settings
 
 
 def _errors(settings: dict) -> str:

@@ -16,26 +16,24 @@ from dialer.domain import CallStatus
 from dialer.http import HttpServer, bind_address, create_app, readiness_check, set_metrics
 from providers.twilio import TwilioProvider
 from providers.twilio.state import LegState
-from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
+from tests.support.fake_twilio import (
     ACCOUNT_SID,
+    CLIENT,
     PUBLIC,
+    Events,
     FakeTwilio,
     ScaledClock,
     Webhooks,
     agent_first_call,
     app_for,
-    clock,
-    fake,
     finish,
     form1,
     make_provider,
     parse_dial,
-    provider,
+    request,
     sign,
-    twilio_env,
     twiml,
 )
-from tests.integration.test_twilio_provider import CLIENT, Events, request
 
 T0 = datetime(2026, 3, 4, 6, 0, tzinfo=UTC)
 

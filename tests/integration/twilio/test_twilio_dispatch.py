@@ -11,59 +11,25 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
-import yaml
 
-from dialer.config.loader import parse_config
-from dialer.config.models import DialerConfig
 from dialer.dispatcher import Dispatcher, lease_for
-from dialer.domain import CallStatus, ClientRecord, Stage
+from dialer.domain import CallStatus
 from dialer.model import CallStart
-from dialer.scheduling import Scheduler
 from dialer.store.sqlite import SqliteStore
 from dialer.testcall import test_call as run_test_call
 from providers.twilio import TwilioProvider
-from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
-    FAST_SETTINGS,
+from tests.support.fake_twilio import (
     PUBLIC,
     FakeTwilio,
     ScaledClock,
     Webhooks,
     agent_first_call,
     app_for,
-    clock,
-    fake,
     form1,
+    seed,
     sign,
-    twilio_env,
+    twilio_config,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def twilio_config(tmp_path: Path, **settings: Any) -> DialerConfig:
-    """config/dialer.yaml with the cold campaign switched to a twilio provider."""
-    data = yaml.safe_load((ROOT / "config" / "dialer.yaml").read_text(encoding="utf-8"))
-    data["providers"]["twilio"] = {"type": "twilio", **FAST_SETTINGS, **settings}
-    for campaign in data["campaigns"]:
-        if campaign["name"] == "cold":
-            campaign["provider"] = "twilio"
-    data["storage"] = {"path": str(tmp_path / "dialer.db"), "reports_dir": str(tmp_path / "reports")}
-    return parse_config(yaml.safe_dump(data, allow_unicode=True), "twilio-test.yaml")
-
-
-def client(i: int) -> ClientRecord:
-    return ClientRecord(
-        id=f"c{i}", name=f"Client {i}", phone=f"+7912000000{i}", timezone="Europe/Samara", country="RU",
-        stage=Stage.PROSPECT,
-    )  # fmt: skip
-
-
-async def seed(store: SqliteStore, config: DialerConfig, clock: ScaledClock, n: int) -> None:
-    now = clock.now()
-    await store.upsert_clients([client(i) for i in range(1, n + 1)])
-    clients = await store.clients_to_schedule(now, 100)
-    await store.set_schedules([Scheduler(config).place_client(c, now) for c in clients])
 
 
 def call_id_of(call: Any) -> str:

@@ -14,59 +14,30 @@ import structlog
 
 from dialer import logging as dlog
 from dialer.domain import CallStatus
-from providers.base import DialRequest, ProviderError, ProviderEvent, create_provider
+from providers.base import ProviderError, create_provider
 from providers.twilio import TwilioProvider
 from providers.twilio.settings import TwilioSettingsError
-from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
+from tests.support.fake_twilio import (
+    AGENT,
     AUTH_TOKEN,
+    CALLER,
+    CLIENT,
     FAST_SETTINGS,
     PUBLIC,
+    Events,
     FakeTwilio,
     ScaledClock,
     Webhooks,
     agent_first_call,
     app_for,
-    clock,
-    fake,
     finish,
     form1,
     make_provider,
     parse_dial,
-    provider,
-    twilio_env,
+    request,
     twilio_error,
     twiml,
 )
-
-CLIENT = "+79120000001"
-CALLER = "+73412000001"
-AGENT = "sip:101@pbx.local"
-
-
-def request(call_id: str = "call-1", **kw: Any) -> DialRequest:
-    base: dict[str, Any] = dict(
-        call_id=call_id,
-        number=CLIENT,
-        caller_id=CALLER,
-        connect_to=AGENT,
-        ring_timeout=timedelta(seconds=30),
-        hard_limit=timedelta(minutes=12),
-        nudge_at=timedelta(minutes=5),
-        campaign="cold",
-        agent="ivanova",
-    )
-    base.update(kw)
-    return DialRequest(**base)
-
-
-class Events(list[ProviderEvent]):
-    def __call__(self, event: ProviderEvent) -> None:
-        self.append(event)
-
-    @property
-    def kinds(self) -> list[str]:
-        return [e.kind for e in self]
-
 
 # ---------------------------------------------------------------- settings
 

@@ -1,5 +1,6 @@
-"""Shared pieces of the Twilio tests: a fake Twilio REST API on respx, signed webhooks
-sent the way Twilio signs them, and a scaled clock.
+"""Shared pieces of the Twilio tests: a fake Twilio REST API on respx, signed webhooks sent
+the way Twilio signs them, a scaled clock, requests and configs. Their fixtures are in
+tests/integration/twilio/conftest.py.
 
 respx mocks the REST API at the HTTP layer with ``assert_all_mocked=True``: any request
 the fake does not know fails the test. Webhooks go to the ASGI app through httpx's
@@ -16,16 +17,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 import respx
+import yaml
 from twilio.request_validator import RequestValidator
 
+from dialer.config import DialerConfig, parse_config
+from dialer.domain import ClientRecord, Stage
 from dialer.http import create_app
+from dialer.scheduling import Scheduler
+from dialer.store.sqlite import SqliteStore
+from providers.base import DialRequest, ProviderEvent
 from providers.twilio import TwilioProvider
+from tests.support.paths import ROOT
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -148,7 +156,7 @@ class FakeTwilio:
     def _auth_ok(self, request: httpx.Request) -> bool:
         expected = httpx.BasicAuth(ACCOUNT_SID, AUTH_TOKEN)
         probe = next(expected.auth_flow(httpx.Request("GET", "https://x")))
-        return request.headers.get("authorization") == probe.headers["authorization"]
+        return bool(request.headers.get("authorization") == probe.headers["authorization"])
 
     def add_call(self, **kwargs: Any) -> FakeCall:
         call = FakeCall(sid=kwargs.pop("sid", None) or self.new_sid(), **kwargs)
@@ -160,7 +168,7 @@ class FakeTwilio:
         if not self._auth_ok(request):
             return twilio_error(401, 20003, "Authenticate")
         form = parse_qs(request.content.decode(), keep_blank_values=True)
-        effect = self.create_effects.pop(0) if self.create_effects else "ok"
+        effect: Any = self.create_effects.pop(0) if self.create_effects else "ok"
         create_then = isinstance(effect, tuple) and effect[0] == "create_then"
         if effect == "ok" or create_then:
             call = self.add_call(to=form["To"][0], from_=form["From"][0], created=self.clock(), form=form)
@@ -171,14 +179,16 @@ class FakeTwilio:
                 return httpx.Response(201, json=call.json())
         if isinstance(effect, BaseException):
             raise effect
-        return effect
+        response: httpx.Response = effect  # the rest of the script: a canned response
+        return response
 
     def _list(self, request: httpx.Request) -> httpx.Response:
         if self.list_effect is not None:
             effect = self.list_effect
             if isinstance(effect, BaseException):
                 raise effect
-            return effect
+            response: httpx.Response = effect
+            return response
         q = request.url.params
         found = [
             c
@@ -215,7 +225,8 @@ class FakeTwilio:
         form = parse_qs(request.content.decode(), keep_blank_values=True)
         self.updates.append((sid, form))
         status = form.get("Status", [""])[0]
-        if status in ("completed", "canceled") and call.status not in ("completed", "busy", "no-answer", "failed", "canceled"):
+        final = ("completed", "busy", "no-answer", "failed", "canceled")
+        if status in ("completed", "canceled") and call.status not in final:
             if self.on_update is not None:
                 self.on_update(call, status)
             else:
@@ -223,31 +234,13 @@ class FakeTwilio:
                 call.ended = self.clock()
         return httpx.Response(200, json=call.json())
 
-    async def wait_created(self, n: int, timeout: float = 5.0) -> list[FakeCall]:
+    async def wait_created(self, n: int, timeout: float = 5.0) -> list[FakeCall]:  # noqa: ASYNC109 - a test's bound
         async def until() -> None:
-            while len(self.created) < n:
+            while len(self.created) < n:  # noqa: ASYNC110 - respx routes fill the list; no event to wait on
                 await asyncio.sleep(0.005)
 
         await asyncio.wait_for(until(), timeout)
         return self.created[:n]
-
-
-@pytest.fixture
-def twilio_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SID_ENV, ACCOUNT_SID)
-    monkeypatch.setenv(TOKEN_ENV, AUTH_TOKEN)
-
-
-@pytest.fixture
-def clock() -> ScaledClock:
-    return ScaledClock()
-
-
-@pytest.fixture
-def fake(clock: ScaledClock):  # type: ignore[no-untyped-def]
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        router.route(host="127.0.0.1").pass_through()  # the real HttpServer over loopback
-        yield FakeTwilio(router, clock.now)
 
 
 def make_provider(clock: Any, name: str = "twilio", **overrides: Any) -> TwilioProvider:
@@ -255,19 +248,12 @@ def make_provider(clock: Any, name: str = "twilio", **overrides: Any) -> TwilioP
     return TwilioProvider(name, settings, clock)
 
 
-@pytest.fixture
-async def provider(twilio_env: None, fake: FakeTwilio, clock: ScaledClock):  # type: ignore[no-untyped-def]
-    p = make_provider(clock)
-    await p.start()
-    yield p
-    await p.close()
-
-
 # ---------------------------------------------------------------- signed webhooks
 
 
 def sign(url: str, params: dict[str, str], token: str = AUTH_TOKEN) -> str:
-    return RequestValidator(token).compute_signature(url, params)
+    signature: str = RequestValidator(token).compute_signature(url, params)
+    return signature
 
 
 class Webhooks:
@@ -413,7 +399,7 @@ def app_for(*providers: TwilioProvider) -> Any:
     return create_app({p.name: p for p in providers})
 
 
-async def finish(task: "asyncio.Task[Any]", timeout: float = 5.0) -> Any:
+async def finish(task: asyncio.Task[Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109 - a test's bound
     return await asyncio.wait_for(task, timeout)
 
 
@@ -421,8 +407,58 @@ def iter_lines(lines: Iterable[str], needle: str) -> list[str]:
     return [line for line in lines if needle in line]
 
 
-def test_signature_helper_matches_the_validator() -> None:
-    url = f"{PUBLIC}/webhooks/twilio/status?call=abc&leg=parent"
-    params = {"CallSid": "CA1", "CallStatus": "ringing"}
-    assert RequestValidator(AUTH_TOKEN).validate(url, params, sign(url, params))
-    assert not RequestValidator(AUTH_TOKEN).validate(url, {**params, "CallStatus": "busy"}, sign(url, params))
+# ---------------------------------------------------------------- calls and configs
+
+CLIENT = "+79120000001"
+CALLER = "+73412000001"
+AGENT = "sip:101@pbx.local"
+
+
+def request(call_id: str = "call-1", **kw: Any) -> DialRequest:
+    base: dict[str, Any] = dict(
+        call_id=call_id,
+        number=CLIENT,
+        caller_id=CALLER,
+        connect_to=AGENT,
+        ring_timeout=timedelta(seconds=30),
+        hard_limit=timedelta(minutes=12),
+        nudge_at=timedelta(minutes=5),
+        campaign="cold",
+        agent="ivanova",
+    )
+    base.update(kw)
+    return DialRequest(**base)
+
+
+class Events(list[ProviderEvent]):
+    def __call__(self, event: ProviderEvent) -> None:
+        self.append(event)
+
+    @property
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self]
+
+
+def twilio_config(tmp_path: Path, **settings: Any) -> DialerConfig:
+    """config/dialer.yaml with the cold campaign switched to a twilio provider."""
+    data = yaml.safe_load((ROOT / "config" / "dialer.yaml").read_text(encoding="utf-8"))
+    data["providers"]["twilio"] = {"type": "twilio", **FAST_SETTINGS, **settings}
+    for campaign in data["campaigns"]:
+        if campaign["name"] == "cold":
+            campaign["provider"] = "twilio"
+    data["storage"] = {"path": str(tmp_path / "dialer.db"), "reports_dir": str(tmp_path / "reports")}
+    return parse_config(yaml.safe_dump(data, allow_unicode=True), "twilio-test.yaml")
+
+
+def twilio_client(i: int) -> ClientRecord:
+    return ClientRecord(
+        id=f"c{i}", name=f"Client {i}", phone=f"+7912000000{i}", timezone="Europe/Samara", country="RU",
+        stage=Stage.PROSPECT,
+    )  # fmt: skip
+
+
+async def seed(store: SqliteStore, config: DialerConfig, clock: ScaledClock, n: int) -> None:
+    now = clock.now()
+    await store.upsert_clients([twilio_client(i) for i in range(1, n + 1)])
+    clients = await store.clients_to_schedule(now, 100)
+    await store.set_schedules([Scheduler(config).place_client(c, now) for c in clients])

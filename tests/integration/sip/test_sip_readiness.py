@@ -16,12 +16,10 @@ from dialer.dispatcher import Dispatcher
 from dialer.domain import CallStatus
 from dialer.store.sqlite import SqliteStore
 from providers.base import ProviderNotReady
-from tests.conftest import FixedClock
-from tests.integration import sip_peers as sp
-from tests.integration.sip_fixtures import pbx_settings, provider, request, sipp
-from tests.integration.test_dispatcher import MORNING, client, load
-
-__all__ = ["provider", "sipp"]
+from tests.support import sip_peers as sp
+from tests.support.clocks import FixedClock
+from tests.support.dispatch import MORNING, client, load
+from tests.support.sip import pbx_settings, request
 
 pytestmark = pytest.mark.integration
 

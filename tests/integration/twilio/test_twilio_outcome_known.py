@@ -15,23 +15,22 @@ import pytest
 from dialer.domain import CallStatus
 from dialer.testcall import test_call as run_test_call
 from providers.twilio import TwilioProvider
-from tests.integration.test_twilio_dispatch import twilio_config
-from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
+from tests.support.fake_twilio import (
+    AGENT,
+    CALLER,
     PUBLIC,
     FakeTwilio,
     ScaledClock,
     Webhooks,
     app_for,
-    clock,
-    fake,
     form1,
     make_provider,
     parse_dial,
+    request,
     sign,
+    twilio_config,
     twiml,
-    twilio_env,
 )
-from tests.integration.test_twilio_provider import AGENT, CALLER, request
 
 # Production defaults for the waits this is about: a slow poll, a 10 s grace.
 SLOW = {"poll_interval": "30s", "final_grace": "10s"}

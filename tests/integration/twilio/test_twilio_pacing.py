@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from dialer.config.loader import parse_config
-
 from dialer.config.models import DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.domain import ClientRecord, Stage
@@ -25,21 +24,18 @@ from dialer.scheduling import Scheduler
 from dialer.store.sqlite import SqliteStore
 from providers.base import CPS_MARGIN, CallNotPlaced, DialRequest
 from providers.twilio import TwilioProvider
-from tests.integration.test_twilio_harness import (  # noqa: F401  (fixtures)
+from tests.support.fake_twilio import (
     FAST_SETTINGS,
     START,
     FakeTwilio,
     ScaledClock,
     Webhooks,
     app_for,
-    clock,
-    fake,
     form1,
     twilio_error,
-    twilio_env,
 )
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CALLER = "+73412000001"
 JITTER = 0.03  # seconds: where respx answers is a little after the request was sent
 

@@ -1,0 +1,41 @@
+"""The stores every contract test runs against: a SQLite file, and PostgreSQL in a
+throwaway schema (skipped locally without a server, required in CI)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from dialer.store.base import Store
+from dialer.store.sqlite import SqliteStore
+from tests.support.services import PG_DSN, pg_available
+
+
+async def _sqlite(tmp_path: Path) -> Store:
+    return SqliteStore(tmp_path / "contract.db")
+
+
+# PostgreSQL: each test in a fresh schema of the server named by DIALER_TEST_PG_DSN,
+# dropped when the store closes. Skipped locally without a server, failed in CI.
+def pg_throwaway_store(**kw: object) -> Store:
+    """A PostgresStore in a schema of its own; close() drops the schema."""
+    from dialer.store.postgres import PostgresStore
+
+    class ThrowawayPostgresStore(PostgresStore):
+        async def close(self) -> None:
+            try:
+                if self._pool is not None:
+                    await self.pool.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            finally:
+                await super().close()
+
+    return ThrowawayPostgresStore(PG_DSN, schema=f"dialer_test_{uuid.uuid4().hex[:12]}", **kw)  # type: ignore[arg-type]
+
+
+async def _postgres(tmp_path: Path) -> Store:
+    await pg_available()
+    return pg_throwaway_store()
+
+
+STORES: dict[str, Callable[[Path], Awaitable[Store]]] = {"sqlite": _sqlite, "postgres": _postgres}

@@ -53,6 +53,7 @@ from dialer.domain import (
     priority_sql,
 )
 from dialer.scheduling import WINDOW_HORIZON
+from dialer.store import people as _people  # issue 12 hook
 from dialer.store.base import (
     JOB_TAKEOVER,
     AccessDenied,
@@ -263,6 +264,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN worker text;
     CREATE INDEX clients_busy ON clients(campaign) WHERE lease_owner IS NOT NULL OR open_call_id IS NOT NULL;
     """,
+    # issue 12: the people role (accounts, tokens, presence, pauses, audit): dialer/store/people.py
+    _people.schema_sql("postgres"),
 ]
 
 _CLIENT_FIELDS = (
@@ -448,6 +451,10 @@ class PostgresStore(Store):
         self._lock_ns = f"dialer.{self.schema or ''}."
 
     # ------------------------------------------------------------ life cycle
+
+    @property
+    def people(self) -> _people.PostgresPeople:  # issue 12 hook: the people role
+        return _people.PostgresPeople(self)
 
     def describe(self) -> str:
         where = redact_dsn(self.dsn)

@@ -36,6 +36,7 @@ from dialer.domain import (
     priority_sql,
 )
 from dialer.scheduling import WINDOW_HORIZON
+from dialer.store import people as _people  # issue 12 hook
 from dialer.store.base import (
     JOB_TAKEOVER,
     CallRecord,
@@ -290,6 +291,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calls ADD COLUMN worker TEXT;
     CREATE INDEX clients_busy ON clients(campaign) WHERE lease_owner IS NOT NULL OR open_call_id IS NOT NULL;
     """,
+    # issue 12: the people role (accounts, tokens, presence, pauses, audit): dialer/store/people.py
+    _people.schema_sql("sqlite"),
 ]
 
 # The lines a campaign has in use, for every worker: live leases, and calls not yet
@@ -464,6 +467,10 @@ class SqliteStore(Store):
         self._write_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ life cycle
+
+    @property
+    def people(self) -> _people.SqlitePeople:  # issue 12 hook: the people role
+        return _people.SqlitePeople(self)
 
     def describe(self) -> str:
         return f"SQLite database {self.path}"

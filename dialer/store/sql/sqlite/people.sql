@@ -1,0 +1,96 @@
+-- Named queries of the "people" store role (dialer/store/people.py): accounts, API
+-- tokens, agent presence, campaign pauses, login failures, audit. Instants are ISO
+-- text in UTC (see sqlite.py); campaign lists are JSON arrays.
+
+-- name: add_account
+INSERT INTO accounts(name, role, campaigns, password_hash, disabled, created_at, updated_at)
+VALUES (?, ?, ?, ?, 0, ?, ?)
+
+-- name: get_account
+SELECT name, role, campaigns, password_hash, disabled, created_at FROM accounts WHERE name = ?
+
+-- name: list_accounts
+SELECT name, role, campaigns, password_hash, disabled, created_at FROM accounts ORDER BY name
+
+-- name: set_password
+UPDATE accounts SET password_hash = ?, updated_at = ? WHERE name = ?
+
+-- name: set_disabled
+UPDATE accounts SET disabled = ?, updated_at = ? WHERE name = ?
+
+-- name: add_token
+INSERT INTO api_tokens(id, token_hash, role, campaigns, label, created_at) VALUES (?, ?, ?, ?, ?, ?)
+
+-- name: token_by_hash
+SELECT id, role, campaigns, label, created_at, revoked_at FROM api_tokens WHERE token_hash = ?
+
+-- name: list_tokens
+SELECT id, role, campaigns, label, created_at, revoked_at FROM api_tokens ORDER BY created_at, id
+
+-- name: revoke_token
+UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
+
+-- name: presence_all
+SELECT agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by FROM agent_presence ORDER BY agent
+
+-- name: presence_of
+SELECT agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by FROM agent_presence WHERE agent = ?
+
+-- name: set_presence
+-- An agent on a call keeps the call: the state asked for is stored and the call id kept,
+-- so the call's end does not put them into wrap-up (they asked for a pause or left).
+INSERT INTO agent_presence(agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by, updated_at)
+VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?)
+ON CONFLICT(agent) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+    since = CASE WHEN agent_presence.state = excluded.state THEN agent_presence.since ELSE excluded.since END,
+    wrap_up_until = NULL, updated_by = excluded.updated_by, updated_at = excluded.updated_at
+
+-- name: ready_agents
+-- Ready, or in a wrap-up that has run out (it ends by itself, seen by every worker),
+-- longest waiting first.
+SELECT agent FROM agent_presence
+WHERE agent IN (SELECT value FROM json_each(?))
+  AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= ?))
+ORDER BY COALESCE(wrap_up_until, since), agent
+
+-- name: take_agent
+UPDATE agent_presence SET state = 'on_call', reason = NULL, since = ?, wrap_up_until = NULL, call_id = ?,
+    campaign = ?, updated_by = ?, updated_at = ?
+WHERE agent = ? AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= ?))
+
+-- name: end_call
+UPDATE agent_presence SET state = CASE WHEN ? IS NULL THEN 'ready' ELSE 'wrap_up' END, since = ?,
+    wrap_up_until = ?, updated_by = ?, updated_at = ?
+WHERE agent = ? AND state = 'on_call' AND call_id = ?
+
+-- name: extend_wrap_up
+UPDATE agent_presence SET wrap_up_until = ?, updated_by = ?, updated_at = ?
+WHERE agent = ? AND state = 'wrap_up' AND wrap_up_until > ?
+
+-- name: set_campaign_paused
+INSERT INTO campaign_pauses(campaign, paused, by_name, at) VALUES (?, ?, ?, ?)
+ON CONFLICT(campaign) DO UPDATE SET paused = excluded.paused, by_name = excluded.by_name, at = excluded.at
+
+-- name: campaign_pauses
+SELECT campaign, paused, by_name, at FROM campaign_pauses ORDER BY campaign
+
+-- name: paused_campaigns
+SELECT campaign FROM campaign_pauses WHERE paused = 1
+
+-- name: add_login_failure
+INSERT INTO login_failures(account, address, at) VALUES (?, ?, ?)
+
+-- name: failures_of_account
+SELECT count(*) FROM login_failures WHERE account = ? AND at >= ?
+
+-- name: failures_of_address
+SELECT count(*) FROM login_failures WHERE address = ? AND at >= ?
+
+-- name: clear_login_failures
+DELETE FROM login_failures WHERE (account = ? AND address = ?) OR at < ?
+
+-- name: add_audit
+INSERT INTO audit(at, actor, action, subject, data) VALUES (?, ?, ?, ?, ?)
+
+-- name: audit_since
+SELECT id, at, actor, action, subject, data FROM audit WHERE at >= ? ORDER BY id LIMIT ?

@@ -660,5 +660,11 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
             )
 
 
+# issue 12: accounts and API tokens (their own module; imported last, it uses the helpers above)
+from dialer.cli_people import token_group, user_group  # noqa: E402
+
+main.add_command(user_group)
+main.add_command(token_group)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

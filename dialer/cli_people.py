@@ -10,19 +10,48 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from dialer.accounts import AccountError, hash_password, new_token
-from dialer.cli import _load, _run, _with_store, config_option, db_option
 from dialer.config import DialerConfig
 from dialer.store.base import Store
 from dialer.store.people import Account, AccountExists, ApiToken, PresenceState, Role, people_of
 
+T = TypeVar("T")
 ROLES = click.Choice([r.value for r in Role])
+
+# The same --config/--db as every command. Defined here, not imported from dialer.cli:
+# that module registers these groups at its end, and `python -m dialer.cli` would
+# otherwise import it twice in a circle.
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("DIALER_CONFIG", "config/dialer.yaml"),
+    show_default="$DIALER_CONFIG or config/dialer.yaml",
+    help="the YAML config",
+)
+db_option = click.option("--db", "db", default=None, help="SQLite file or postgresql:// DSN (overrides the config)")
+
+
+def _load(config_path: Path) -> DialerConfig:
+    from dialer.cli import _load as load
+
+    return load(config_path)
+
+
+def _run_with_store(config: DialerConfig, db: str | None, fn: Callable[[Store], Awaitable[T]], *, migrate: bool = False) -> T:
+    """dialer.cli's store handling (one line and exit 3/4 for a store it cannot use)."""
+    from dialer.cli import _run, _with_store
+
+    return _run(_with_store(config, db, fn, migrate=migrate))
 
 
 def _actor() -> str:
@@ -105,7 +134,7 @@ def user_add(config_path: Path, db: str | None, name: str, role: str, campaigns:
         except AccountExists:
             _fail(f"account {name!r} exists (change its password with `dialer user passwd {name}`)")
 
-    _run(_with_store(config, db, go, migrate=True))
+    _run_with_store(config, db, go, migrate=True)
     where = ", ".join(scope) if scope else "every campaign"
     click.echo(f"{role} {name} added ({where})")
 
@@ -130,7 +159,7 @@ def user_passwd(config_path: Path, db: str | None, name: str, password_stdin: bo
             return
         await people.set_password(name, password_hash, datetime.now(UTC), actor=_actor())
 
-    _run(_with_store(config, db, go))
+    _run_with_store(config, db, go)
     click.echo(f"password of {name} changed")
 
 
@@ -153,7 +182,7 @@ def user_disable(config_path: Path, db: str | None, name: str) -> None:
         if account.role is Role.AGENT:
             await people.set_presence(name, PresenceState.LOGGED_OUT, now, by=_actor())
 
-    _run(_with_store(config, db, go))
+    _run_with_store(config, db, go)
     click.echo(f"{name} disabled")
 
 
@@ -168,7 +197,7 @@ def user_list(config_path: Path, db: str | None, fmt: str) -> None:
     async def go(store: Store) -> list[Account]:
         return await people_of(store).list_accounts()
 
-    accounts = _run(_with_store(config, db, go))
+    accounts = _run_with_store(config, db, go)
     rows = [
         {
             "name": a.name,
@@ -214,7 +243,7 @@ def token_add(config_path: Path, db: str | None, role: str, campaigns: tuple[str
     async def go(store: Store) -> None:
         await people_of(store).add_token(token, digest, actor=_actor())
 
-    _run(_with_store(config, db, go, migrate=True))
+    _run_with_store(config, db, go, migrate=True)
     click.echo(f"token {token_id} ({role}); keep it now, it is not shown again:", err=True)
     click.echo(secret)
 
@@ -230,7 +259,7 @@ def token_list(config_path: Path, db: str | None, fmt: str) -> None:
     async def go(store: Store) -> list[ApiToken]:
         return await people_of(store).list_tokens()
 
-    tokens = _run(_with_store(config, db, go))
+    tokens = _run_with_store(config, db, go)
     rows = [
         {
             "id": t.id,
@@ -263,7 +292,7 @@ def token_revoke(config_path: Path, db: str | None, token_id: str) -> None:
     async def go(store: Store) -> bool:
         return await people_of(store).revoke_token(token_id, datetime.now(UTC), actor=_actor())
 
-    if not _run(_with_store(config, db, go)):
+    if not _run_with_store(config, db, go):
         _fail(f"no active token {token_id!r} (see `dialer token list`)")
     click.echo(f"token {token_id} revoked")
 

@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from dialer.domain import MAX_PERIOD_DAYS, Stage
+from dialer.web.settings import WebSettings  # issue 12
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
@@ -469,6 +470,9 @@ class Campaign(_Model):
     )
     plan_at: TimeOfDay = Field(time(7, 30), description="morning plan, center local time")
     report_at: TimeOfDay = Field(time(21, 30), description="evening report, center local time")
+    # issue 12: presence (agents must be Ready; default: when the web section is enabled) and wrap-up
+    presence: bool | None = Field(None, description="call only agents who are Ready (default: web.enabled)")
+    wrap_up: Duration = Field(timedelta(seconds=30), description="after a call the agent wraps up this long")
 
     @field_validator("caller_id")
     @classmethod
@@ -565,6 +569,7 @@ class DialerConfig(_Model):
     providers: dict[str, ProviderConfig] = Field(default_factory=lambda: {"simulated": ProviderConfig(type="simulated")})
     service: Service = Service()
     http: Http = Http()
+    web: WebSettings = WebSettings()  # issue 12: dialer/web/settings.py
 
     def campaign(self, name: str) -> Campaign:
         for c in self.campaigns:

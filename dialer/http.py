@@ -95,6 +95,7 @@ def create_app(
     *,
     readiness: Readiness | None = None,
     metrics: Metrics | None = None,
+    web: Any = None,
 ) -> Starlette:
     """The ASGI app. `providers` is read at request time: after a reload, swap it with
     `set_providers(app, new)`. `readiness` raises when the worker is not ready (see
@@ -172,6 +173,10 @@ def create_app(
     app.state.readiness = readiness
     app.state.readiness_timeout = 10.0
     app.state.metrics = metrics
+    if web is not None:  # issue 12: pages and /api/v1 (dialer/web/app.py)
+        from dialer.web.app import mount_web
+
+        mount_web(app, web)
     return app
 
 

@@ -186,10 +186,20 @@ class Service:
             providers,
             readiness=readiness_check(lambda: dispatcher.providers, self.store.ping),
             metrics=self.metrics.render,
+            web=self._web_context(),  # issue 12
         )
         address = bind_address(providers, self.config.http.bind_settings()) or DEFAULT_BIND
+        address = (self.config.web.host or address[0], self.config.web.port or address[1]) if self.config.web.enabled else address
         self.http = HttpServer(self.app)
         await self.http.start(*address)  # logs http_listening
+
+    def _web_context(self) -> Any:
+        """Issue 12: the people's pages and API, when the web section is enabled."""
+        from dialer.web.app import web_context
+
+        assert self.store is not None
+        dispatcher = self.dispatcher
+        return web_context(self.store, lambda: self.config, self.clock, (lambda: dispatcher) if dispatcher else None)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from dialer import calendar
+from dialer.presence import mark_agents_ready
 from dialer.clock import VirtualClock
 from dialer.config import DialerConfig
 from dialer.daily import DailyJobs, job_instant
@@ -160,6 +161,7 @@ async def run_simulation(
     clock = VirtualClock(start)
     providers = simulated_providers(config, clock, seed)
     dispatcher = Dispatcher(store, providers, config, clock, owner="simulation")
+    await mark_agents_ready(store, config, clock.now(), by="simulation")  # issue 12: no humans in a simulation
     daily = DailyJobs(dispatcher.owner)
     results: list[DayResult] = []
     for offset in range(days):

@@ -55,9 +55,10 @@ class LoginRequired(Exception):
 
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    principal: Principal | None = getattr(request.state, "principal", None)
+    values.setdefault("principal", getattr(request.state, "principal", None))
     values.setdefault("message", None)
-    body = _ENV.get_template(template).render(principal=principal, csrf_token=csrf_token(request), **values)
+    values.setdefault("csrf_token", csrf_token(request))
+    body = _ENV.get_template(template).render(**values)
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 

@@ -601,6 +601,7 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
     queued client of the campaign falls due (clients due already count in "due now")."""
     from dialer.planning import lines_of
     from dialer.store.base import READINESS_STALE
+    from dialer.presence import campaign_hold
 
     config = _load(config_path)
     now = datetime.now(UTC)
@@ -628,6 +629,7 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
                     "window_passed": stats["window_passed"],
                     "done_today": sum(1 for x in calls if x.campaign == c.name and x.status.final),
                     "next_opening": _iso(nxt),
+                    "held": await campaign_hold(store, config, c, now),  # issue 12: paused / no agent ready
                     "blocked": [
                         {"worker": r.owner, "provider": r.provider, "reason": r.reason, "since": _iso(r.since),
                          "checked_at": _iso(r.checked_at)}
@@ -648,6 +650,8 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
             f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}{limited}  due now {r['due_now']}  "
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
+        if r["held"]:  # issue 12
+            click.echo(f"{'':<12} HELD: {r['held']}: places no calls")
         if r["window_passed"]:
             click.echo(
                 f"{'':<12} {r['window_passed']} queued clients' windows closed before they were dialed (no worker "

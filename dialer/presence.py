@@ -104,6 +104,14 @@ class PresenceGate:
         await people_of(self.store).end_call(agent, call_id, now, until, by=self.owner)
 
 
+async def campaign_hold(store: Store, config: DialerConfig, campaign: Campaign, now: datetime) -> str | None:
+    """For `dialer status` and `why`: why the campaign places no calls now, or None."""
+    people = people_of(store)
+    paused = campaign.name in await people.paused_campaigns()
+    presence = await people.presence(now, [a.name for a in campaign.agents]) if uses_presence(config, campaign) else None
+    return explain_hold(campaign, paused, presence)
+
+
 async def mark_agents_ready(store: Store, config: DialerConfig, now: datetime, by: str) -> int:
     """Simulation: no humans log in, so every agent of a presence campaign is Ready (the
     simulated provider plays them); wrap-up still applies on the virtual clock."""
@@ -114,4 +122,4 @@ async def mark_agents_ready(store: Store, config: DialerConfig, now: datetime, b
     return len(names)
 
 
-__all__ = ["PresenceGate", "explain_hold", "mark_agents_ready", "uses_presence"]
+__all__ = ["PresenceGate", "campaign_hold", "explain_hold", "mark_agents_ready", "uses_presence"]

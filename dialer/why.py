@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from dialer import calendar
+from dialer.presence import campaign_hold
 from dialer.config import DialerConfig
 from dialer.domain import Priority, Stage
 from dialer.planning import center_today
@@ -86,6 +87,8 @@ async def explain(store: Store, config: DialerConfig, client_id: str, at: dateti
         # (the schedule's, the center's) with its moved working days and days off.
         for i, text in enumerate(calendar.day_rules(rules, at)):
             lines.append(f"  {'days today:' if i == 0 else '':<19}{text}")
+    if campaign is not None and (held := await campaign_hold(store, config, campaign, at)):  # issue 12
+        lines.append(f"  campaign held:     {campaign.name} places no calls: {held}")
     day = center_today(config, at)
     if campaign is not None:
         place = await store.plan_position(campaign.name, day, client.id)

@@ -600,8 +600,8 @@ def status_cmd(config_path: Path, db: str | None, as_json: bool) -> None:
     than it has agents. The next opening is the earliest moment after now at which a
     queued client of the campaign falls due (clients due already count in "due now")."""
     from dialer.planning import lines_of
-    from dialer.store.base import READINESS_STALE
     from dialer.presence import campaign_hold
+    from dialer.store.base import READINESS_STALE
 
     config = _load(config_path)
     now = datetime.now(UTC)

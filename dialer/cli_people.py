@@ -47,7 +47,9 @@ def _load(config_path: Path) -> DialerConfig:
     return load(config_path)
 
 
-def _run_with_store(config: DialerConfig, db: str | None, fn: Callable[[Store], Awaitable[T]], *, migrate: bool = False) -> T:
+def _run_with_store(
+    config: DialerConfig, db: str | None, fn: Callable[[Store], Awaitable[T]], *, migrate: bool = False
+) -> T:
     """dialer.cli's store handling (one line and exit 3/4 for a store it cannot use)."""
     from dialer.cli import _run, _with_store
 
@@ -113,9 +115,13 @@ def user_group() -> None:
 @db_option
 @click.argument("name")
 @click.option("--role", type=ROLES, required=True)
-@click.option("--campaign", "campaigns", multiple=True, help="scope (repeat); agents: campaigns whose agents: list them")
+@click.option(
+    "--campaign", "campaigns", multiple=True, help="scope (repeat); agents: campaigns whose agents: list them"
+)
 @click.option("--password-stdin", is_flag=True, help="read the password from one line of stdin")
-def user_add(config_path: Path, db: str | None, name: str, role: str, campaigns: tuple[str, ...], password_stdin: bool) -> None:
+def user_add(
+    config_path: Path, db: str | None, name: str, role: str, campaigns: tuple[str, ...], password_stdin: bool
+) -> None:
     """Add an account (the password is asked for, never given as an argument)."""
     config = _load(config_path)
     if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum() or len(name) > 64:

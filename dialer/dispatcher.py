@@ -343,10 +343,13 @@ class Dispatcher:
             return False
         call_id = uuid.uuid4().hex
         # issue 12: a presence campaign's agent is a Ready one from the store (any worker's view), or no call
-        agent = await self.presence.take(campaign, now, call_id) if self.presence.applies(campaign) else self._take_agent(campaign)
-        if agent is None and self.presence.applies(campaign):
-            await self.store.release(claim, None)
-            return False
+        if self.presence.applies(campaign):
+            agent = await self.presence.take(campaign, now, call_id)
+            if agent is None:
+                await self.store.release(claim, None)
+                return False
+        else:
+            agent = self._take_agent(campaign)
         self._lines[campaign.name] += 1
         task = asyncio.create_task(self._run_call(campaign, provider, claim, call_id, agent), name=f"call-{call_id}")
         self._tasks[call_id] = task

@@ -93,7 +93,9 @@ class PresenceGate:
 
     async def take(self, campaign: Campaign, now: datetime, call_id: str) -> Agent | None:
         names = [a.name for a in campaign.agents]
-        taken = await people_of(self.store).take_agent(names, now, campaign=campaign.name, call_id=call_id, by=self.owner)
+        taken = await people_of(self.store).take_agent(
+            names, now, campaign=campaign.name, call_id=call_id, by=self.owner
+        )
         return next((a for a in campaign.agents if a.name == taken), None)
 
     async def end(self, campaign: Campaign, agent: str, call_id: str, now: datetime) -> None:
@@ -108,7 +110,9 @@ async def campaign_hold(store: Store, config: DialerConfig, campaign: Campaign, 
     """For `dialer status` and `why`: why the campaign places no calls now, or None."""
     people = people_of(store)
     paused = campaign.name in await people.paused_campaigns()
-    presence = await people.presence(now, [a.name for a in campaign.agents]) if uses_presence(config, campaign) else None
+    presence = (
+        await people.presence(now, [a.name for a in campaign.agents]) if uses_presence(config, campaign) else None
+    )
     return explain_hold(campaign, paused, presence)
 
 

@@ -29,6 +29,7 @@ from dialer.http import DEFAULT_BIND, HttpServer, bind_address, create_app, read
 from dialer.scheduler import DialerScheduler
 from dialer.store import store_for
 from dialer.store.base import AccessDenied, SchemaMismatch, Store, StoreError, StoreUnreachable, denied_message
+from dialer.web.app import web_bind  # issue 12
 from providers.base import Provider, create_provider
 
 log = structlog.get_logger("dialer.service")
@@ -189,13 +190,13 @@ class Service:
             web=self._web_context(),  # issue 12
         )
         address = bind_address(providers, self.config.http.bind_settings()) or DEFAULT_BIND
-        address = (self.config.web.host or address[0], self.config.web.port or address[1]) if self.config.web.enabled else address
+        address = web_bind(self.config, address)  # issue 12: web.host / web.port when set
         self.http = HttpServer(self.app)
         await self.http.start(*address)  # logs http_listening
 
     def _web_context(self) -> Any:
         """Issue 12: the people's pages and API, when the web section is enabled."""
-        from dialer.web.app import web_context
+        from dialer.web.app import web_context  # issue 12
 
         assert self.store is not None
         dispatcher = self.dispatcher

@@ -18,13 +18,13 @@ from typing import Any
 import structlog
 
 from dialer import calendar
-from dialer.presence import mark_agents_ready
 from dialer.clock import VirtualClock
 from dialer.config import DialerConfig
 from dialer.daily import DailyJobs, job_instant
 from dialer.dispatcher import PROVIDER_CRASHED, Dispatcher
 from dialer.domain import Stage
 from dialer.planning import day_bounds
+from dialer.presence import mark_agents_ready
 from dialer.reports import ReportRow, day_report
 from dialer.scheduling import Scheduler
 from dialer.store.base import CallRecord, Store

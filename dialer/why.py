@@ -6,10 +6,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from dialer import calendar
-from dialer.presence import campaign_hold
 from dialer.config import DialerConfig
 from dialer.domain import Priority, Stage
 from dialer.planning import center_today
+from dialer.presence import campaign_hold
 from dialer.scheduling import Scheduler
 from dialer.store.base import QueuedClient, Store
 

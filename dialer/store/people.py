@@ -83,7 +83,9 @@ class Presence:
     def effective(self, now: datetime) -> Presence:
         """The state as of `now`: a wrap-up that ran out is Ready (since it ended)."""
         if self.state is PresenceState.WRAP_UP and self.wrap_up_until is not None and self.wrap_up_until <= now:
-            return Presence(self.agent, PresenceState.READY, None, self.wrap_up_until, None, None, None, self.updated_by)
+            return Presence(
+                self.agent, PresenceState.READY, None, self.wrap_up_until, None, None, None, self.updated_by
+            )
         return self
 
 
@@ -149,7 +151,9 @@ class PeopleStore(Protocol):
         """Atomically move one Ready agent of `agents` to on-call for `call_id`; None when
         none is Ready (across every worker: two workers never take the same agent)."""
 
-    async def end_call(self, agent: str, call_id: str, now: datetime, wrap_up_until: datetime | None, *, by: str) -> None:
+    async def end_call(
+        self, agent: str, call_id: str, now: datetime, wrap_up_until: datetime | None, *, by: str
+    ) -> None:
         """The call ended: the agent goes to wrap-up until `wrap_up_until` (Ready at once
         when None). An agent who paused or logged out meanwhile stays so."""
 
@@ -234,7 +238,9 @@ class SqlitePeople:
     def _presence(self, r: Sequence[Any]) -> Presence:
         return Presence(r[0], PresenceState(r[1]), r[2], self._when(r[3]), self._at(r[4]), r[5], r[6], r[7])
 
-    def _audit_row(self, conn: sqlite3.Connection, actor: str, action: str, subject: str, data: dict[str, Any], now: datetime) -> None:
+    def _audit_row(
+        self, conn: sqlite3.Connection, actor: str, action: str, subject: str, data: dict[str, Any], now: datetime
+    ) -> None:
         conn.execute(self._q["add_audit"], (self._ts(now), actor, action, subject, _audit_data(data)))
 
     async def add_account(self, account: Account, *, actor: str) -> None:
@@ -251,7 +257,7 @@ class SqlitePeople:
             data = {"role": account.role.value, "campaigns": list(account.campaigns)}
             self._audit_row(conn, actor, "account_added", account.name, data, account.created_at)
 
-        await self._store._in_thread(work)  # noqa: SLF001 - the store lends its transaction runner
+        await self._store._in_thread(work)
 
     async def get_account(self, name: str) -> Account | None:
         rows = await self._rows("get_account", (name,))
@@ -260,14 +266,16 @@ class SqlitePeople:
     async def list_accounts(self) -> list[Account]:
         return [self._account(r) for r in await self._rows("list_accounts")]
 
-    async def _update(self, sql: str, args: tuple[Any, ...], audit: tuple[str, str, str, dict[str, Any]], now: datetime) -> bool:
+    async def _update(
+        self, sql: str, args: tuple[Any, ...], audit: tuple[str, str, str, dict[str, Any]], now: datetime
+    ) -> bool:
         def work(conn: sqlite3.Connection) -> bool:
             changed = conn.execute(sql, args).rowcount > 0
             if changed:
                 self._audit_row(conn, *audit, now)
             return changed
 
-        return await self._store._in_thread(work)  # noqa: SLF001
+        return await self._store._in_thread(work)
 
     async def set_password(self, name: str, password_hash: str, now: datetime, *, actor: str) -> bool:
         return await self._update(
@@ -284,12 +292,19 @@ class SqlitePeople:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(
                 self._q["add_token"],
-                (token.id, token_hash, token.role.value, _json(list(token.campaigns)), token.label, self._ts(token.created_at)),
+                (
+                    token.id,
+                    token_hash,
+                    token.role.value,
+                    _json(list(token.campaigns)),
+                    token.label,
+                    self._ts(token.created_at),
+                ),
             )
             data = {"role": token.role.value, "campaigns": list(token.campaigns), "label": token.label}
             self._audit_row(conn, actor, "token_added", token.id, data, token.created_at)
 
-        await self._store._in_thread(work)  # noqa: SLF001
+        await self._store._in_thread(work)
 
     async def token_by_hash(self, token_hash: str) -> ApiToken | None:
         rows = await self._rows("token_by_hash", (token_hash,))
@@ -311,7 +326,7 @@ class SqlitePeople:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(self._q["set_presence"], (agent, state.value, reason, at, by, at))
 
-        await self._store._in_thread(work)  # noqa: SLF001
+        await self._store._in_thread(work)
 
     async def presence(self, now: datetime, agents: Sequence[str] | None = None) -> list[Presence]:
         rows = [self._presence(r).effective(now) for r in await self._rows("presence_all")]
@@ -334,15 +349,17 @@ class SqlitePeople:
                     return str(agent)
             return None
 
-        return await self._store._in_thread(work)  # noqa: SLF001
+        return await self._store._in_thread(work)
 
-    async def end_call(self, agent: str, call_id: str, now: datetime, wrap_up_until: datetime | None, *, by: str) -> None:
+    async def end_call(
+        self, agent: str, call_id: str, now: datetime, wrap_up_until: datetime | None, *, by: str
+    ) -> None:
         at, until = self._ts(now), self._ts(wrap_up_until)
 
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(self._q["end_call"], (until, at, until, by, at, agent, call_id))
 
-        await self._store._in_thread(work)  # noqa: SLF001
+        await self._store._in_thread(work)
 
     async def extend_wrap_up(self, agent: str, until: datetime, now: datetime, *, by: str) -> bool:
         at = self._ts(now)
@@ -350,14 +367,14 @@ class SqlitePeople:
         def work(conn: sqlite3.Connection) -> bool:
             return conn.execute(self._q["extend_wrap_up"], (self._ts(until), by, at, agent, at)).rowcount > 0
 
-        return await self._store._in_thread(work)  # noqa: SLF001
+        return await self._store._in_thread(work)
 
     async def set_campaign_paused(self, campaign: str, paused: bool, now: datetime, *, by: str) -> None:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(self._q["set_campaign_paused"], (campaign, int(paused), by, self._ts(now)))
             self._audit_row(conn, by, "campaign_paused" if paused else "campaign_resumed", campaign, {}, now)
 
-        await self._store._in_thread(work)  # noqa: SLF001
+        await self._store._in_thread(work)
 
     async def paused_campaigns(self) -> set[str]:
         return {r[0] for r in await self._rows("paused_campaigns")}
@@ -369,7 +386,7 @@ class SqlitePeople:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(self._q["add_login_failure"], (account, address, self._ts(now)))
 
-        await self._store._in_thread(work)  # noqa: SLF001
+        await self._store._in_thread(work)
 
     async def login_failures(self, account: str, address: str, since: datetime) -> tuple[int, int]:
         at = self._ts(since)
@@ -381,13 +398,13 @@ class SqlitePeople:
         def work(conn: sqlite3.Connection) -> None:
             conn.execute(self._q["clear_login_failures"], (account, address, self._ts(older_than)))
 
-        await self._store._in_thread(work)  # noqa: SLF001
+        await self._store._in_thread(work)
 
     async def audit(self, actor: str, action: str, subject: str, data: dict[str, Any], now: datetime) -> None:
         def work(conn: sqlite3.Connection) -> None:
             self._audit_row(conn, actor, action, subject, data, now)
 
-        await self._store._in_thread(work)  # noqa: SLF001
+        await self._store._in_thread(work)
 
     async def audit_since(self, since: datetime, limit: int = 500) -> list[AuditRecord]:
         rows = await self._rows("audit_since", (self._ts(since), limit))
@@ -423,7 +440,9 @@ class PostgresPeople:
     def _presence(self, r: Sequence[Any]) -> Presence:
         return Presence(r[0], PresenceState(r[1]), r[2], r[3], r[4], r[5], r[6], r[7])
 
-    async def _audit_row(self, con: Any, actor: str, action: str, subject: str, data: dict[str, Any], now: datetime) -> None:
+    async def _audit_row(
+        self, con: Any, actor: str, action: str, subject: str, data: dict[str, Any], now: datetime
+    ) -> None:
         await con.execute(self._q["add_audit"], now, actor, action, subject, _audit_data(data))
 
     async def add_account(self, account: Account, *, actor: str) -> None:
@@ -447,7 +466,9 @@ class PostgresPeople:
     async def list_accounts(self) -> list[Account]:
         return [self._account(r) for r in await self._store.pool.fetch(self._q["list_accounts"])]
 
-    async def _update(self, sql: str, args: tuple[Any, ...], audit: tuple[str, str, str, dict[str, Any]], now: datetime) -> bool:
+    async def _update(
+        self, sql: str, args: tuple[Any, ...], audit: tuple[str, str, str, dict[str, Any]], now: datetime
+    ) -> bool:
         from dialer.store.postgres import _count
 
         async with self._store.pool.acquire() as con, con.transaction():
@@ -457,7 +478,9 @@ class PostgresPeople:
         return changed
 
     async def set_password(self, name: str, password_hash: str, now: datetime, *, actor: str) -> bool:
-        return await self._update(self._q["set_password"], (password_hash, now, name), (actor, "password_set", name, {}), now)
+        return await self._update(
+            self._q["set_password"], (password_hash, now, name), (actor, "password_set", name, {}), now
+        )
 
     async def set_disabled(self, name: str, disabled: bool, now: datetime, *, actor: str) -> bool:
         action = "account_disabled" if disabled else "account_enabled"
@@ -500,7 +523,9 @@ class PostgresPeople:
         taken = await self._store.pool.fetchval(self._q["take_agent"], now, call_id, campaign, by, list(agents))
         return str(taken) if taken is not None else None
 
-    async def end_call(self, agent: str, call_id: str, now: datetime, wrap_up_until: datetime | None, *, by: str) -> None:
+    async def end_call(
+        self, agent: str, call_id: str, now: datetime, wrap_up_until: datetime | None, *, by: str
+    ) -> None:
         await self._store.pool.execute(self._q["end_call"], wrap_up_until, now, by, agent, call_id)
 
     async def extend_wrap_up(self, agent: str, until: datetime, now: datetime, *, by: str) -> bool:

@@ -24,13 +24,12 @@ from dialer.accounts import (
     Principal,
     may_dispose_call,
     may_manage_campaign,
-    may_see_call,
     may_see_campaign,
     may_see_client,
     visible_campaigns,
 )
-from dialer.domain import CallStatus, Disposition
 from dialer.dispositions import NEXT_OPENING, DispositionRefused, NextOpening, dispose
+from dialer.domain import CallStatus, Disposition
 from dialer.store.base import CallRecord
 from dialer.store.people import PresenceState, Role
 from dialer.web.auth import HttpError, api_principal, context
@@ -164,7 +163,7 @@ async def set_state(request: Request, principal: Principal) -> Any:
     agent = request.path_params["agent"]
     raw = body.get("state")
     try:
-        state = PresenceState(raw)
+        state = PresenceState(str(raw))
     except ValueError:
         raise HttpError(400, f"state must be one of ready, paused, logged_out (got {raw!r})") from None
     reason = body.get("reason")
@@ -237,7 +236,7 @@ async def _dispose(request: Request, principal: Principal, call: CallRecord) -> 
     body = await _body(request)
     raw = body.get("disposition")
     try:
-        disposition = Disposition(raw)
+        disposition = Disposition(str(raw))
     except ValueError:
         known = ", ".join(d.value for d in Disposition)
         raise HttpError(400, f"disposition must be one of {known} (got {raw!r})") from None
@@ -247,13 +246,15 @@ async def _dispose(request: Request, principal: Principal, call: CallRecord) -> 
     replace = body.get("replace", False)
     if not isinstance(replace, bool):
         raise HttpError(400, "replace must be true or false")
-    if replace and principal.role is Role.AGENT and call.ended_at is not None:
-        if ctx.clock.now() - call.ended_at > ctx.settings.edit_period:
-            minutes = int(ctx.settings.edit_period.total_seconds() // 60)
-            raise HttpError(409, f"call {call.call_id} ended more than {minutes} minutes ago: ask a supervisor")
+    late = call.ended_at is not None and ctx.clock.now() - call.ended_at > ctx.settings.edit_period
+    if replace and principal.role is Role.AGENT and late:
+        minutes = int(ctx.settings.edit_period.total_seconds() // 60)
+        raise HttpError(409, f"call {call.call_id} ended more than {minutes} minutes ago: ask a supervisor")
     at = _parse_at(body.get("at"), call.client_tz)
     try:
-        done = await dispose(ctx.dispatcher(), call.call_id, disposition, at, note=note, by=principal.name, replace=replace)
+        done = await dispose(
+            ctx.dispatcher(), call.call_id, disposition, at, note=note, by=principal.name, replace=replace
+        )
     except DispositionRefused as exc:
         raise HttpError(409 if exc.kind in _CONFLICTS else 422, str(exc)) from None
     except LookupError as exc:

@@ -51,6 +51,14 @@ def web_context(
     return WebContext(store, config_source, clock, key, dispatcher_source)
 
 
+def web_bind(config: DialerConfig, address: tuple[str, int]) -> tuple[str, int]:
+    """Where the worker's endpoint listens: web.host / web.port override the http section's."""
+    web = config.web
+    if not web.enabled:
+        return address
+    return (web.host or address[0], web.port if web.port is not None else address[1])
+
+
 def mount_web(app: Starlette, ctx: WebContext | None) -> None:
     if ctx is None:
         return
@@ -59,4 +67,4 @@ def mount_web(app: Starlette, ctx: WebContext | None) -> None:
     log.info("web_mounted", public_url=ctx.settings.public_url)
 
 
-__all__ = ["mount_web", "web_context"]
+__all__ = ["mount_web", "web_bind", "web_context"]

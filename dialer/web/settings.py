@@ -63,7 +63,8 @@ class WebSettings(BaseModel):
         timedelta(minutes=30), description="an agent may correct a disposition this long after the call ended"
     )
     pause_reasons: list[str] = Field(
-        default_factory=lambda: ["break", "lunch", "training", "technical"], description="reasons an agent may pause for"
+        default_factory=lambda: ["break", "lunch", "training", "technical"],
+        description="reasons an agent may pause for",
     )
     login_max_failures: int = Field(5, ge=1, description="failed logins of one account before it waits")
     login_address_max_failures: int = Field(20, ge=1, description="failed logins from one address before it waits")

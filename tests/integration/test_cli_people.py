@@ -58,9 +58,18 @@ def test_user_commands_and_refusals_change_nothing(cfg: Path) -> None:
     refusals = [
         (("user", "add", "ivanova", "--role", "agent", "--password-stdin"), "exists"),
         (("user", "add", "ghost", "--role", "agent", "--password-stdin"), "in no campaign's agents: list"),
-        (("user", "add", "ivanova2", "--role", "agent", "--campaign", "warm", "--password-stdin"), "not in the agents: list"),
-        (("user", "add", "petrov", "--role", "agent", "--campaign", "warm", "--password-stdin"), "not in the agents: list"),
-        (("user", "add", "boss", "--role", "supervisor", "--campaign", "nope", "--password-stdin"), "unknown campaign 'nope'"),
+        (
+            ("user", "add", "ivanova2", "--role", "agent", "--campaign", "warm", "--password-stdin"),
+            "not in the agents: list",
+        ),
+        (
+            ("user", "add", "petrov", "--role", "agent", "--campaign", "warm", "--password-stdin"),
+            "not in the agents: list",
+        ),
+        (
+            ("user", "add", "boss", "--role", "supervisor", "--campaign", "nope", "--password-stdin"),
+            "unknown campaign 'nope'",
+        ),
         (("user", "add", "boss", "--role", "king", "--password-stdin"), "Invalid value"),
         (("user", "passwd", "nobody", "--password-stdin"), "no account 'nobody'"),
         (("user", "disable", "nobody"), "no account 'nobody'"),

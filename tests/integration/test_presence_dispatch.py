@@ -22,7 +22,7 @@ def cold_only(config: DialerConfig, **cold: object) -> DialerConfig:
     return config.model_copy(update={"campaigns": [cold_campaign], "web": WebSettings(enabled=True)})
 
 
-async def calls_of(store: Store) -> list[str | None]:
+async def calls_of(store: Store) -> list[str]:
     calls = await store.calls_between(MORNING - timedelta(days=1), MORNING + timedelta(days=1))
     return sorted(c.agent or "" for c in calls)
 

@@ -223,7 +223,9 @@ async def test_disposition_by_call_id_roles_and_bad_input(web: tuple[Web, dict[s
         assert (await c.post(url, content=b"not json", headers=h)).status_code == 400
         r = await c.post(url, json={"disposition": "callback", "at": "2020-01-01T10:00"}, headers=h)
         assert r.status_code == 422 and "in the past" in r.json()["error"]
-        assert (await c.post("/api/v1/calls/nope/disposition", json={"disposition": "interested"}, headers=h)).status_code == 404
+        assert (
+            await c.post("/api/v1/calls/nope/disposition", json={"disposition": "interested"}, headers=h)
+        ).status_code == 404
         assert await store.get_client("c1") == before
         r = await c.post(url, json={"disposition": "interested", "note": "wants a price list"}, headers=h)
         assert r.status_code == 200, r.text
@@ -241,7 +243,9 @@ async def test_disposition_by_client_id_with_a_token(web: tuple[Web, dict[str, s
     w, tokens = web
     h = {"Authorization": f"Bearer {tokens['sup']}"}
     async with w.client() as c:
-        assert (await c.post("/api/v1/clients/nobody/disposition", json={"disposition": "no_need"}, headers=h)).status_code == 404
+        assert (
+            await c.post("/api/v1/clients/nobody/disposition", json={"disposition": "no_need"}, headers=h)
+        ).status_code == 404
         r = await c.post("/api/v1/clients/c1/disposition", json={"disposition": "no_need"}, headers=h)
         assert r.status_code == 200 and r.json()["client_id"] == "c1"
     call = await only_call(store, "c1")
@@ -289,10 +293,13 @@ async def test_openapi_is_served_from_the_repo_file_and_covers_every_route(web: 
         (route.path, method.lower())
         for route in w.app.routes
         if isinstance(route, Route) and route.path.startswith("/api/v1")
-        for method in (route.methods or ()) if method != "HEAD"
+        for method in (route.methods or ())
+        if method != "HEAD"
     }
     described = {(path, method) for path, ops in spec["paths"].items() for method in ops}
     assert routes == described
     from dialer.domain import Disposition
 
-    assert spec["components"]["schemas"]["Disposition"]["properties"]["disposition"]["enum"] == [d.value for d in Disposition]
+    assert spec["components"]["schemas"]["Disposition"]["properties"]["disposition"]["enum"] == [
+        d.value for d in Disposition
+    ]

@@ -357,7 +357,7 @@ class SqlitePeople:
         at, until = self._ts(now), self._ts(wrap_up_until)
 
         def work(conn: sqlite3.Connection) -> None:
-            conn.execute(self._q["end_call"], (until, at, until, by, at, agent, call_id))
+            conn.execute(self._q["end_call"], (until, at, by, agent, call_id))
 
         await self._store._in_thread(work)
 

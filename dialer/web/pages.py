@@ -9,7 +9,6 @@ anti-framing headers), ``page_principal`` (the logged-in person or a redirect to
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import structlog
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -154,7 +153,7 @@ async def home(request: Request) -> Response:
     try:
         principal = await page_principal(request)
     except LoginRequired:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return RedirectResponse("/login", status_code=303)
     paused = await ctx.people.paused_campaigns()
     campaigns = [
         {"name": c.name, "paused": c.name in paused}

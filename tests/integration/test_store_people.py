@@ -94,6 +94,12 @@ async def test_presence_take_end_and_wrap_up_runs_out(store: Store) -> None:
     (a,) = await people.presence(NOW + timedelta(seconds=121), ["a"])
     assert a.state is PresenceState.READY
     assert await people.take_agent(["a"], NOW + timedelta(seconds=121), campaign="cold", call_id="c3", by="w2") == "a"
+    # Ready asked mid-call (another tab): still on the call, never taken twice.
+    await people.set_presence("a", PresenceState.PAUSED, NOW + timedelta(seconds=122), by="a", reason="break")
+    await people.set_presence("a", PresenceState.READY, NOW + timedelta(seconds=123), by="a")
+    (a,) = await people.presence(NOW + timedelta(seconds=124), ["a"])
+    assert a.state is PresenceState.ON_CALL and a.call_id == "c3"
+    assert await people.take_agent(["a"], NOW + timedelta(seconds=124), campaign="cold", call_id="c4", by="w1") is None
     # Logged out mid-call: the call's end leaves them out (never offered a call again).
     await people.set_presence("a", PresenceState.LOGGED_OUT, NOW + timedelta(seconds=130), by="a")
     await people.end_call("a", "c3", NOW + timedelta(seconds=140), NOW + timedelta(seconds=170), by="w2")

@@ -38,22 +38,24 @@ ORDER BY agent COLLATE "C"
 SELECT agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by FROM agent_presence WHERE agent = $1
 
 -- name: set_presence
--- An agent on a call keeps the call: the state asked for is stored and the call id kept,
--- so the call's end does not put them into wrap-up (they asked for a pause or left).
+-- An agent in a call keeps it: Paused / Logged out are stored (the call's end then
+-- leaves them so, no wrap-up); Ready keeps them on-call until the call ends.
 INSERT INTO agent_presence(agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by, updated_at)
 VALUES ($1, $2, $3, $4, NULL, NULL, NULL, $5, $6)
-ON CONFLICT(agent) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+ON CONFLICT(agent) DO UPDATE SET
+    state = CASE WHEN agent_presence.in_call AND excluded.state = 'ready' THEN 'on_call' ELSE excluded.state END,
+    reason = excluded.reason,
     since = CASE WHEN agent_presence.state = excluded.state THEN agent_presence.since ELSE excluded.since END,
     wrap_up_until = NULL, updated_by = excluded.updated_by, updated_at = excluded.updated_at
 
 -- name: take_agent
 -- One Ready agent of the list (or one whose wrap-up ran out), longest waiting first,
 -- taken for a call; another worker's transaction skips the row it locked.
-UPDATE agent_presence SET state = 'on_call', reason = NULL, since = $1, wrap_up_until = NULL, call_id = $2,
+UPDATE agent_presence SET state = 'on_call', in_call = true, reason = NULL, since = $1, wrap_up_until = NULL, call_id = $2,
     campaign = $3, updated_by = $4, updated_at = $1
 WHERE agent = (
     SELECT agent FROM agent_presence
-    WHERE agent = ANY($5::text[]) AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= $1))
+    WHERE agent = ANY($5::text[]) AND NOT in_call AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= $1))
     ORDER BY COALESCE(wrap_up_until, since), agent COLLATE "C"
     LIMIT 1 FOR UPDATE SKIP LOCKED
 )
@@ -61,13 +63,18 @@ RETURNING agent
 
 -- name: ready_agents
 SELECT agent FROM agent_presence
-WHERE agent = ANY($1::text[]) AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= $2))
+WHERE agent = ANY($1::text[]) AND NOT in_call AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= $2))
 ORDER BY COALESCE(wrap_up_until, since), agent COLLATE "C"
 
 -- name: end_call
-UPDATE agent_presence SET state = CASE WHEN $1::timestamptz IS NULL THEN 'ready' ELSE 'wrap_up' END, since = $2,
-    wrap_up_until = $1, updated_by = $3, updated_at = $2
-WHERE agent = $4 AND state = 'on_call' AND call_id = $5
+-- The call ended: the agent is free again. Still on-call: wrap-up until the given end
+-- (Ready at once without one); paused or logged out meanwhile: stays so.
+UPDATE agent_presence SET in_call = false,
+    state = CASE WHEN state <> 'on_call' THEN state WHEN $1::timestamptz IS NULL THEN 'ready' ELSE 'wrap_up' END,
+    since = CASE WHEN state = 'on_call' THEN $2 ELSE since END,
+    wrap_up_until = CASE WHEN state = 'on_call' THEN $1::timestamptz ELSE wrap_up_until END, updated_by = $3,
+    updated_at = $2
+WHERE agent = $4 AND in_call AND call_id = $5
 
 -- name: extend_wrap_up
 UPDATE agent_presence SET wrap_up_until = $1, updated_by = $2, updated_at = $3

@@ -26,6 +26,7 @@ CREATE TABLE agent_presence (
     since timestamptz NOT NULL,
     wrap_up_until timestamptz,
     call_id text,
+    in_call boolean NOT NULL DEFAULT false,
     campaign text,
     updated_by text NOT NULL,
     updated_at timestamptz NOT NULL

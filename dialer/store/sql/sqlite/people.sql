@@ -37,11 +37,13 @@ SELECT agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by
 SELECT agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by FROM agent_presence WHERE agent = ?
 
 -- name: set_presence
--- An agent on a call keeps the call: the state asked for is stored and the call id kept,
--- so the call's end does not put them into wrap-up (they asked for a pause or left).
+-- An agent in a call keeps it: Paused / Logged out are stored (the call's end then
+-- leaves them so, no wrap-up); Ready keeps them on-call until the call ends.
 INSERT INTO agent_presence(agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by, updated_at)
 VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?)
-ON CONFLICT(agent) DO UPDATE SET state = excluded.state, reason = excluded.reason,
+ON CONFLICT(agent) DO UPDATE SET
+    state = CASE WHEN agent_presence.in_call = 1 AND excluded.state = 'ready' THEN 'on_call' ELSE excluded.state END,
+    reason = excluded.reason,
     since = CASE WHEN agent_presence.state = excluded.state THEN agent_presence.since ELSE excluded.since END,
     wrap_up_until = NULL, updated_by = excluded.updated_by, updated_at = excluded.updated_at
 
@@ -50,18 +52,22 @@ ON CONFLICT(agent) DO UPDATE SET state = excluded.state, reason = excluded.reaso
 -- longest waiting first.
 SELECT agent FROM agent_presence
 WHERE agent IN (SELECT value FROM json_each(?))
-  AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= ?))
+  AND in_call = 0 AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= ?))
 ORDER BY COALESCE(wrap_up_until, since), agent
 
 -- name: take_agent
-UPDATE agent_presence SET state = 'on_call', reason = NULL, since = ?, wrap_up_until = NULL, call_id = ?,
+UPDATE agent_presence SET state = 'on_call', in_call = 1, reason = NULL, since = ?, wrap_up_until = NULL, call_id = ?,
     campaign = ?, updated_by = ?, updated_at = ?
-WHERE agent = ? AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= ?))
+WHERE agent = ? AND in_call = 0 AND (state = 'ready' OR (state = 'wrap_up' AND wrap_up_until <= ?))
 
 -- name: end_call
-UPDATE agent_presence SET state = CASE WHEN ? IS NULL THEN 'ready' ELSE 'wrap_up' END, since = ?,
-    wrap_up_until = ?, updated_by = ?, updated_at = ?
-WHERE agent = ? AND state = 'on_call' AND call_id = ?
+-- The call ended: the agent is free again. Still on-call: wrap-up until the given end
+-- (Ready at once without one); paused or logged out meanwhile: stays so.
+UPDATE agent_presence SET in_call = 0,
+    state = CASE WHEN state <> 'on_call' THEN state WHEN ?1 IS NULL THEN 'ready' ELSE 'wrap_up' END,
+    since = CASE WHEN state = 'on_call' THEN ?2 ELSE since END,
+    wrap_up_until = CASE WHEN state = 'on_call' THEN ?1 ELSE wrap_up_until END, updated_by = ?3, updated_at = ?2
+WHERE agent = ?4 AND in_call = 1 AND call_id = ?5
 
 -- name: extend_wrap_up
 UPDATE agent_presence SET wrap_up_until = ?, updated_by = ?, updated_at = ?

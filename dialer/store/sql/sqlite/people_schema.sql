@@ -26,6 +26,7 @@ CREATE TABLE agent_presence (
     since TEXT NOT NULL,
     wrap_up_until TEXT,
     call_id TEXT,
+    in_call INTEGER NOT NULL DEFAULT 0,
     campaign TEXT,
     updated_by TEXT NOT NULL,
     updated_at TEXT NOT NULL

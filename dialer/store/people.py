@@ -19,7 +19,7 @@ from __future__ import annotations
 import enum
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -177,6 +177,16 @@ class PeopleStore(Protocol):
     async def audit(self, actor: str, action: str, subject: str, data: dict[str, Any], now: datetime) -> None: ...
 
     async def audit_since(self, since: datetime, limit: int = 500) -> list[AuditRecord]: ...
+
+    # Page events across workers (see dialer/web/notify.py). A store that reaches every
+    # worker (PostgreSQL) carries them: `notify` sends, `listen` delivers every worker's
+    # (this one's included) to `deliver` until the returned closer is awaited. SQLite has
+    # one worker: `shared_events` is False and the worker delivers its own in process.
+    shared_events: bool
+
+    async def notify(self, topic: str, data: dict[str, Any]) -> None: ...
+
+    async def listen(self, deliver: Callable[[str, dict[str, Any]], None]) -> Callable[[], Awaitable[None]]: ...
 
 
 def people_of(store: Store) -> PeopleStore:
@@ -410,6 +420,17 @@ class SqlitePeople:
         rows = await self._rows("audit_since", (self._ts(since), limit))
         return [AuditRecord(r[0], self._when(r[1]), r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
+    shared_events = False
+
+    async def notify(self, topic: str, data: dict[str, Any]) -> None:
+        """One worker per SQLite file: events stay in its process (nothing to send)."""
+
+    async def listen(self, deliver: Callable[[str, dict[str, Any]], None]) -> Callable[[], Awaitable[None]]:
+        async def close() -> None:
+            return None
+
+        return close
+
 
 def _named(rows: list[Presence], agents: Sequence[str] | None, now: datetime) -> list[Presence]:
     if agents is None:
@@ -562,6 +583,42 @@ class PostgresPeople:
     async def audit_since(self, since: datetime, limit: int = 500) -> list[AuditRecord]:
         rows = await self._store.pool.fetch(self._q["audit_since"], since, limit)
         return [AuditRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    shared_events = True
+
+    @property
+    def _channel(self) -> str:
+        # One channel per schema: deployments (and test schemas) sharing a database never mix.
+        return f"dialer.people.{self._store.schema or 'public'}"
+
+    async def notify(self, topic: str, data: dict[str, Any]) -> None:
+        payload = _json({"topic": topic, "data": data})
+        if len(payload.encode("utf-8")) >= 7900:  # PostgreSQL's payload limit is 8000 bytes
+            raise ValueError(f"page event {topic!r} is too large to notify ({len(payload)} characters)")
+        await self._store.pool.execute("SELECT pg_notify($1, $2)", self._channel, payload)
+
+    async def listen(self, deliver: Callable[[str, dict[str, Any]], None]) -> Callable[[], Awaitable[None]]:
+        """A connection of its own (LISTEN is session state; the pool's connections keep none)."""
+        import asyncpg
+
+        con = await asyncpg.connect(self._store.dsn, timeout=self._store.connect_timeout)
+
+        def received(_con: object, _pid: int, _channel: str, payload: str) -> None:
+            try:
+                event = json.loads(payload)
+                deliver(str(event["topic"]), dict(event["data"]))
+            except (ValueError, KeyError, TypeError):
+                return  # not ours: ignore
+
+        await con.add_listener(self._channel, received)
+
+        async def close() -> None:
+            try:
+                await con.remove_listener(self._channel, received)
+            finally:
+                await con.close()
+
+        return close
 
 
 def schema_sql(dialect: str) -> str:

@@ -128,7 +128,7 @@ async def _pause(request: Request, principal: Principal, paused: bool) -> Any:
         raise HttpError(403, f"pausing {name} needs a supervisor of that campaign")
     await ctx.people.set_campaign_paused(name, paused, ctx.clock.now(), by=principal.name)
     log.info("campaign_paused" if paused else "campaign_resumed", campaign=name, by=principal.name)
-    ctx.notifier.publish("campaign", {"campaign": name, "paused": paused, "by": principal.name})
+    await ctx.publish("campaign", {"campaign": name, "paused": paused, "by": principal.name})
     return {"campaign": name, "paused": paused}
 
 
@@ -259,7 +259,7 @@ async def _dispose(request: Request, principal: Principal, call: CallRecord) -> 
         raise HttpError(409 if exc.kind in _CONFLICTS else 422, str(exc)) from None
     except LookupError as exc:
         raise HttpError(404, str(exc)) from None
-    ctx.notifier.publish("call", {"call_id": call.call_id, "disposition": disposition.value, "by": principal.name})
+    await ctx.publish("call", {"call_id": call.call_id, "disposition": disposition.value, "by": principal.name})
     return {
         "call_id": call.call_id, "client_id": call.client_id, "disposition": disposition.value,
         "replaced": done.replaced.value if done.replaced else None, "at": _iso(done.at),

@@ -59,6 +59,27 @@ class WebContext:
         s = self.settings
         return Throttle(s.login_max_failures, s.login_address_max_failures, s.login_cooldown)
 
+    _stop_listening: Callable[[], Awaitable[None]] | None = field(default=None, init=False, repr=False)
+
+    async def publish(self, topic: str, data: dict[str, Any]) -> None:
+        """Tell every page that cares, on every worker: through the store when it is shared
+        (PostgreSQL LISTEN/NOTIFY; this worker's pages hear it back from there), else in
+        process. Pages subscribe with ``notifier.subscribe`` after ``start_listening``."""
+        if self.people.shared_events:
+            await self.start_listening()
+            await self.people.notify(topic, data)
+        else:
+            self.notifier.publish(topic, data)
+
+    async def start_listening(self) -> None:
+        if self._stop_listening is None and self.people.shared_events:
+            self._stop_listening = await self.people.listen(self.notifier.publish)
+
+    async def close(self) -> None:
+        stop, self._stop_listening = self._stop_listening, None
+        if stop is not None:
+            await stop()
+
     def serializer(self, purpose: str) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.session_secret, salt=f"dialer.web.{purpose}")
 

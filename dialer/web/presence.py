@@ -43,7 +43,7 @@ async def change_presence(
     await ctx.people.set_presence(agent, state, now, by=principal.name, reason=reason)
     if principal.name != agent:
         await ctx.people.audit(principal.name, f"agent_{state.value}", agent, {}, now)
-    ctx.notifier.publish("presence", {"agent": agent, "state": state.value, "reason": reason, "by": principal.name})
+    await ctx.publish("presence", {"agent": agent, "state": state.value, "reason": reason, "by": principal.name})
 
 
 async def extend_wrap_up(ctx: WebContext, principal: Principal, agent: str, seconds: float) -> None:
@@ -65,7 +65,7 @@ async def extend_wrap_up(ctx: WebContext, principal: Principal, agent: str, seco
         raise HttpError(409, "the wrap-up cannot be extended further")
     if not await ctx.people.extend_wrap_up(agent, until, now, by=principal.name):
         raise HttpError(409, f"{agent} is not in wrap-up any more")
-    ctx.notifier.publish("presence", {"agent": agent, "state": "wrap_up", "until": until.isoformat()})
+    await ctx.publish("presence", {"agent": agent, "state": "wrap_up", "until": until.isoformat()})
 
 
 __all__ = ["agents_of", "change_presence", "extend_wrap_up"]

@@ -163,3 +163,49 @@ async def test_pause_seen_by_a_second_worker_on_postgres() -> None:
     finally:
         await second.close()
         await first.close()
+
+
+async def test_page_events_reach_every_worker_on_postgres() -> None:
+    """A page event sent through one worker's store is delivered to another's listener."""
+    await pg_available()
+    first = pg_throwaway_store()
+    await first.open()
+    await first.migrate()
+    from dialer.store.postgres import PostgresStore
+
+    assert isinstance(first, PostgresStore)
+    second = PostgresStore(first.dsn, schema=first.schema)
+    await second.open()
+    got: list[tuple[str, dict[str, object]]] = []
+    arrived = asyncio.Event()
+
+    def deliver(topic: str, data: dict[str, object]) -> None:
+        got.append((topic, data))
+        arrived.set()
+
+    stop = await people_of(second).listen(deliver)
+    try:
+        assert people_of(first).shared_events
+        await people_of(first).notify("presence", {"agent": "ivanova", "state": "ready"})
+        await asyncio.wait_for(arrived.wait(), 5)
+        assert got == [("presence", {"agent": "ivanova", "state": "ready"})]
+    finally:
+        await stop()
+        await second.close()
+        await first.close()
+
+
+async def test_sqlite_keeps_page_events_in_process(tmp_path: Path) -> None:
+    from dialer.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "one.db")
+    await store.open()
+    await store.migrate()
+    try:
+        people = people_of(store)
+        assert not people.shared_events
+        stop = await people.listen(lambda topic, data: None)
+        await people.notify("presence", {})
+        await stop()
+    finally:
+        await store.close()

@@ -303,3 +303,40 @@ async def test_openapi_is_served_from_the_repo_file_and_covers_every_route(web: 
     assert spec["components"]["schemas"]["Disposition"]["properties"]["disposition"]["enum"] == [
         d.value for d in Disposition
     ]
+
+
+async def test_page_events_reach_the_other_workers_pages_on_postgres(config: DialerConfig) -> None:
+    import asyncio
+
+    from dialer.store.postgres import PostgresStore
+    from tests.integration.test_store_contract import pg_available, pg_throwaway_store
+
+    await pg_available()
+    first = pg_throwaway_store()
+    await first.open()
+    await first.migrate()
+    assert isinstance(first, PostgresStore)
+    second = PostgresStore(first.dsn, schema=first.schema)
+    await second.open()
+    clock = FixedClock(datetime.now(UTC))
+    one = WebContext(first, lambda: web_config(config), clock, SECRET)
+    two = WebContext(second, lambda: web_config(config), clock, SECRET)
+    try:
+        await two.start_listening()
+        received: list[tuple[str, dict[str, object]]] = []
+
+        async def page() -> None:
+            async for event in two.notifier.subscribe(["campaign"]):
+                received.append((event.topic, event.data))
+                return
+
+        task = asyncio.create_task(page())
+        await asyncio.sleep(0)
+        await one.publish("campaign", {"campaign": "cold", "paused": True})
+        await asyncio.wait_for(task, 5)
+        assert received == [("campaign", {"campaign": "cold", "paused": True})]
+    finally:
+        await one.close()
+        await two.close()
+        await second.close()
+        await first.close()

@@ -7,5 +7,6 @@ Seams for pages built on top (agent desktop, supervisor console):
   ``require_role`` for role checks, ``csrf_token(request)`` for forms/JS;
 * ``dialer.web.app.WebContext`` (``request.app.state.web``): store, people role,
   config, clock, a dispatcher for dispositions, the notifier;
-* ``dialer.web.notify.Notifier``: publish/subscribe of page events (presence, pauses).
+* ``WebContext.publish(topic, data)`` / ``ctx.notifier.subscribe(topics)``: page events
+  (presence, pauses, dispositions), across workers through the store (LISTEN/NOTIFY).
 """

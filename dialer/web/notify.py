@@ -1,10 +1,10 @@
 """Page events: what a page must learn without a reload (presence changed, a campaign
-paused; later: a screen pop). Publishers call ``Notifier.publish``; a page's stream
-(SSE/WebSocket, built on top) iterates ``Notifier.subscribe``.
+paused, a call disposed; later: a screen pop). Publish with ``WebContext.publish`` (it
+goes through the store when workers share one: PostgreSQL LISTEN/NOTIFY, see
+``PeopleStore.notify/listen``); a page's stream (SSE/WebSocket, built on top) iterates
+``Notifier.subscribe`` after ``WebContext.start_listening``.
 
-This is the in-process half: events published by this worker reach this worker's
-pages. Several workers on PostgreSQL need the other half (LISTEN/NOTIFY through the
-store, feeding ``publish``): the seam is ``publish``, which takes plain JSON data.
+This class is the in-process fan-out: one bounded queue per open stream.
 """
 
 from __future__ import annotations

@@ -209,3 +209,22 @@ async def test_sqlite_keeps_page_events_in_process(tmp_path: Path) -> None:
         await stop()
     finally:
         await store.close()
+
+
+async def test_the_audit_trail_is_append_only(store: Store) -> None:
+    await people_of(store).audit("boss", "client_moved", "c1", {"to": "2026-12-02"}, NOW)
+    from dialer.store.sqlite import SqliteStore
+
+    if isinstance(store, SqliteStore):
+        with pytest.raises(Exception, match="append-only"):
+            await store.db.execute("UPDATE audit SET actor = 'someone else'")
+        with pytest.raises(Exception, match="append-only"):
+            await store.db.execute("DELETE FROM audit")
+    else:
+        pool = store.pool  # type: ignore[attr-defined]
+        with pytest.raises(Exception, match="append-only"):
+            await pool.execute("UPDATE audit SET actor = 'someone else'")
+        with pytest.raises(Exception, match="append-only"):
+            await pool.execute("DELETE FROM audit")
+    [record] = await people_of(store).audit_since(NOW)
+    assert (record.actor, record.action, record.data) == ("boss", "client_moved", {"to": "2026-12-02"})

@@ -285,6 +285,8 @@ class Service:
             # Calls in flight needed their callbacks until now; then the endpoint goes.
             if self.http is not None:
                 await self.http.stop()
+            if self.app is not None and getattr(self.app.state, "web", None) is not None:
+                await self.app.state.web.close()  # issue 12: the page-event listener's connection
             for provider in self.dispatcher.providers.values():
                 await provider.close()
             log.info("stopped", drained=drained)

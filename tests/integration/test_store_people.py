@@ -105,6 +105,13 @@ async def test_presence_take_end_and_wrap_up_runs_out(store: Store) -> None:
     await people.end_call("a", "c3", NOW + timedelta(seconds=140), NOW + timedelta(seconds=170), by="w2")
     (a,) = await people.presence(NOW + timedelta(seconds=200), ["a"])
     assert a.state is PresenceState.LOGGED_OUT
+    # A worker that died mid-call never ends it: logging out (and in) frees the agent.
+    assert await people.take_agent(["b"], NOW, campaign="cold", call_id="lost", by="dead") == "b"
+    await people.set_presence("b", PresenceState.READY, NOW + timedelta(seconds=300), by="b")
+    assert await people.ready_agents(["b"], NOW + timedelta(seconds=301)) == []
+    await people.set_presence("b", PresenceState.LOGGED_OUT, NOW + timedelta(seconds=302), by="boss")
+    await people.set_presence("b", PresenceState.READY, NOW + timedelta(seconds=303), by="b")
+    assert await people.ready_agents(["b"], NOW + timedelta(seconds=304)) == ["b"]
     (c,) = await people.presence(NOW, ["c"])
     assert c.state is PresenceState.PAUSED and c.reason == "lunch"
 

@@ -38,12 +38,14 @@ SELECT agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by
 
 -- name: set_presence
 -- An agent in a call keeps it: Paused / Logged out are stored (the call's end then
--- leaves them so, no wrap-up); Ready keeps them on-call until the call ends.
+-- leaves them so, no wrap-up); Ready keeps them on-call until the call ends. Logging
+-- out frees them entirely (also an agent whose worker died mid-call).
 INSERT INTO agent_presence(agent, state, reason, since, wrap_up_until, call_id, campaign, updated_by, updated_at)
 VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, ?)
 ON CONFLICT(agent) DO UPDATE SET
     state = CASE WHEN agent_presence.in_call = 1 AND excluded.state = 'ready' THEN 'on_call' ELSE excluded.state END,
     reason = excluded.reason,
+    in_call = CASE WHEN excluded.state = 'logged_out' THEN 0 ELSE agent_presence.in_call END,
     since = CASE WHEN agent_presence.state = excluded.state THEN agent_presence.since ELSE excluded.since END,
     wrap_up_until = NULL, updated_by = excluded.updated_by, updated_at = excluded.updated_at
 

@@ -29,6 +29,7 @@ from dialer.model import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate,
 from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
 from dialer.placement import schedule_pending
 from dialer.planning import lines_of
+from dialer.presence import PresenceGate
 from dialer.readiness import ProviderReadinessTracker
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import LeaseLost, Store
@@ -187,6 +188,7 @@ class Dispatcher:
         self.readiness = ProviderReadinessTracker(store, self.owner, clock, self._spawn)
         self.blocked: dict[str, str] = {}  # campaign -> why its provider is not ready
         self._stopping = asyncio.Event()  # set when claiming stops: calls waiting for a CPS slot give up
+        self.presence = PresenceGate(store, self.owner)  # issue 12: pauses and agents' presence (dialer/presence.py)
         self.set_config(config)
 
     # ------------------------------------------------------------ config
@@ -232,6 +234,7 @@ class Dispatcher:
         if not self._claiming:
             return result
         await self.readiness.refresh(self.providers, (c.provider for c in self.config.campaigns), now)
+        await self.presence.refresh(self.config, now, self.metrics.prom)  # issue 12
         for campaign in self.config.campaigns:
             result.started += await self._start_campaign(campaign, now, result)
         return result
@@ -268,7 +271,7 @@ class Dispatcher:
         free = campaign.lines - self._lines[campaign.name]
         if campaign.agents:
             free = min(free, len(campaign.agents) - len(self._agents_busy.get(campaign.name, set())))
-        return max(0, free)
+        return max(0, self.presence.free(campaign, free))  # issue 12: held campaigns, Ready agents
 
     async def _start_campaign(self, campaign: Campaign, now: datetime, result: StepResult) -> int:
         if self._blocked_by(campaign) is not None:
@@ -327,8 +330,15 @@ class Dispatcher:
             return False
         if await self._capped(campaign, claim, now):
             return False
-        agent = self._take_agent(campaign)
         call_id = uuid.uuid4().hex
+        # issue 12: a presence campaign's agent is a Ready one from the store (any worker's view), or no call
+        if self.presence.applies(campaign):
+            agent = await self.presence.take(campaign, now, call_id)
+            if agent is None:
+                await self.store.release(claim, None)
+                return False
+        else:
+            agent = self._take_agent(campaign)
         self._lines[campaign.name] += 1
         task = asyncio.create_task(self._run_call(campaign, provider, claim, call_id, agent), name=f"call-{call_id}")
         self._tasks[call_id] = task
@@ -481,6 +491,14 @@ class Dispatcher:
             # A line is free, and this call's result may have made a client due.
             self._idle.pop(campaign.name, None)
             self._free_agent(campaign, agent.name if agent else None)
+            if agent is not None and self.presence.applies(campaign):  # issue 12: wrap-up, then Ready
+                await self._end_presence(campaign, agent.name, call_id)
+
+    async def _end_presence(self, campaign: Campaign, agent: str, call_id: str) -> None:
+        try:
+            await asyncio.shield(self.presence.end(campaign, agent, call_id, self.clock.now()))
+        except Exception as exc:  # the store is away: the agent stays on-call until a supervisor logs them out
+            log.error("presence_not_updated", agent=agent, call_id=call_id, error=f"{type(exc).__name__}: {exc}")
 
     async def _dial(
         self, campaign: Campaign, provider: Provider, claim: Claim, start: CallStart, request: DialRequest

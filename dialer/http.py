@@ -28,6 +28,7 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import h11
 import structlog
@@ -40,6 +41,9 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from dialer.logging import route_stdlib_logger
+
+if TYPE_CHECKING:
+    from dialer.web.context import WebContext
 from providers.base import Provider, WebhookProvider, WebhookRequest
 
 log = structlog.get_logger("dialer.http")
@@ -83,6 +87,7 @@ def create_app(
     *,
     readiness: Readiness | None = None,
     metrics: Metrics | None = None,
+    web: WebContext | None = None,
 ) -> Starlette:
     """The ASGI app. `providers` is read at request time: after a reload, swap it with
     `set_providers(app, new)`. `readiness` raises when the worker is not ready (see
@@ -145,6 +150,10 @@ def create_app(
     app.state.readiness = readiness
     app.state.readiness_timeout = 10.0
     app.state.metrics = metrics
+    if web is not None:  # issue 12: pages and /api/v1 (dialer/web/app.py)
+        from dialer.web.app import mount_web
+
+        mount_web(app, web)
     return app
 
 

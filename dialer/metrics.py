@@ -42,6 +42,10 @@ class DialerMetrics:
             "dialer_provider_ready", "1 if the provider passed its last readiness check on this worker", ["provider"],
             registry=r,
         )  # fmt: skip
+        self.campaign_held = Gauge(  # issue 12
+            "dialer_campaign_held", "1 if the campaign places no calls: paused, or no agent ready", ["campaign"],
+            registry=r,
+        )  # fmt: skip
         self.tick_lag = Gauge("dialer_tick_lag_seconds", "Duration of the last dispatcher tick", registry=r)
         self.store_up = Gauge("dialer_store_up", "1 if the store answered the last tick", registry=r)
 

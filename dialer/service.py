@@ -37,6 +37,7 @@ from dialer.planning import center_today, day_bounds, lines_of
 from dialer.scheduler import DialerScheduler
 from dialer.store import store_for
 from dialer.store.base import AccessDenied, SchemaMismatch, Store, StoreError, StoreUnreachable, denied_message
+from dialer.web.app import web_bind, web_context
 from providers.base import Provider, create_provider
 
 log = structlog.get_logger("dialer.service")
@@ -195,12 +196,18 @@ class Service:
             return
         assert self.store is not None and self.dispatcher is not None
         dispatcher = self.dispatcher
+        # The people's pages and /api/v1 (dialer/web), when the web section is enabled.
+        web = web_context(self.store, lambda: self.config, self.clock, lambda: dispatcher)
         self.app = create_app(
             providers,
             readiness=readiness_check(lambda: dispatcher.providers, self.store.ping),
             metrics=self.metrics.render,
+            web=web,
         )
-        address = bind_address(providers, self.config.http.bind_settings()) or DEFAULT_BIND
+        if web is not None:
+            # Its page-event listener holds a connection of its own; closed after the endpoint.
+            stack.push_async_callback(web.close)
+        address = web_bind(self.config, bind_address(providers, self.config.http.bind_settings()) or DEFAULT_BIND)
         self.http = HttpServer(self.app)
         stack.push_async_callback(self.http.stop)
         await self.http.start(*address)  # logs http_listening

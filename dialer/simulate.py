@@ -25,6 +25,7 @@ from dialer.dispatcher import PROVIDER_CRASHED, Dispatcher
 from dialer.domain import Stage
 from dialer.model import CallRecord
 from dialer.planning import day_bounds
+from dialer.presence import mark_agents_ready
 from dialer.reports import ReportRow, day_report
 from dialer.scheduling import Scheduler
 from dialer.store.base import Store
@@ -162,6 +163,7 @@ async def run_simulation(
     clock = VirtualClock(start)
     providers = simulated_providers(config, clock, seed)
     dispatcher = Dispatcher(store, providers, config, clock, owner="simulation")
+    await mark_agents_ready(store, config, clock.now(), by="simulation")  # issue 12: no humans in a simulation
     daily = DailyJobs(dispatcher.owner)
     results: list[DayResult] = []
     for offset in range(days):

@@ -10,6 +10,7 @@ from dialer.config.models import DialerConfig
 from dialer.domain import Priority, Stage
 from dialer.model import QueuedClient
 from dialer.planning import center_today
+from dialer.presence import campaign_hold
 from dialer.scheduling import Scheduler
 from dialer.store.roles import ClientHistory
 
@@ -87,6 +88,8 @@ async def explain(store: ClientHistory, config: DialerConfig, client_id: str, at
         # (the schedule's, the center's) with its moved working days and days off.
         for i, text in enumerate(calendar.day_rules(rules, at)):
             lines.append(f"  {'days today:' if i == 0 else '':<19}{text}")
+    if campaign is not None and (held := await campaign_hold(store, config, campaign, at)):  # issue 12
+        lines.append(f"  campaign held:     {campaign.name} places no calls: {held}")
     day = center_today(config, at)
     if campaign is not None:
         place = await store.plan_position(campaign.name, day, client.id)

@@ -24,7 +24,7 @@ from dialer.reports import (
     to_csv,
     to_jsonl,
 )
-from dialer.store.roles import QueueStatus
+from dialer.store.base import Store
 
 
 @command("plan")
@@ -157,13 +157,14 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
     queued client of the campaign falls due (clients due already count in "due now")."""
     from dialer.model import READINESS_STALE
     from dialer.planning import lines_of
+    from dialer.presence import campaign_hold
 
     config = load_or_exit(config_path)
     now = datetime.now(UTC)
     today = center_today(config, now)
     start, end = day_bounds(config, today)
 
-    async def go(store: QueueStatus) -> list[dict[str, Any]]:
+    async def go(store: Store) -> list[dict[str, Any]]:
         calls = await store.calls_between(start, end)
         # Each running worker writes what it found about its providers (every minute
         # and on every change); older findings are of workers that are gone.
@@ -184,6 +185,8 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
                     "window_passed": stats["window_passed"],
                     "done_today": sum(1 for x in calls if x.campaign == c.name and x.status.final),
                     "next_opening": iso(nxt),
+                    # Paused by a supervisor, or none of its agents Ready: it places no calls.
+                    "held": await campaign_hold(store, config, c, now),
                     "blocked": [
                         {
                             "worker": r.owner,
@@ -209,6 +212,8 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
             f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}{limited}  due now {r['due_now']}  "
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
+        if r["held"]:
+            click.echo(f"{'':<12} HELD: {r['held']}: places no calls")
         if r["window_passed"]:
             click.echo(
                 f"{'':<12} {r['window_passed']} queued clients' windows closed before they were dialed (no worker "

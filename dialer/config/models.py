@@ -27,6 +27,7 @@ from dialer.config.values import (
     value_at,
 )
 from dialer.domain import Stage
+from dialer.web.settings import WebSettings
 
 
 class _Model(BaseModel):
@@ -234,6 +235,9 @@ class Campaign(_Model):
     )
     plan_at: TimeOfDay = Field(time(7, 30), description="morning plan, center local time")
     report_at: TimeOfDay = Field(time(21, 30), description="evening report, center local time")
+    # Presence: the campaign's agents must be Ready (the agent desktop) to be offered a call.
+    presence: bool | None = Field(None, description="call only agents who are Ready (default: web.enabled)")
+    wrap_up: Duration = Field(timedelta(seconds=30), description="after a call the agent wraps up this long")
 
     @field_validator("caller_id")
     @classmethod
@@ -332,6 +336,7 @@ class DialerConfig(_Model):
     )
     service: Service = Service()
     http: Http = Http()
+    web: WebSettings = WebSettings()
 
     def campaign(self, name: str) -> Campaign:
         for c in self.campaigns:

@@ -58,6 +58,7 @@ from dialer.model import (
     QueuedClient,
     Schedule,
 )
+from dialer.store import people as _people
 from dialer.store.base import (
     AccessDenied,
     DispositionConflict,
@@ -189,6 +190,11 @@ class PostgresStore(Store):
         self._lock_ns = f"dialer.{self.schema or ''}."
 
     # ------------------------------------------------------------ life cycle
+
+    @property
+    def people(self) -> _people.PostgresPeople:
+        """The people role (accounts, tokens, presence, pauses, audit): dialer/store/people.py."""
+        return _people.PostgresPeople(self)
 
     def describe(self) -> str:
         where = redact_dsn(self.dsn)

@@ -38,6 +38,7 @@ from dialer.model import (
     QueuedClient,
     Schedule,
 )
+from dialer.store import people as _people
 from dialer.store.base import (
     DispositionConflict,
     LeaseLost,
@@ -130,6 +131,11 @@ class SqliteStore(Store):
         self._write_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ life cycle
+
+    @property
+    def people(self) -> _people.SqlitePeople:
+        """The people role (accounts, tokens, presence, pauses, audit): dialer/store/people.py."""
+        return _people.SqlitePeople(self)
 
     def describe(self) -> str:
         return f"SQLite database {self.path}"

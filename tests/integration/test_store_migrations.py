@@ -222,7 +222,8 @@ async def test_a_postgres_schema_newer_than_known_in_the_old_numbering_is_refuse
     store, _ = pg_pair
     await _old_postgres_schema(store, 6)
     # An old number past the old code's last (6) maps past today's last: newer, never migrated down.
-    await store.pool.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    # (old n is shared n + 2, so old KNOWN - 1 is shared KNOWN + 1)
+    await store.pool.execute("UPDATE meta SET value = $1 WHERE key = 'schema_version'", str(KNOWN - 1))
     with pytest.raises(SchemaMismatch, match=f"schema version {KNOWN + 1}, newer"):
         await store.migrate()
-    assert await store.pool.fetchval("SELECT value FROM meta WHERE key = 'schema_version'") == "7"
+    assert await store.pool.fetchval("SELECT value FROM meta WHERE key = 'schema_version'") == str(KNOWN - 1)

@@ -21,13 +21,13 @@ import structlog
 
 from dialer import calendar
 from dialer.clock import Clock
-from dialer.config.models import Agent, Campaign, DialerConfig, Lifecycle
-from dialer.domain import CallStatus, ClientState, Disposition, Stage, priority_of
+from dialer.config.models import Agent, Campaign, DialerConfig
+from dialer.domain import CallStatus, ClientState, Disposition, Stage
 from dialer.lifecycle import Transition
 from dialer.metrics import DialerMetrics
-from dialer.model import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event, QueuedClient
-from dialer.outcomes import CallFacts, apply_call, caps_reopen_at, classify_talk
-from dialer.placement import schedule_pending
+from dialer.model import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event
+from dialer.outcomes import CallFacts, apply_call, classify_talk
+from dialer.placement import Placement, schedule_pending
 from dialer.planning import lines_of
 from dialer.presence import PresenceGate
 from dialer.readiness import ProviderReadinessTracker
@@ -197,6 +197,7 @@ class Dispatcher:
         """Swap the config (SIGHUP). Calls in flight keep the campaign they started with."""
         self.config = config
         self.scheduler = Scheduler(config)
+        self.placement = Placement(self.store, self.clock, config, self.scheduler)
 
     @property
     def in_flight(self) -> int:
@@ -547,7 +548,7 @@ class Dispatcher:
 
     async def record(self, claim: Claim, start: CallStart, result: CallResult) -> None:
         """Apply the rules to a call's result and write call + client + event at once."""
-        campaign = self.campaign_of_call(start.campaign)
+        campaign = self.placement.campaign_of_call(start.campaign)
         client = claim.client
         now = self.clock.now()
         disposition = _parse_disposition(result.disposition)
@@ -562,7 +563,7 @@ class Dispatcher:
             now,
             now.astimezone(zone).date(),
             next_local_day_start=local_midnight_after(now, zone),
-            periods=self.periods_for(client, campaign),
+            periods=self.placement.periods_for(client, campaign),
         )
         guideline = classify_talk(result.talk_s, campaign.talk) if result.status is CallStatus.ANSWERED else None
         counted = start.started_at if result.status is CallStatus.ANSWERED else None
@@ -591,7 +592,7 @@ class Dispatcher:
         async def write() -> ClientUpdate:
             nonlocal tries
             tries += 1
-            update = await self.client_update(client, transition, campaign, now, counted, not_attempt)
+            update = await self.placement.client_update(client, transition, campaign, now, counted, not_attempt)
             await self.store.record_outcome(start.call_id, client.id, claim.lease_token, call, update, event, now)
             return update
 
@@ -641,87 +642,13 @@ class Dispatcher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX)
 
-    def periods_for(self, client: QueuedClient, calling: Campaign) -> dict[Stage, Lifecycle]:
-        """Per stage, the lifecycle of the campaign that works this client at that stage
-        (its pinned campaign, else the first working the stage; the calling campaign
-        where none does): the next contact after a disposition is computed with the
-        periods of the campaign that will work the client's new stage."""
-        pinned = client.campaign if client.campaign_pinned else None
-        return {
-            stage: (self.scheduler.campaign_of(stage, pinned) or calling).lifecycle
-            for stage in (Stage.PROSPECT, Stage.HOT, Stage.CUSTOMER)
-        }
-
-    async def client_update(
-        self,
-        client: QueuedClient,
-        transition: Transition,
-        calling: Campaign,
-        now: datetime,
-        answered_now: datetime | None,
-        not_attempt: datetime | None = None,
-    ) -> ClientUpdate:
-        """The client row after `transition`: its place in the queue and its contact cap,
-        both under the campaign that will work its new stage. `answered_now` is the start
-        of a conversation being recorded (not yet counted by the store)."""
-        state = transition.state
-        pinned = client.campaign if client.campaign_pinned else None
-        # Caps protect the person: the campaign that calls next counts every contact,
-        # whichever campaign made it.
-        working = self.scheduler.campaign_of(state.stage, pinned) or calling
-        cap_until = await self._cap_until(client.id, client.timezone, working, now, answered_now, not_attempt)
-        never = None if transition.due_at is not None else transition.reason
-        schedule = self.scheduler.place(
-            client.id, client.timezone, client.schedule, state, pinned, transition.due_at, now, cap_until,
-            never_reason=never,
-        )  # fmt: skip
-        return ClientUpdate(
-            state=state,
-            due_at=transition.due_at,
-            next_dial_at=schedule.next_dial_at,
-            window_closes_at=schedule.window_closes_at,
-            slack_key=schedule.slack_key,
-            cap_until=cap_until,
-            priority=int(priority_of(state)),
-            campaign=schedule.campaign,
-            reason=f"{transition.reason}; {schedule.reason}",
-        )
-
-    async def _cap_until(
-        self,
-        client_id: str,
-        zone_name: str,
-        campaign: Campaign,
-        now: datetime,
-        answered_now: datetime | None,
-        not_attempt: datetime | None = None,
-    ) -> datetime | None:
-        """When `campaign`'s caps let the client be contacted again, counting all of the
-        client's calls (every campaign's), or None if no cap is reached."""
-        caps = campaign.caps
-        if not (caps.per_day or caps.per_week or caps.per_month):
-            return None
-        conversations = caps.count == "conversations"
-        contacts = await self.store.contact_times(client_id, now - timedelta(days=32), conversations)
-        # The call being recorded is still 'dialing' in the store, so a conversation
-        # count misses it: add it. (An attempt count already includes it, even when the
-        # dialer itself cut it: take that one out.)
-        if conversations and answered_now is not None and answered_now not in contacts:
-            contacts.append(answered_now)
-        if not conversations and not_attempt is not None:
-            # (A store may keep whole seconds only.)
-            same = next((c for c in contacts if abs((c - not_attempt).total_seconds()) < 1), None)
-            if same is not None:
-                contacts.remove(same)
-        return caps_reopen_at(contacts, caps, ZoneInfo(zone_name), now)
-
     async def _capped(self, campaign: Campaign, claim: Claim, now: datetime) -> bool:
         """The claim-time cap check: the stored cap_until may have been computed under
         another campaign's caps (the client changed stage or was re-imported since) or
         another config, so count again with the caps of the campaign about to dial. A
         capped client is given back, placed after the cap; True then."""
         client = claim.client
-        cap = await self._cap_until(client.id, client.timezone, campaign, now, None)
+        cap = await self.placement.cap_until(client.id, client.timezone, campaign, now, None)
         if cap is None or cap <= now:
             return False
         pinned = client.campaign if client.campaign_pinned else None
@@ -731,15 +658,6 @@ class Dispatcher:
         await self.store.release(claim, schedule, cap_until=cap)
         log.info("cap_reached", client_id=client.id, campaign=campaign.name, cap_until=cap)
         return True
-
-    def campaign_of_call(self, name: str) -> Campaign:
-        """The campaign that made a call (by the name on its row)."""
-        try:
-            return self.config.campaign(name)
-        except KeyError:
-            # Campaign removed by a reload while its call was in flight: keep its rules
-            # from the first campaign working the stage rather than lose the outcome.
-            return self.config.campaigns[0]
 
     # ------------------------------------------------------------ leases and crashes
 
@@ -843,7 +761,7 @@ class Dispatcher:
             finder = provider if isinstance(provider, CallFinder) else None
             if finder is None:
                 return self._interrupted(call, died, f"provider {call.provider} cannot look a call up by number")
-            campaign = self.campaign_of_call(call.campaign)
+            campaign = self.placement.campaign_of_call(call.campaign)
             agent = next((a for a in campaign.agents if a.name == call.agent), None)
             start = CallStart(
                 call_id=call.call_id, client_id=call.client_id, campaign=call.campaign, agent=call.agent,

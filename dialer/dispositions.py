@@ -28,18 +28,24 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from dialer.config.values import show
 from dialer.domain import CallStatus, ClientState, Disposition, Stage
 from dialer.lifecycle import Transition, apply_disposition
 from dialer.model import CallRecord, CallUpdate, ClientUpdate, Event
+from dialer.placement import Placement
 from dialer.store.base import DispositionConflict, LeaseLost
 
-if TYPE_CHECKING:
-    from dialer.dispatcher import Dispatcher
+__all__ = ["NEXT_OPENING", "Disposed", "DispositionRefused", "NextOpening", "Placing", "dispose"]
 
-__all__ = ["NEXT_OPENING", "Disposed", "DispositionRefused", "NextOpening", "dispose"]
+
+class Placing(Protocol):
+    """Where a disposed client goes next: a `dialer.placement.Placement` (the CLI and the
+    pages build one from the store and the config) or a running dispatcher (its own)."""
+
+    @property
+    def placement(self) -> Placement: ...
 
 
 class NextOpening(Enum):
@@ -81,7 +87,7 @@ def _iso(value: datetime) -> str:
 
 
 async def dispose(
-    dispatcher: Dispatcher,
+    engine: Placing,
     call_id: str,
     disposition: Disposition,
     at: datetime | NextOpening | None = None,
@@ -95,8 +101,9 @@ async def dispose(
     `by` names who recorded it (the audit trail); `replace` corrects the call's existing
     disposition. Raises LookupError for an unknown call, DispositionRefused otherwise.
     """
-    store = dispatcher.store
-    now = dispatcher.clock.now()
+    placement = engine.placement
+    store = placement.store
+    now = placement.clock.now()
     call = await store.get_call(call_id)
     if call is None:
         raise LookupError(f"no call {show(call_id)}")
@@ -145,15 +152,15 @@ async def dispose(
     else:
         before = client.state
 
-    calling = dispatcher.campaign_of_call(call.campaign)
-    periods = dispatcher.periods_for(client, calling)
+    calling = placement.campaign_of_call(call.campaign)
+    periods = placement.periods_for(client, calling)
     taken_next_opening = isinstance(at, NextOpening)
     agreed: datetime | None
     if isinstance(at, NextOpening):
         # Where the client goes once disposed (its new stage may move it to another
         # campaign), due now: the queue's answer is its next opening, caps included.
         probe = apply_disposition(before, disposition, calling.lifecycle, now, now, periods=periods)
-        placed = await dispatcher.client_update(client, _due(probe, now), calling, now, None)
+        placed = await placement.client_update(client, _due(probe, now), calling, now, None)
         if placed.next_dial_at is None:
             raise DispositionRefused("no_opening", f"client {client.id} has no next opening: {placed.reason}")
         agreed = max(placed.next_dial_at, now)
@@ -167,7 +174,7 @@ async def dispose(
             )
 
     transition = apply_disposition(before, disposition, calling.lifecycle, now, agreed, periods=periods)
-    update = await dispatcher.client_update(client, transition, calling, now, None)
+    update = await placement.client_update(client, transition, calling, now, None)
     data: dict[str, object] = {"disposition": disposition.value, "by": by or "agent", "note": note}
     if agreed is not None:
         data["at"] = agreed.isoformat()

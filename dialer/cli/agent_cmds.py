@@ -52,8 +52,8 @@ def dispose_cmd(
 ) -> None:  # fmt: skip
     """Record an agent's disposition for an answered call (one per call; --replace corrects it)."""
     from dialer.clock import SystemClock
-    from dialer.dispatcher import Dispatcher
     from dialer.dispositions import NEXT_OPENING, DispositionRefused, NextOpening, dispose
+    from dialer.placement import Placement
 
     config = load_or_exit(config_path)
     disp = Disposition(disposition)
@@ -73,9 +73,9 @@ def dispose_cmd(
                 when = NEXT_OPENING if at.strip().lower() == "now" else parse_instant(at, call.client_tz)
             except click.BadParameter as exc:
                 raise click.ClickException(f"--at: {exc.message}") from None
-        dispatcher = Dispatcher(store, {}, config, SystemClock(), owner="cli")
+        placement = Placement(store, SystemClock(), config)
         try:
-            done = await dispose(dispatcher, call_id, disp, when, note=note, by=who, replace=replace)
+            done = await dispose(placement, call_id, disp, when, note=note, by=who, replace=replace)
         except (DispositionRefused, LookupError) as exc:
             raise click.ClickException(str(exc)) from None
         what = f"{disposition} recorded" + (f" (replaces {done.replaced.value})" if done.replaced else "")

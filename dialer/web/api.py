@@ -253,7 +253,7 @@ async def _dispose(request: Request, principal: Principal, call: CallRecord) -> 
     at = _parse_at(body.get("at"), call.client_tz)
     try:
         done = await dispose(
-            ctx.dispatcher(), call.call_id, disposition, at, note=note, by=principal.name, replace=replace
+            ctx.placement(), call.call_id, disposition, at, note=note, by=principal.name, replace=replace
         )
     except DispositionRefused as exc:
         raise HttpError(409 if exc.kind in _CONFLICTS else 422, str(exc)) from None

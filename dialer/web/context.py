@@ -12,6 +12,7 @@ from itsdangerous import URLSafeTimedSerializer
 from dialer.accounts import Throttle
 from dialer.clock import Clock
 from dialer.config import DialerConfig
+from dialer.placement import Placement
 from dialer.store.base import Store
 from dialer.store.people import PeopleStore, people_of
 from dialer.web.notify import Notifier
@@ -82,6 +83,13 @@ class WebContext:
 
     def serializer(self, purpose: str) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.session_secret, salt=f"dialer.web.{purpose}")
+
+    def placement(self) -> Placement:
+        """Where a disposed client goes next (dialer.dispositions): the worker's own rules
+        when running inside it (a reload's config included), else built from the store."""
+        if self.dispatcher_source is not None:
+            return self.dispatcher_source().placement
+        return Placement(self.store, self.clock, self.config)
 
     def dispatcher(self) -> Dispatcher:
         """The worker's dispatcher when running inside it, else one for recording only

@@ -240,7 +240,7 @@ async def test_a_correction_reapplies_from_before_the_first_and_is_audited(
     assert done.replaced is D.CONTRACT_SIGNED
     fixed = await get(store, "c1")
     expected = apply_disposition(waiting, D.INTERESTED, config.campaign("cold").lifecycle, d.clock.now(),
-                                 periods=d.periods_for(fixed, config.campaign("cold")))  # fmt: skip
+                                 periods=d.placement.periods_for(fixed, config.campaign("cold")))  # fmt: skip
     assert fixed.state == expected.state and fixed.state.hot_calls == 1 and fixed.campaign == "warm"
     row = await store.get_call(call.call_id)
     assert row is not None and row.disposition is D.INTERESTED and row.state_before == waiting
@@ -347,7 +347,7 @@ def test_only_the_last_accepted_disposition_counts(config: DialerConfig, ops: li
                     at = d.clock.now() + timedelta(days=1) if accepted.needs_time else None
                     cold = config.campaign("cold")
                     want = apply_disposition(before, accepted, cold.lifecycle, d.clock.now(), at,
-                                             periods=d.periods_for(c, cold))  # fmt: skip
+                                             periods=d.placement.periods_for(c, cold))  # fmt: skip
                     assert c.state == want.state and c.due_at == want.due_at
                 else:
                     assert c.state == before

@@ -9,6 +9,7 @@ drain on shutdown is ours (`drain()`), not APScheduler's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -343,8 +344,11 @@ class Dispatcher:
         self._lines[campaign.name] += 1
         task = asyncio.create_task(self._run_call(campaign, provider, claim, call_id, agent), name=f"call-{call_id}")
         self._tasks[call_id] = task
-        task.add_done_callback(lambda _t, cid=call_id: self._tasks.pop(cid, None))
+        task.add_done_callback(functools.partial(self._forget_task, call_id))
         return True
+
+    def _forget_task(self, call_id: str, _task: asyncio.Task[None]) -> None:
+        self._tasks.pop(call_id, None)
 
     def _window(self, campaign: Campaign, claim: Claim, now: datetime) -> calendar.WindowStatus:
         # The stored next_dial_at was computed earlier (maybe under another config).

@@ -116,7 +116,7 @@ def build_rows(
             if c.status in _STATUS_FIELD:
                 setattr(row, _STATUS_FIELD[c.status], getattr(row, _STATUS_FIELD[c.status]) + 1)
             if c.disposition in _DISPOSITION_FIELD:
-                name = _DISPOSITION_FIELD[c.disposition]  # type: ignore[index]
+                name = _DISPOSITION_FIELD[c.disposition]
                 setattr(row, name, getattr(row, name) + 1)
             if c.call_id in became_hot_calls:
                 row.became_hot += 1

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -130,7 +131,7 @@ async def _next_instant(
         candidates.append(wake)
     if due is not None and due > now:
         candidates.append(due)
-    today = now.astimezone(calendar.ZoneInfo(config.center.timezone)).date()
+    today = now.astimezone(ZoneInfo(config.center.timezone)).date()
     for campaign in config.campaigns:
         for at in (campaign.plan_at, campaign.report_at):
             t = job_instant(config, today, at)

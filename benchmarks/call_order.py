@@ -47,16 +47,16 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dialer import calendar  # noqa: E402
-from dialer import logging as dlog  # noqa: E402
-from dialer.config.loader import parse_config  # noqa: E402
-from dialer.config.models import DialerConfig  # noqa: E402
-from dialer.loading import load_clients  # noqa: E402
-from dialer.model import CallRecord  # noqa: E402
-from dialer.planning import day_bounds  # noqa: E402
-from dialer.scheduling import Scheduler  # noqa: E402
-from dialer.simulate import run_simulation  # noqa: E402
-from dialer.store.sqlite import SqliteStore  # noqa: E402
+from dialer import calendar
+from dialer import logging as dlog
+from dialer.config.loader import parse_config
+from dialer.config.models import DialerConfig
+from dialer.loading import load_clients
+from dialer.model import CallRecord
+from dialer.planning import day_bounds
+from dialer.scheduling import Scheduler
+from dialer.simulate import run_simulation
+from dialer.store.sqlite import SqliteStore
 
 DAY = date(2026, 12, 1)  # a Tuesday, no holiday
 ALL_ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Omsk",

@@ -32,15 +32,15 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dialer import logging as dlog  # noqa: E402
-from dialer.clock import Clock  # noqa: E402
-from dialer.config.loader import load_config  # noqa: E402
-from dialer.daily import morning_plan  # noqa: E402
-from dialer.dispatcher import Dispatcher  # noqa: E402
-from dialer.domain import CallStatus, ClientRecord, Stage  # noqa: E402
-from dialer.scheduling import Scheduler  # noqa: E402
-from dialer.store.sqlite import SqliteStore  # noqa: E402
-from providers.base import CallResult, DialRequest, EventSink  # noqa: E402
+from dialer import logging as dlog
+from dialer.clock import Clock
+from dialer.config.loader import load_config
+from dialer.daily import morning_plan
+from dialer.dispatcher import Dispatcher
+from dialer.domain import CallStatus, ClientRecord, Stage
+from dialer.scheduling import Scheduler
+from dialer.store.sqlite import SqliteStore
+from providers.base import CallResult, DialRequest, EventSink
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Omsk",
@@ -131,7 +131,7 @@ async def dispatcher_cycles(store: SqliteStore, config, cycles: int) -> list[flo
         dt = time.perf_counter() - t0
         if result.started:
             per_call.append(dt / result.started)
-        clock._now += timedelta(seconds=1)  # noqa: SLF001
+        clock._now += timedelta(seconds=1)
     return per_call
 
 

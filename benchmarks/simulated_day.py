@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dialer import logging as dlog  # noqa: E402
-from dialer.config.loader import load_config  # noqa: E402
-from dialer.config.models import Agent  # noqa: E402
-from dialer.loading import load_clients  # noqa: E402
-from dialer.planning import day_bounds  # noqa: E402
-from dialer.simulate import run_simulation  # noqa: E402
-from dialer.store.sqlite import SqliteStore  # noqa: E402
+from dialer import logging as dlog
+from dialer.config.loader import load_config
+from dialer.config.models import Agent
+from dialer.loading import load_clients
+from dialer.planning import day_bounds
+from dialer.simulate import run_simulation
+from dialer.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterinburg", "Asia/Omsk",

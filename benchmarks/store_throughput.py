@@ -36,9 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dialer.domain import CallStatus, ClientRecord, ClientState, Stage  # noqa: E402
-from dialer.model import CallUpdate, ClientUpdate, Event, Schedule  # noqa: E402
-from dialer.store.base import Store  # noqa: E402
+from dialer.domain import CallStatus, ClientRecord, ClientState, Stage
+from dialer.model import CallUpdate, ClientUpdate, Event, Schedule
+from dialer.store.base import Store
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 LATER = NOW + timedelta(days=1)  # where a recorded client goes (out of today's queue)

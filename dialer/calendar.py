@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
@@ -52,7 +52,7 @@ __all__ = [
     "status",
 ]
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT_HORIZON = timedelta(days=400)
 _DAY = timedelta(days=1)
 _END_OF_DAY = timedelta(days=1)  # how time.max ("24:00") is represented as an offset

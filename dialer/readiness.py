@@ -94,7 +94,7 @@ class ProviderReadinessTracker:
         try:
             await asyncio.wait_for(provider.check(), CHECK_TIMEOUT)
             ready, reason = True, None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             ready, reason = False, f"readiness check did not answer within {CHECK_TIMEOUT:g} s"
         except asyncio.CancelledError:
             raise

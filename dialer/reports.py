@@ -204,4 +204,4 @@ def report_table(rows: list[ReportRow]) -> str:
     for r in rows:
         table.append(["" if getattr(r, k) is None else str(getattr(r, k)) for k, _ in cols])
     widths = [max(len(row[i]) for row in table) for i in range(len(cols))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table)

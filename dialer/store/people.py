@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dialer.store.sqlfiles import load_queries
 
 if TYPE_CHECKING:
-    from dialer.store.base import Store
     from dialer.store.postgres import PostgresStore
     from dialer.store.sqlite import SqliteStore
 

@@ -234,9 +234,9 @@ class FakeTwilio:
                 call.ended = self.clock()
         return httpx.Response(200, json=call.json())
 
-    async def wait_created(self, n: int, timeout: float = 5.0) -> list[FakeCall]:  # noqa: ASYNC109 - a test's bound
+    async def wait_created(self, n: int, timeout: float = 5.0) -> list[FakeCall]:
         async def until() -> None:
-            while len(self.created) < n:  # noqa: ASYNC110 - respx routes fill the list; no event to wait on
+            while len(self.created) < n:
                 await asyncio.sleep(0.005)
 
         await asyncio.wait_for(until(), timeout)
@@ -399,7 +399,7 @@ def app_for(*providers: TwilioProvider) -> Any:
     return create_app({p.name: p for p in providers})
 
 
-async def finish(task: asyncio.Task[Any], timeout: float = 5.0) -> Any:  # noqa: ASYNC109 - a test's bound
+async def finish(task: asyncio.Task[Any], timeout: float = 5.0) -> Any:
     return await asyncio.wait_for(task, timeout)
 
 

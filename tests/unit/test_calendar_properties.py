@@ -15,7 +15,7 @@ the oracle is evaluated once per minute cell.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -46,7 +46,7 @@ SAMPLED = 400  # further cells sampled at a stride when the answer is farther aw
 # ---------------------------------------------------------------- the oracle
 
 
-@lru_cache(maxsize=None)
+@cache
 def country(code: str, year: int) -> holidays.HolidayBase:
     return holidays.country_holidays(code, years=year)
 

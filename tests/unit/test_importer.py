@@ -402,7 +402,7 @@ async def test_bad_rows_land_in_the_rejected_file(tmp_path: Path) -> None:
     assert sink.clients["G3"].attributes == {"city": "Москва"}  # after a row with too many cells
     assert sink.clients["G3"].do_not_call is False and sink.clients["G3"].campaign == "care"
     assert s.rejected_path == tmp_path / "clients_bad.rejected.csv"
-    with open(s.rejected_path, encoding="utf-8-sig", newline="") as f:  # noqa: ASYNC230 - reading the result
+    with open(s.rejected_path, encoding="utf-8-sig", newline="") as f:
         rejected = list(csv.DictReader(f))
     assert len(rejected) == s.rejected == 12
     original = BAD.read_text(encoding="utf-8").splitlines()

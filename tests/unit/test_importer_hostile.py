@@ -110,7 +110,7 @@ async def test_line_limit_bounds_memory_of_a_line_without_end(tmp_path: Path) ->
     import tracemalloc
 
     path = tmp_path / "endless.csv"
-    with open(path, "w", encoding="utf-8") as f:  # noqa: ASYNC230 - test setup, before the import under test
+    with open(path, "w", encoding="utf-8") as f:
         f.write(f"id,name,phone\n1,A,{phone(1)}\n2,B,")
         for _ in range(50):
             f.write("z" * 1_000_000)
@@ -265,7 +265,7 @@ FORMULAS = ['=HYPERLINK("http://evil","click")', "+7 912 555 01 01", "-2+3", "@S
 
 async def test_formula_cells_are_neutralised_and_restored(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
-    with open(path, "w", encoding="utf-8", newline="") as f:  # noqa: ASYNC230 - test setup, before the import under test
+    with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(["id", "name", "phone", "note", "=cmd"])
         for i, cell in enumerate(FORMULAS):
@@ -279,7 +279,7 @@ async def test_formula_cells_are_neutralised_and_restored(tmp_path: Path) -> Non
     # The supervisor fixes the phones and imports the rejected file: the quotes are gone,
     # every other character is back.
     fixed = tmp_path / "fixed.csv"
-    with open(fixed, "w", encoding="utf-8", newline="") as f:  # noqa: ASYNC230 - test setup, before the import under test
+    with open(fixed, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
         w.writerow(table[0])
         for i, row in enumerate(table[1:]):

@@ -20,7 +20,7 @@ async def test_process_and_thread_paths_agree(tmp_path: Path, source: Path) -> N
     results = {}
     for parallel in (False, True):
         path = tmp_path / f"{parallel}-{source.name}"
-        path.write_bytes(source.read_bytes())  # noqa: ASYNC240 - test setup
+        path.write_bytes(source.read_bytes())
         sink = FakeSink()
         summary = await import_clients(config, path, sink, parallel=parallel, batch_size=7)
         rejected = summary.rejected_path.read_text(encoding="utf-8-sig") if summary.rejected_path else None

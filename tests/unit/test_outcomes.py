@@ -50,7 +50,7 @@ def call(
 
 
 def test_next_local_day_start() -> None:
-    assert NEXT_DAY == datetime(2024, 3, 12, 21, 0, tzinfo=UTC)
+    assert datetime(2024, 3, 12, 21, 0, tzinfo=UTC) == NEXT_DAY
     # Cuba springs forward at midnight: 2024-03-10 00:00 does not exist, the day starts at 01:00 CDT.
     havana = ZoneInfo("America/Havana")
     start = next_local_day_start(datetime(2024, 3, 9, 18, 0, tzinfo=UTC), havana)

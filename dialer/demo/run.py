@@ -22,6 +22,7 @@ class DemoService(Service):
 
     def request_stop(self) -> None:
         if self.dispatcher is not None:
+            self.dispatcher.stop_claiming()  # no new call between these hang-ups and the stop
             for provider in self.dispatcher.providers.values():
                 if isinstance(provider, HangsUp) and hasattr(provider, "in_progress"):
                     for call_id in provider.in_progress():

@@ -13,7 +13,6 @@ from providers.base import DialRequest, ProviderEvent
 from providers.simulated import SimulatedProvider
 
 
-
 def provider(**settings: object) -> SimulatedProvider:
     base: dict[str, object] = {"agent": "human", "answer_rate": 1.0, "busy_rate": 0, "machine_rate": 0,
                                "failed_rate": 0, "ring_seconds": [0.05, 0.05]}  # fmt: skip

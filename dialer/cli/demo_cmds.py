@@ -20,9 +20,7 @@ from dialer import logging as dlog
 from dialer.cli.logsetup import log_settings
 from dialer.cli.options import command
 from dialer.config.errors import ConfigError
-
-HOST = "127.0.0.1"  # loopback only: the demo's passwords are printed on the terminal
-SECRET_ENV = "DIALER_DEMO_SESSION_SECRET"  # config/demo.yaml's web.session_secret_env
+from dialer.demo import HOST, SECRET_ENV, TEMPLATE
 
 
 def _port_free(port: int) -> str | None:
@@ -39,6 +37,14 @@ def _port_free(port: int) -> str | None:
 
 
 @command("demo")
+@click.option(
+    "--config",
+    "template",
+    default=TEMPLATE,
+    show_default="config/demo.yaml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="the demo's settings (campaigns, provider); zones, agents, store and port are filled in",
+)
 @click.option("--port", default=8089, show_default=True, type=click.IntRange(1, 65535), help="the pages' port")
 @click.option(
     "--db",
@@ -58,7 +64,7 @@ def _port_free(port: int) -> str | None:
     help="rings and answering machines go this many times faster (talk time is yours)",
 )
 @click.pass_context
-def demo_cmd(ctx: click.Context, port: int, db: Path | None, agents: int, speed: float) -> None:
+def demo_cmd(ctx: click.Context, template: Path, port: int, db: Path | None, agents: int, speed: float) -> None:
     """Try the dialer: the worker in real time with simulated clients; you are the agent.
 
     Creates a fresh store with clients whose windows are open now, agent accounts and a
@@ -88,7 +94,9 @@ def demo_cmd(ctx: click.Context, port: int, db: Path | None, agents: int, speed:
     url = f"http://{HOST}:{port}/"
     code = 0
     try:
-        prepared = asyncio.run(prepare(paths, datetime.now(UTC), agents=agents, port=port, speed=speed))
+        prepared = asyncio.run(
+            prepare(paths, datetime.now(UTC), agents=agents, port=port, speed=speed, template=template)
+        )
         code = asyncio.run(run_demo(prepared, url, click.echo, started, kept=folder is None))
     except (DemoError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)

@@ -5,3 +5,11 @@
   the accounts with their printed (demo only) passwords;
 * `run`: the real service until Ctrl-C, and the banner.
 """
+
+from pathlib import Path
+
+HOST = "127.0.0.1"  # loopback only: the demo's passwords are printed on the terminal
+SECRET_ENV = "DIALER_DEMO_SESSION_SECRET"  # the session key of one run, in its environment only
+TEMPLATE = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
+
+__all__ = ["HOST", "SECRET_ENV", "TEMPLATE"]

@@ -20,12 +20,12 @@ import yaml
 from dialer.accounts import hash_password
 from dialer.config.loader import load_config
 from dialer.config.models import DialerConfig
+from dialer.demo import HOST, SECRET_ENV, TEMPLATE
 from dialer.demo.clients import DemoZone, client_rows, daytime_zones, write_clients
 from dialer.loading import load_clients
 from dialer.store import store_for
 from dialer.store.people import Account, Role, people_of
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "config" / "demo.yaml"
 AGENT_NAMES = ("ivanova", "petrov", "sidorova", "kuznetsov", "smirnova", "popov")
 SUPERVISOR = "boss"
 
@@ -69,7 +69,8 @@ class Prepared:
 
 def demo_config(template: dict[str, Any], paths: DemoPaths, zone: str, agents: int, port: int, speed: float) -> str:
     """The demo's config as YAML text: the template with the center in `zone`, `agents`
-    agents in every campaign, the port, the store and the provider's pace filled in."""
+    agents in every campaign, the port, the store and the provider's pace filled in; the
+    pages on loopback with the demo's own session key variable, whatever the template says."""
     data = dict(template)
     data["center"] = {**data["center"], "timezone": zone}
     data["storage"] = {"path": str(paths.db), "reports_dir": str(paths.reports)}
@@ -78,8 +79,8 @@ def demo_config(template: dict[str, Any], paths: DemoPaths, zone: str, agents: i
         {**c, "agents": [{"name": n, "target": f"sip:{101 + i}@demo.local"} for i, n in enumerate(names)]}
         for c in data["campaigns"]
     ]
-    data["http"] = {**data.get("http", {}), "port": port}
-    data["web"] = {**data["web"], "port": port}
+    data["http"] = {**data.get("http", {}), "host": HOST, "port": port}
+    data["web"] = {**data.get("web", {}), "enabled": True, "host": HOST, "port": port, "session_secret_env": SECRET_ENV}
     data["providers"] = {
         name: {**p, "real_time_scale": speed} if p.get("type") == "simulated" else p
         for name, p in data["providers"].items()
@@ -103,7 +104,13 @@ def write_files(
     except (OSError, yaml.YAMLError) as exc:
         raise DemoError(f"cannot read the demo's config template {template}: {exc}") from None
     zones = daytime_zones(now)
-    paths.config.write_text(demo_config(raw, paths, zones[0].zone, agents, port, speed), encoding="utf-8")
+    try:
+        text = demo_config(raw, paths, zones[0].zone, agents, port, speed)
+    except (KeyError, TypeError, AttributeError):
+        raise DemoError(
+            f"{template} is not a demo config like config/demo.yaml (center, campaigns, providers)"
+        ) from None
+    paths.config.write_text(text, encoding="utf-8")
     config = load_config(paths.config, check_providers=True)
     write_clients(paths.clients, client_rows(zones))
     return config, zones

@@ -11,8 +11,9 @@ import yaml
 
 from dialer import calendar
 from dialer.config.loader import load_config
+from dialer.demo import TEMPLATE
 from dialer.demo.clients import EARLIEST, LATEST, client_rows, daytime_zones
-from dialer.demo.setup import TEMPLATE, DemoPaths, demo_config
+from dialer.demo.setup import DemoPaths, demo_config
 from dialer.scheduling import Scheduler
 
 
@@ -61,3 +62,14 @@ def test_the_demo_config_opens_every_client_window_now(tmp_path: Path, when: str
             status = calendar.status(scheduler.rules(campaign, z.zone, "demo"), now)
             assert status.open, (campaign.name, z.zone, now)
             assert status.closes_at is None or status.closes_at - now >= timedelta(hours=3)
+
+
+async def test_a_template_that_is_not_a_demo_config_is_refused_and_no_store_is_made(tmp_path: Path) -> None:
+    from dialer.demo.setup import DemoError, prepare
+
+    template = tmp_path / "other.yaml"
+    template.write_text("just: [a, list]\n", encoding="utf-8")
+    paths = DemoPaths.beside(tmp_path / "demo.db")
+    with pytest.raises(DemoError, match="is not a demo config like config/demo.yaml"):
+        await prepare(paths, datetime.now(UTC), agents=2, port=8123, speed=1.0, template=template)
+    assert not paths.db.exists() and not paths.config.exists()

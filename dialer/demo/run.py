@@ -43,6 +43,10 @@ def banner(prepared: Prepared, url: str, seconds: float, *, kept: bool) -> str:
         if kept
         else "The demo's files are in a temporary folder, removed when it stops (--db PATH keeps them)."
     )
+    rates = [
+        float(p.settings.get("answer_rate", 0.55)) for p in prepared.config.providers.values() if p.type == "simulated"
+    ]
+    answering = f"About {round(rates[0] * 10)} in 10 clients answer." if rates else ""
     return f"""
 dialer demo is ready ({seconds:.1f} s): {url}
 
@@ -50,8 +54,8 @@ dialer demo is ready ({seconds:.1f} s): {url}
 {accounts}
 
   {prepared.clients} clients, all due now, local time {zones}.
-  Log in as an agent and press Ready: a call rings within a few seconds. About 6 in 10
-  clients answer; stay on the call, press Hang up, then record what the client said.
+  Log in as an agent and press Ready: a call rings within a few seconds. {answering}
+  Stay on an answered call, press Hang up, then record what the client said.
   Log in as {prepared.logins[-1].name} in another browser (or a private window) to watch the day.
   {files}
   Ctrl-C stops it (calls in progress are hung up and kept for a disposition).

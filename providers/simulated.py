@@ -9,16 +9,25 @@ Settings (YAML, under ``providers: NAME: {type: simulated, ...}``):
   seed, answer_rate, busy_rate, machine_rate, failed_rate, invalid_rate
   (the rest rings out: no answer), ring_seconds: [lo, hi],
   talk_seconds: {median, sigma} (log-normal), dispositions: {stage: {disposition: weight}},
-  fail_dial_rate (share of dials that raise ProviderError, for fault tests).
+  fail_dial_rate (share of dials that raise ProviderError, for fault tests),
+  agent: simulated (default: the provider plays the agent, as above) | human.
+
+With ``agent: human`` (the demo, `dialer demo`) a person at the agent desktop is the
+agent: an answered call stays connected, in real time, until `hang_up(call_id)` is
+called (the desk's Hang up button) or the talk time reaches the campaign's
+``hard_limit`` (else ``human_max_talk_seconds``); the result carries no disposition,
+so the call waits for the one the person records. Rings, busy, no-answer and machines
+are drawn as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -61,6 +70,14 @@ class SimulatedSettings(BaseModel):
     talk_seconds: TalkDistribution = TalkDistribution()
     dispositions: dict[str, dict[Disposition, float]] = Field(default_factory=_default_dispositions)
     real_time_scale: float = Field(1.0, gt=0, description="divide every wait by this (fast fault tests)")
+    # --- human agent mode (issue 12, the demo) ---
+    agent: Literal["simulated", "human"] = Field(
+        "simulated", description="simulated: the provider draws the disposition; human: a person hangs up and disposes"
+    )
+    human_max_talk_seconds: float = Field(
+        3600.0, gt=0, description="human mode: hang up at this talk time when the campaign sets no hard_limit"
+    )
+    # --- end human agent mode ---
 
     @model_validator(mode="after")
     def _rates(self) -> SimulatedSettings:
@@ -79,6 +96,7 @@ class SimulatedProvider(Provider):
         self.settings = SimulatedSettings.model_validate(dict(settings))
         self.clock = clock
         self._results: dict[str, CallResult] = {}
+        self._hang_ups: dict[str, asyncio.Event] = {}  # human mode: call_id -> set by hang_up()
 
     async def start(self) -> None:
         return None
@@ -110,6 +128,19 @@ class SimulatedProvider(Provider):
             x -= rate
         return CallStatus.NO_ANSWER
 
+    def _draw_ring(self, rng: random.Random, request: DialRequest) -> tuple[CallStatus, float]:
+        """The call's technical outcome and how long it rings before that."""
+        status = self._draw(rng)
+        timeout = request.ring_timeout.total_seconds()
+        ring = min(rng.uniform(*self.settings.ring_seconds), timeout)
+        if status in (CallStatus.FAILED, CallStatus.INVALID_NUMBER):
+            ring = min(ring, 2.0)
+        elif status is CallStatus.NO_ANSWER:
+            ring = timeout
+        elif status is CallStatus.BUSY:
+            ring = min(ring, 6.0)
+        return status, ring
+
     async def _wait(self, seconds: float) -> None:
         await self.clock.sleep(seconds / self.settings.real_time_scale)
 
@@ -119,18 +150,12 @@ class SimulatedProvider(Provider):
         if s.fail_dial_rate and rng.random() < s.fail_dial_rate:
             raise ProviderError("simulated provider error")
         emit = on_event or (lambda _e: None)
+        if s.agent == "human":
+            return await self._dial_human(request, rng, emit)
         dialed_at = self.clock.now()
         pcid = f"SIM{request.call_id}"
         emit(ProviderEvent("created", request.call_id, dialed_at, pcid))
-        status = self._draw(rng)
-        timeout = request.ring_timeout.total_seconds()
-        ring = min(rng.uniform(*s.ring_seconds), timeout)
-        if status in (CallStatus.FAILED, CallStatus.INVALID_NUMBER):
-            ring = min(ring, 2.0)
-        elif status is CallStatus.NO_ANSWER:
-            ring = timeout
-        elif status is CallStatus.BUSY:
-            ring = min(ring, 6.0)
+        status, ring = self._draw_ring(rng, request)
         if status is not CallStatus.INVALID_NUMBER:
             emit(ProviderEvent("ringing", request.call_id, self.clock.now(), pcid))
         await self._wait(ring)
@@ -174,6 +199,83 @@ class SimulatedProvider(Provider):
             return None
         items = list(weights.items())
         return rng.choices([d for d, _ in items], weights=[w for _, w in items])[0]
+
+    # --- human agent mode (issue 12, the demo) ---
+
+    def hang_up(self, call_id: str) -> bool:
+        """The agent hangs up the call (our `call_id`, as in DialRequest): True when the
+        call was in progress here (ringing or connected) and now ends; False when this
+        provider has no such call in progress (ended already, or not a human-mode call).
+        Synchronous and safe to call from any task of the worker's event loop."""
+        event = self._hang_ups.get(call_id)
+        if event is None or event.is_set():
+            return False
+        event.set()
+        return True
+
+    def in_progress(self) -> list[str]:
+        """Call ids of human-mode calls in progress here (ringing or connected)."""
+        return [cid for cid, event in self._hang_ups.items() if not event.is_set()]
+
+    async def _until_hang_up(self, event: asyncio.Event, seconds: float) -> bool:
+        """Wait `seconds` (on the provider's clock) or until the hang-up: True if hung up."""
+        waiting = asyncio.ensure_future(event.wait())
+        sleeping = asyncio.ensure_future(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait({waiting, sleeping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (waiting, sleeping):
+                f.cancel()
+            await asyncio.gather(waiting, sleeping, return_exceptions=True)
+        return event.is_set()
+
+    async def _dial_human(self, request: DialRequest, rng: random.Random, emit: EventSink) -> CallResult:
+        s = self.settings
+        event = asyncio.Event()
+        self._hang_ups[request.call_id] = event
+        try:
+            dialed_at = self.clock.now()
+            pcid = f"SIM{request.call_id}"
+            emit(ProviderEvent("created", request.call_id, dialed_at, pcid))
+            status, ring = self._draw_ring(rng, request)
+            if status is not CallStatus.INVALID_NUMBER:
+                emit(ProviderEvent("ringing", request.call_id, self.clock.now(), pcid))
+            # The agent may give up while it rings: the client did not answer in time.
+            if await self._until_hang_up(event, ring / s.real_time_scale):
+                status = CallStatus.NO_ANSWER
+            ring = (self.clock.now() - dialed_at).total_seconds()
+            answered_at = None
+            talk = 0.0
+            if status is CallStatus.ANSWERED:
+                answered_at = self.clock.now()
+                emit(ProviderEvent("answered", request.call_id, answered_at, pcid))
+                limit = (
+                    request.hard_limit.total_seconds() if request.hard_limit is not None else s.human_max_talk_seconds
+                )
+                # Real talk time: the person hangs up, or the campaign's hard limit does.
+                await self._until_hang_up(event, limit)
+                talk = (self.clock.now() - answered_at).total_seconds()
+            elif status is CallStatus.MACHINE:
+                answered_at = self.clock.now()
+                await self._until_hang_up(event, 3.0 / s.real_time_scale)
+            ended_at = self.clock.now()
+            emit(ProviderEvent("ended", request.call_id, ended_at, pcid))
+            result = CallResult(
+                status=status,
+                dialed_at=dialed_at,
+                ended_at=ended_at,
+                provider_call_id=pcid,
+                answered_at=answered_at,
+                ring_s=round(ring, 3),
+                talk_s=round(talk, 3),
+            )  # no disposition: the person records it
+            self._results[pcid] = result
+            return result
+        finally:
+            event.set()
+            self._hang_ups.pop(request.call_id, None)
+
+    # --- end human agent mode ---
 
     async def fetch(self, provider_call_id: str) -> CallResult | None:
         # Calls of a previous process are unknown to a fresh simulated provider.

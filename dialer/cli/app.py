@@ -19,7 +19,7 @@ import logging
 import click
 
 from dialer import logging as dlog
-from dialer.cli import agent_cmds, config_cmds, people_cmds, queue_cmds, report_cmds, service_cmds
+from dialer.cli import agent_cmds, config_cmds, demo_cmds, people_cmds, queue_cmds, report_cmds, service_cmds
 from dialer.cli.logsetup import LOG_FORMATS, settings_from
 
 
@@ -70,3 +70,4 @@ main.add_command(agent_cmds.why_cmd)
 main.add_command(agent_cmds.dispose_cmd)
 main.add_command(people_cmds.user_group)
 main.add_command(people_cmds.token_group)
+main.add_command(demo_cmds.demo_cmd)

@@ -24,7 +24,7 @@ import pytest
 from openpyxl import load_workbook
 
 from dialer.config import load_config
-from dialer.domain import CallStatus
+from dialer.domain import CallStatus, Stage
 from dialer.service import Service
 from dialer.store.people import PresenceState, people_of
 from dialer.store.sqlite import SqliteStore
@@ -124,15 +124,15 @@ async def in_thread(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(fn, *args)
 
 
-async def until(check: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+async def until(check: Callable[[], Any], what: str, within: float = WAIT) -> Any:
     """Poll an async check (the loop keeps running the worker) until it is truthy."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = await check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {within} s waiting for {what}")
         await asyncio.sleep(0.2)
 
 
@@ -172,7 +172,9 @@ def _click_card_button(browser: Any, action: str) -> None:
 
     button = _wait_for(
         browser,
-        lambda: browser.find_element(By.CSS_SELECTOR, f'article.card[data-campaign="cold"] button[data-action="{action}"]'),
+        lambda: browser.find_element(
+            By.CSS_SELECTOR, f'article.card[data-campaign="cold"] button[data-action="{action}"]'
+        ),
         f"the {action} button",
     )
     button.click()
@@ -221,7 +223,9 @@ async def test_supervisor_watches_pauses_resumes_and_moves_a_client(browser: Any
     assert "Resume" in held
 
     # While paused: find a client by phone (any spelling) and move its next contact.
-    target = next(c for c in await _calls(store) if c.status is CallStatus.ANSWERED).client_id
+    # A client the cold campaign still works (a conversation may have made another hot,
+    # which no campaign of this config works, or do-not-call) and no worker holds.
+    target = await _prospect(store)
     digits = f"{int(target[1:]):04d}"  # tests.support.dispatch.client: +7912000NNNN
     number = f"8 (912) 000-{digits[:2]}-{digits[2:]}"
     search = await in_thread(browser.find_element, By.CSS_SELECTOR, "header form.search input[name=q]")
@@ -237,9 +241,7 @@ async def test_supervisor_watches_pauses_resumes_and_moves_a_client(browser: Any
         browser.execute_script, "document.getElementById('move-at').value = arguments[0];", f"{wanted:%Y-%m-%dT%H:%M}"
     )
     await in_thread(lambda: browser.find_element(By.ID, "move-submit").click())
-    await in_thread(
-        _wait_for, browser, lambda: "the next contact was moved" in browser.page_source, "the moved notice"
-    )
+    await in_thread(_wait_for, browser, lambda: "the next contact was moved" in browser.page_source, "the moved notice")
     moved = await store.get_client(target)
     assert moved is not None and moved.next_dial_at == wanted.astimezone(UTC)
 
@@ -255,13 +257,21 @@ async def test_supervisor_watches_pauses_resumes_and_moves_a_client(browser: Any
     await until(new_call, "a call after the resume")
 
 
+async def _prospect(store: SqliteStore) -> str:
+    now = datetime.now(UTC)
+    for i in range(1, CLIENTS + 1):
+        c = await store.get_client(f"c{i}")
+        held = c is not None and (c.open_call_id or (c.lease_until and c.lease_until > now))
+        if c is not None and c.state.stage is Stage.PROSPECT and not held:
+            return c.id
+    raise AssertionError("no prospect left to move")
+
+
 async def _dialing(store: SqliteStore) -> bool:
     return any(c.status is CallStatus.DIALING for c in await _calls(store))
 
 
-async def test_the_report_page_behind_login_draws_charts_and_the_xlsx_reads_back(
-    browser: Any, worker: Worker
-) -> None:
+async def test_the_report_page_behind_login_draws_charts_and_the_xlsx_reads_back(browser: Any, worker: Worker) -> None:
     from selenium.webdriver.common.by import By
 
     await until(lambda: _answered(worker.store), "a finished conversation")

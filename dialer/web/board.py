@@ -81,7 +81,7 @@ def provider_line(name: str, reports: Sequence[ProviderReadiness]) -> ProviderLi
         return ProviderLine(name, None, "no worker reported in the last minutes")
     ready = [r for r in mine if r.ready]
     if ready:
-        return ProviderLine(name, True, f"ready ({len(ready)} of {len(mine)} workers)")
+        return ProviderLine(name, True, f"{len(ready)} of {len(mine)} worker{'s' if len(mine) > 1 else ''} ready")
     reasons = sorted({r.reason or "not ready" for r in mine})
     return ProviderLine(name, False, "; ".join(reasons))
 
@@ -102,7 +102,7 @@ def campaign_card(
     presence_on = uses_presence(config, campaign)
     agents = [
         AgentLine(p.agent, p.state.value, p.reason, p.since.isoformat(), max(0, int((now - p.since).total_seconds())),
-                  p.call_id)
+                  p.call_id if p.state in (PresenceState.ON_CALL, PresenceState.WRAP_UP) else None)
         for p in sorted(presence, key=lambda p: (STATE_ORDER.index(p.state), p.since))
     ]  # fmt: skip
     counts = {s.value: sum(1 for p in presence if p.state is s) for s in STATE_ORDER}
@@ -126,8 +126,24 @@ def campaign_card(
         provider=provider_line(campaign.provider, readiness),
         paused=paused,
         paused_by=pause.by if paused and pause else None,
-        held=explain_hold(campaign, paused, presence if presence_on else None),
+        held=_held(campaign, paused, presence if presence_on else None),
     )
+
+
+# States in which an agent takes (or is about to take) the campaign's calls.
+_WORKING = frozenset({PresenceState.READY, PresenceState.ON_CALL, PresenceState.WRAP_UP})
+
+
+def _held(campaign: Campaign, paused: bool, presence: list[Presence] | None) -> str | None:
+    """Why the campaign places no calls: paused, or every agent paused or logged out.
+    Agents all busy on calls or wrapping up is the board working, not a hold (`dialer
+    status` answers "no agent ready" for that instant too; the board says it by the
+    agents' states)."""
+    if paused or presence is None:
+        return explain_hold(campaign, paused, None)
+    if any(p.state in _WORKING for p in presence):
+        return None
+    return explain_hold(campaign, False, presence)
 
 
 async def load_board(store: Store, config: DialerConfig, now: datetime, campaigns: Sequence[str]) -> list[CampaignCard]:

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -234,7 +235,7 @@ async def _client_action(request: Request, principal: Principal, action: str) ->
         return await _client_page(request, principal, _STATUS.get(exc.kind, 400), message=str(exc))
     log.info("client_changed", client=client.id, action=action, by=principal.name)
     await ctx.publish("client", {"client_id": client.id, "action": action, "by": principal.name})
-    return RedirectResponse(f"{PREFIX}/clients/{client.id}?done={action}", status_code=303)
+    return RedirectResponse(f"{PREFIX}/clients/{quote(client.id, safe='')}?done={action}", status_code=303)
 
 
 async def next_contact(request: Request, principal: Principal) -> Response:

@@ -303,9 +303,18 @@ async def day_report(request: Request, principal: Principal) -> Any:
             day = date.fromisoformat(raw)
         except ValueError:
             raise HttpError(400, f"date {raw!r} is not like 2026-12-01") from None
+    # --- supervisor console (issue 12): ?campaign=C, refused outside the token's scope
+    campaign = request.query_params.get("campaign")
+    if campaign is not None:
+        _campaign_known(request, campaign)
+        if not may_see_campaign(principal, campaign):
+            raise HttpError(403, f"campaign {campaign} is not one of yours")
+    # --- end supervisor console
     rows = await ctx.day_report(ctx.store, ctx.config, day)
     rows = [r for r in rows if may_see_campaign(principal, str(r.get("campaign")))]
-    return {"date": day.isoformat(), "rows": rows}
+    if campaign is not None:
+        rows = [r for r in rows if r.get("campaign") == campaign]
+    return {"date": day.isoformat(), "campaign": campaign, "rows": rows}
 
 
 async def openapi(request: Request) -> Response:

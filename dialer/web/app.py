@@ -19,6 +19,7 @@ from dialer.config import DialerConfig
 from dialer.secrets import MissingSecret, secret
 from dialer.store.base import Store
 from dialer.web.api import api_routes
+from dialer.web.console import console_routes
 from dialer.web.context import WebContext
 from dialer.web.pages import page_routes
 
@@ -63,7 +64,7 @@ def mount_web(app: Starlette, ctx: WebContext | None) -> None:
     if ctx is None:
         return
     app.state.web = ctx
-    app.router.routes.extend([*page_routes(), *api_routes()])
+    app.router.routes.extend([*page_routes(), *api_routes(), *console_routes()])
     log.info("web_mounted", public_url=ctx.settings.public_url)
 
 

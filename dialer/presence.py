@@ -42,7 +42,8 @@ def explain_hold(campaign: Campaign, paused: bool, presence: list[Presence] | No
     if presence is None:
         return None
     states = Counter(p.state for p in presence)
-    if states[PresenceState.READY]:
+    # Agents talking or wrapping up are working: the campaign waits for them, it is not held.
+    if states[PresenceState.READY] or states[PresenceState.ON_CALL] or states[PresenceState.WRAP_UP]:
         return None
     parts = [f"{n} {s.value.replace('_', ' ')}" for s, n in sorted(states.items(), key=lambda i: i[0].value) if n]
     return f"no agent ready ({', '.join(parts)} of {len(campaign.agents)} agents)"

@@ -28,6 +28,8 @@ from importlib.metadata import EntryPoint, entry_points
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
+from pydantic import ValidationError
+
 from dialer.clock import Clock
 from dialer.domain import CallStatus
 
@@ -242,3 +244,21 @@ def create_provider(name: str, type_: str, settings: Mapping[str, Any], clock: C
             f"{type(provider).__name__}, which is not a provider"
         )
     return provider
+
+
+SettingsIssue = tuple[tuple[str | int, ...], str]
+
+
+def settings_issues(exc: ValidationError, kind: str, name: str) -> tuple[str, list[SettingsIssue]]:
+    """A provider's settings errors as check-config shows them: one line per bad field,
+    ``providers.NAME.field.path: message``, and the (path, message) pairs behind them."""
+    issues: list[SettingsIssue] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        # pydantic names a field validator's wrapper in the path ("function-after[...]").
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown setting for a {kind} provider"
+        issues.append((loc, msg))
+    lines = [f"providers.{name}{''.join(f'.{p}' for p in loc)}: {msg}" for loc, msg in issues]
+    return "\n".join(lines), issues

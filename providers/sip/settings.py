@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dialer.config.values import Duration, show
 from dialer.domain import Disposition
+from providers.base import settings_issues
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+$")
 
@@ -288,12 +289,5 @@ def parse_settings(name: str, settings: Mapping[str, Any]) -> SipSettings:
     try:
         return SipSettings.model_validate(dict(settings))
     except ValidationError as exc:
-        issues: list[tuple[tuple[str | int, ...], str]] = []
-        for err in exc.errors(include_input=False, include_url=False):
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown setting for a sip provider"
-            issues.append((loc, msg))
-        lines = [f"providers.{name}{''.join(f'.{p}' for p in loc)}: {msg}" for loc, msg in issues]
-        raise SipSettingsError("\n".join(lines), issues) from None
+        text, issues = settings_issues(exc, "sip", name)
+        raise SipSettingsError(text, issues) from None

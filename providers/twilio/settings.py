@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dialer.config.values import Duration, show
+from providers.base import settings_issues
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -195,12 +196,5 @@ def parse_settings(name: str, settings: Mapping[str, Any]) -> TwilioSettings:
     try:
         return TwilioSettings.model_validate(dict(settings))
     except ValidationError as exc:
-        issues: list[tuple[tuple[str | int, ...], str]] = []
-        for err in exc.errors(include_input=False, include_url=False):
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown setting for a twilio provider"
-            issues.append((loc, msg))
-        lines = [f"providers.{name}{''.join(f'.{p}' for p in loc)}: {msg}" for loc, msg in issues]
-        raise TwilioSettingsError("\n".join(lines), issues) from None
+        text, issues = settings_issues(exc, "twilio", name)
+        raise TwilioSettingsError(text, issues) from None

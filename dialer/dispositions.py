@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 
 from dialer.config.values import show
 from dialer.domain import CallStatus, ClientState, Disposition, Stage
-from dialer.lifecycle import Transition, apply_disposition
+from dialer.lifecycle import Transition, allowed_dispositions, apply_disposition
 from dialer.model import CallRecord, CallUpdate, ClientUpdate, Event
 from dialer.store.base import DispositionConflict, LeaseLost
 
@@ -52,7 +52,7 @@ NEXT_OPENING = NextOpening.TOKEN
 
 RefusalKind = Literal[
     "not_answered", "already_disposed", "nothing_to_replace", "not_latest", "no_state_before",
-    "needs_time", "in_past", "no_opening", "in_call", "conflict", "do_not_call",
+    "needs_time", "in_past", "no_opening", "in_call", "conflict", "do_not_call", "not_allowed",
 ]  # fmt: skip
 
 
@@ -144,6 +144,11 @@ async def dispose(
         before = call.state_before
     else:
         before = client.state
+    if disposition not in (allowed := allowed_dispositions(before)):  # issue 12: only what fits the stage
+        stage = before.stage.value + (" with an open complaint" if before.complaint else "")
+        raise DispositionRefused(
+            "not_allowed", f"{disposition.value} does not fit client {client.id} ({stage}): one of {', '.join(allowed)}"
+        )
 
     calling = dispatcher.campaign_of_call(call.campaign)
     periods = dispatcher.periods_for(client, calling)

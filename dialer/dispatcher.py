@@ -33,6 +33,7 @@ from dialer.presence import PresenceGate
 from dialer.readiness import ProviderReadinessTracker
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import LeaseLost, Store
+from dialer.store.people import people_of
 from providers.base import (
     CallFinder,
     CallNotPlaced,
@@ -475,6 +476,8 @@ class Dispatcher:
         try:
             start = await self._begin(campaign, provider, claim, call_id, agent)
             if start is not None:
+                if agent is not None:  # issue 12: the agent's page shows the client (dialer/web/stream.py)
+                    await self._screen_pop(start)
                 request = self._request(campaign, start, agent, claim.client.state.stage.value)
                 if _paces_creates(provider):
                     request = replace(
@@ -493,6 +496,14 @@ class Dispatcher:
             self._free_agent(campaign, agent.name if agent else None)
             if agent is not None and self.presence.applies(campaign):  # issue 12: wrap-up, then Ready
                 await self._end_presence(campaign, agent.name, call_id)
+
+    async def _screen_pop(self, start: CallStart) -> None:
+        """Tell the agent's page, on whichever worker serves it, through the store."""
+        data = {"agent": start.agent, "call_id": start.call_id, "client_id": start.client_id}
+        try:
+            await people_of(self.store).notify("pop", data)
+        except Exception as exc:  # a page event is never worth a call
+            log.warning("screen_pop_failed", call_id=start.call_id, error=f"{type(exc).__name__}: {exc}")
 
     async def _end_presence(self, campaign: Campaign, agent: str, call_id: str) -> None:
         try:

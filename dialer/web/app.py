@@ -20,6 +20,7 @@ from dialer.secrets import MissingSecret, secret
 from dialer.store.base import Store
 from dialer.web.api import api_routes
 from dialer.web.context import WebContext
+from dialer.web.desk import desk_routes
 from dialer.web.pages import page_routes
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def mount_web(app: Starlette, ctx: WebContext | None) -> None:
         return
     app.state.web = ctx
     app.router.routes.extend([*page_routes(), *api_routes()])
+    app.router.routes.extend(desk_routes())  # issue 12: the agent desktop (dialer/web/desk.py)
     log.info("web_mounted", public_url=ctx.settings.public_url)
 
 

@@ -182,8 +182,7 @@
     say($("desk-message"), result.ok ? "" : result.data.error);
   });
   const presence = $("presence");
-  showPresence(presence.dataset.state, null, presence.dataset.wrapUpUntil || null);
-  $("state-reason").textContent = $("state-reason").textContent;
+  showPresence(presence.dataset.state, presence.dataset.reason || null, presence.dataset.wrapUpUntil || null);
 
   // ---- the live feed
   const stream = new EventSource("/desk/stream");

@@ -499,15 +499,20 @@ class Dispatcher:
 
     async def _screen_pop(self, start: CallStart) -> None:
         """Tell the agent's page, on whichever worker serves it, through the store."""
-        data = {"agent": start.agent, "call_id": start.call_id, "client_id": start.client_id}
+        await self._tell_page("pop", {"agent": start.agent, "call_id": start.call_id, "client_id": start.client_id})
+
+    async def _tell_page(self, topic: str, data: dict[str, Any]) -> None:
         try:
-            await people_of(self.store).notify("pop", data)
+            await people_of(self.store).notify(topic, data)
         except Exception as exc:  # a page event is never worth a call
-            log.warning("screen_pop_failed", call_id=start.call_id, error=f"{type(exc).__name__}: {exc}")
+            log.warning("page_event_failed", topic=topic, error=f"{type(exc).__name__}: {exc}")
 
     async def _end_presence(self, campaign: Campaign, agent: str, call_id: str) -> None:
         try:
             await asyncio.shield(self.presence.end(campaign, agent, call_id, self.clock.now()))
+            (state,) = await people_of(self.store).presence(self.clock.now(), [agent])  # issue 12: the page's state
+            until = state.wrap_up_until.isoformat() if state.wrap_up_until else None
+            await self._tell_page("presence", {"agent": agent, "state": state.state.value, "until": until})
         except Exception as exc:  # the store is away: the agent stays on-call until a supervisor logs them out
             log.error("presence_not_updated", agent=agent, call_id=call_id, error=f"{type(exc).__name__}: {exc}")
 

@@ -122,7 +122,9 @@ async def card_values(ctx: WebContext, call: CallRecord) -> dict[str, Any]:
         "needs_time": [d.value for d in Disposition if d.needs_time],
         "editable": call.disposition is not None and not late and client.state.stage is not Stage.DNC,
         "live": call.ended_at is None,
-        "timer_start": (call.answered_at or call.started_at).isoformat(),
+        # Seconds since the pop, from the server's clock: the page counts on from there
+        # (a browser's clock may be off; the timer must not be).
+        "elapsed": max(0, int((now - (call.answered_at or call.started_at)).total_seconds())),
         "target_min": _seconds(talk.target_min if talk else None),
         "target_max": _seconds(talk.target_max if talk else None),
         "hard_limit": _seconds(talk.hard_limit if talk else None),

@@ -9,6 +9,7 @@
   const maxWrapUp = Number(desk.dataset.maxWrapUp || 300);
   const $ = (id) => document.getElementById(id);
   let ticking = null;
+  let shownAt = Date.now();  // when the card arrived: its data-elapsed counts from there
 
   function say(element, text) {
     element.textContent = text || "";
@@ -66,7 +67,7 @@
     $("client-clock").textContent = clock(zone, new Date(), false);
     const timer = $("talk-timer");
     const live = card.dataset.live === "yes";
-    const talk = live ? (Date.now() - Date.parse(card.dataset.timerStart)) / 1000 : Number(card.dataset.talkS);
+    const talk = live ? Number(card.dataset.elapsed) + (Date.now() - shownAt) / 1000 : Number(card.dataset.talkS);
     const min = Number(card.dataset.targetMin || 0);
     const max = Number(card.dataset.targetMax || 0);
     const hard = Number(card.dataset.hardLimit || 0);
@@ -88,6 +89,7 @@
     if (ticking) clearInterval(ticking);
     ticking = null;
     if (!card) return;
+    shownAt = Date.now();
     tick(card);
     ticking = setInterval(() => tick(card), 250);
     const form = $("dispose");
@@ -190,11 +192,15 @@
   stream.onerror = () => { $("live").className = "live"; };
   stream.addEventListener("pop", (event) => {
     const data = JSON.parse(event.data);
+    showPresence("on_call", null, null);
     loadCard(data.call_id);
   });
   stream.addEventListener("presence", (event) => {
     const data = JSON.parse(event.data);
     if (data.state) showPresence(data.state, data.reason, data.until || null);
+    // The call ended (wrap-up): the card stops its timer and shows the talk time.
+    const card = $("card");
+    if (data.state === "wrap_up" && card && card.dataset.live === "yes") loadCard(card.dataset.call);
     if (data.state === "logged_out" && data.by !== agent) say($("desk-message"), "you were logged out by " + data.by);
   });
   stream.addEventListener("call", () => refreshAwaiting());

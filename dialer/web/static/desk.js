@@ -9,6 +9,9 @@
   const maxWrapUp = Number(desk.dataset.maxWrapUp || 300);
   const $ = (id) => document.getElementById(id);
   let ticking = null;
+  // The server's clock minus this browser's: instants from the server (wrap-up ends) are
+  // read on the server's clock, whatever the browser's says.
+  const skew = Date.parse(desk.dataset.serverNow) - Date.now();
   let shownAt = Date.now();  // when the card arrived: its data-elapsed counts from there
 
   function say(element, text) {
@@ -159,7 +162,7 @@
     label.textContent = state.replace("_", " ");
     label.className = "state state-" + state;
     $("state-reason").textContent = reason ? "(" + reason + ")" : "";
-    wrapUntil = state === "wrap_up" && until ? Date.parse(until) : null;
+    wrapUntil = state === "wrap_up" && until ? Date.parse(until) - skew : null;
     $("extend-wrap-up").hidden = state !== "wrap_up";
     showWrapUp();
   }

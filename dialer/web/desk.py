@@ -73,7 +73,7 @@ def window_of(ctx: WebContext, client: QueuedClient, campaign: Campaign, now: da
         return Window(False, "no opening in the coming weeks", None)
     start, last = found
     if start <= now:
-        left = max(last - now, timedelta(0))
+        left = timedelta(minutes=max(0, int((last - now).total_seconds() // 60)))
         return Window(True, f"open for {human_duration(left)} (until {last.astimezone(zone):%H:%M})", last)
     return Window(False, f"closed: opens {start.astimezone(zone):%a %d %b %H:%M}", None)
 

@@ -67,7 +67,7 @@
   // ---- the card
   function tick(card) {
     const zone = card.dataset.clientTz;
-    $("client-clock").textContent = clock(zone, new Date(), false);
+    $("client-clock").textContent = clock(zone, new Date(Date.now() + skew), false);
     const timer = $("talk-timer");
     const live = card.dataset.live === "yes";
     const talk = live ? Number(card.dataset.elapsed) + (Date.now() - shownAt) / 1000 : Number(card.dataset.talkS);

@@ -87,8 +87,11 @@ class Harness:
     def __init__(self, tmp: Path):
         base = load_config(EXAMPLE_CONFIG)
         cold = base.campaign("cold").model_copy(
-            update={"talk": Talk(target_min=timedelta(seconds=2), target_max=timedelta(seconds=4),
-                                 hard_limit=timedelta(seconds=20))}  # fmt: skip
+            update={
+                "talk": Talk(
+                    target_min=timedelta(seconds=2), target_max=timedelta(seconds=4), hard_limit=timedelta(seconds=20)
+                )
+            }  # fmt: skip
         )
         campaigns = [cold if c.name == "cold" else c for c in base.campaigns]
         self.config: DialerConfig = base.model_copy(update={"campaigns": campaigns, "web": WebSettings(enabled=True)})

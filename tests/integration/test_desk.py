@@ -14,6 +14,7 @@ import pytest
 
 from dialer.accounts import hash_password
 from dialer.config import DialerConfig
+from dialer.domain import Stage
 from dialer.http import create_app
 from dialer.store.base import Store
 from dialer.store.people import Account, PresenceState, Role, people_of
@@ -120,19 +121,55 @@ async def test_refusals_each_say_one_thing_and_change_nothing(
         assert "has a supplier" in card.text and 'id="edit-disposition"' in card.text
 
 
-async def test_a_screen_pop_from_the_dispatcher_reaches_the_agents_feed_through_the_store(
-    desk: tuple[WebContext, httpx.AsyncClient, str],
+async def test_the_dispatchers_screen_pop_reaches_the_web_context_through_the_store(
+    any_store: Store, config: DialerConfig
 ) -> None:
-    ctx, _, _ = desk
+    """The dispatcher has no web context: it publishes through the store (PostgreSQL:
+    NOTIFY, heard on the web context's own LISTEN connection, as another worker's
+    would be; SQLite: in process). Then the call's end (wrap-up) follows."""
+    web = config.model_copy(update={"web": WebSettings(enabled=True)})
+    ctx = WebContext(any_store, lambda: web, FixedClock(datetime.now(UTC)), SECRET)
     await ctx.start_listening()
-    feed = ctx.notifier.subscribe(("pop",))
-    waiting = asyncio.ensure_future(anext(feed))
-    await asyncio.sleep(0)
-    # What the dispatcher does (it has no web context): publish through the store.
-    await people_of(ctx.store).notify("pop", {"agent": "ivanova", "call_id": "X1", "client_id": "c1"})
-    event = await asyncio.wait_for(waiting, 1.0)
-    assert event.topic == "pop" and event.data["call_id"] == "X1"
-    await feed.aclose()
+    feed = ctx.notifier.subscribe(("pop", "presence"))
+    try:
+        first = asyncio.ensure_future(anext(feed))
+        await asyncio.sleep(0)
+        await answered(any_store, config)  # the real dispatcher places c1's call
+        call = await only_call(any_store, "c1")
+        event = await asyncio.wait_for(first, 2.0)
+        assert event.topic == "pop"
+        assert event.data == {"agent": call.agent, "call_id": call.call_id, "client_id": "c1"}
+    finally:
+        await feed.aclose()
+        await ctx.close()
+
+
+async def test_a_correction_is_an_explicit_audited_edit(desk: tuple[WebContext, httpx.AsyncClient, str]) -> None:
+    ctx, c, call_id = desk
+    async with c:
+        token = await login(c, "ivanova")
+        url, headers = f"/api/v1/calls/{call_id}/disposition", {"X-CSRF-Token": token}
+        assert (await c.post(url, json={"disposition": "interested"}, headers=headers)).status_code == 200
+        assert (await get(ctx.store, "c1")).state.stage is Stage.HOT
+        card = await c.get(f"/desk/calls/{call_id}")
+        assert 'data-replace="true"' in card.text and 'id="edit-disposition"' in card.text
+        # The edit offers what fits the state before the first disposition (a prospect).
+        assert 'value="contract_terminated"' not in card.text
+        r = await c.post(url, json={"disposition": "no_need", "replace": True}, headers=headers)
+        assert r.status_code == 200 and r.json()["replaced"] == "interested"
+        client = await get(ctx.store, "c1")
+        assert client.state.stage is Stage.PROSPECT and client.state.hot_calls == 0  # counted once
+        [last, *_] = await ctx.store.events_for("c1")
+        assert last.data["by"] == "ivanova" and last.data["replaces"]["disposition"] == "interested"
+
+
+async def test_the_stream_needs_an_agent_session(desk: tuple[WebContext, httpx.AsyncClient, str]) -> None:
+    _, c, _ = desk
+    async with c:
+        r = await c.get("/desk/stream")
+        assert r.status_code == 401 and "log in again" in r.text
+        await login(c, "boss")
+        assert (await c.get("/desk/stream")).status_code == 403
 
 
 async def test_a_page_gone_logs_a_ready_agent_out(desk: tuple[WebContext, httpx.AsyncClient, str]) -> None:

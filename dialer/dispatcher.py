@@ -34,6 +34,7 @@ from dialer.presence import PresenceGate
 from dialer.readiness import ProviderReadinessTracker
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import LeaseLost, Store
+from dialer.store.people import people_of
 from providers.base import (
     CallFinder,
     CallNotPlaced,
@@ -480,6 +481,8 @@ class Dispatcher:
         try:
             start = await self._begin(campaign, provider, claim, call_id, agent)
             if start is not None:
+                if agent is not None:  # issue 12: the agent's page shows the client (dialer/web/stream.py)
+                    await self._screen_pop(start)
                 request = self._request(campaign, start, agent, claim.client.state.stage.value)
                 if _paces_creates(provider):
                     request = replace(
@@ -499,9 +502,22 @@ class Dispatcher:
             if agent is not None and self.presence.applies(campaign):  # issue 12: wrap-up, then Ready
                 await self._end_presence(campaign, agent.name, call_id)
 
+    async def _screen_pop(self, start: CallStart) -> None:
+        """Tell the agent's page, on whichever worker serves it, through the store."""
+        await self._tell_page("pop", {"agent": start.agent, "call_id": start.call_id, "client_id": start.client_id})
+
+    async def _tell_page(self, topic: str, data: dict[str, Any]) -> None:
+        try:
+            await people_of(self.store).notify(topic, data)
+        except Exception as exc:  # a page event is never worth a call
+            log.warning("page_event_failed", topic=topic, error=f"{type(exc).__name__}: {exc}")
+
     async def _end_presence(self, campaign: Campaign, agent: str, call_id: str) -> None:
         try:
             await asyncio.shield(self.presence.end(campaign, agent, call_id, self.clock.now()))
+            (state,) = await people_of(self.store).presence(self.clock.now(), [agent])  # issue 12: the page's state
+            until = state.wrap_up_until.isoformat() if state.wrap_up_until else None
+            await self._tell_page("presence", {"agent": agent, "state": state.state.value, "until": until})
         except Exception as exc:  # the store is away: the agent stays on-call until a supervisor logs them out
             log.error("presence_not_updated", agent=agent, call_id=call_id, error=f"{type(exc).__name__}: {exc}")
 

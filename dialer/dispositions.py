@@ -26,18 +26,24 @@ person and a short `kind` (for an HTTP status); an unknown call is a LookupError
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+from zoneinfo import ZoneInfo
 
+from dialer import calendar
 from dialer.config.values import show
 from dialer.domain import CallStatus, ClientState, Disposition, Stage
-from dialer.lifecycle import Transition, apply_disposition
+from dialer.lifecycle import Transition, allowed_dispositions, apply_disposition
 from dialer.model import CallRecord, CallUpdate, ClientUpdate, Event
 from dialer.placement import Placement
 from dialer.store.base import DispositionConflict, LeaseLost
 
 __all__ = ["NEXT_OPENING", "Disposed", "DispositionRefused", "NextOpening", "Placing", "dispose"]
+
+if TYPE_CHECKING:
+    from dialer.config.models import Campaign
+    from dialer.model import QueuedClient
 
 
 class Placing(Protocol):
@@ -58,7 +64,7 @@ NEXT_OPENING = NextOpening.TOKEN
 
 RefusalKind = Literal[
     "not_answered", "already_disposed", "nothing_to_replace", "not_latest", "no_state_before",
-    "needs_time", "in_past", "no_opening", "in_call", "conflict", "do_not_call",
+    "needs_time", "in_past", "no_opening", "in_call", "conflict", "do_not_call", "not_allowed", "outside_window",
 ]  # fmt: skip
 
 
@@ -151,6 +157,11 @@ async def dispose(
         before = call.state_before
     else:
         before = client.state
+    if disposition not in (allowed := allowed_dispositions(before)):  # issue 12: only what fits the stage
+        stage = before.stage.value + (" with an open complaint" if before.complaint else "")
+        raise DispositionRefused(
+            "not_allowed", f"{disposition.value} does not fit client {client.id} ({stage}): one of {', '.join(allowed)}"
+        )
 
     calling = placement.campaign_of_call(call.campaign)
     periods = placement.periods_for(client, calling)
@@ -174,6 +185,8 @@ async def dispose(
             )
 
     transition = apply_disposition(before, disposition, calling.lifecycle, now, agreed, periods=periods)
+    if agreed is not None and not taken_next_opening:  # an agreed time the client can be called at
+        await _check_opening(placement, client, calling, transition, agreed)
     update = await placement.client_update(client, transition, calling, now, None)
     data: dict[str, object] = {"disposition": disposition.value, "by": by or "agent", "note": note}
     if agreed is not None:
@@ -223,6 +236,32 @@ async def dispose(
         call=call, transition=transition, update=update, at=agreed, at_next_opening=taken_next_opening,
         replaced=call.disposition if replace else None,
     )  # fmt: skip
+
+
+async def _check_opening(
+    placement: Placement, client: QueuedClient, calling: Campaign, transition: Transition, agreed: datetime
+) -> None:
+    """Refuse an agreed moment outside the client's calling hours (under the campaign
+    that will work its new stage), naming the next opening from that moment in both
+    clocks. A moment inside the hours but too close to their end is kept: the queue
+    moves it to the next opening, as it always did."""
+    scheduler = placement.scheduler
+    pinned = client.campaign if client.campaign_pinned else None
+    working = scheduler.campaign_of(transition.state.stage, pinned) or calling
+    rules = scheduler.rules(working, client.timezone, client.schedule)
+    found = calendar.next_open(replace(rules, min_remaining=timedelta(0)), agreed)
+    if found is not None and found[0] <= agreed:
+        return
+    zone = ZoneInfo(client.timezone)
+    center = ZoneInfo(placement.config.center.timezone)
+
+    def both(value: datetime) -> str:
+        local = value.astimezone(zone).strftime("%a %d %b %H:%M")
+        return f"{local} client's time ({value.astimezone(center).strftime('%H:%M')} center time)"
+
+    opening = f"the next opening is {both(found[0])}" if found else "no opening in the coming weeks"
+    message = f"{both(agreed)} is outside client {client.id}'s calling hours: {opening}"
+    raise DispositionRefused("outside_window", message)
 
 
 def _due(transition: Transition, now: datetime) -> Transition:

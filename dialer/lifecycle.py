@@ -70,7 +70,7 @@ from datetime import datetime, timedelta
 from dialer.config.models import Lifecycle
 from dialer.domain import ClientState, Disposition, Stage
 
-__all__ = ["Transition", "apply_disposition", "human_duration"]
+__all__ = ["Transition", "allowed_dispositions", "apply_disposition", "human_duration"]
 
 
 @dataclass(frozen=True)
@@ -276,3 +276,20 @@ def apply_disposition(
     if new.invalid_number:
         return Transition(new, None, f"{d}: {_moves(old, new.stage)}, number invalid: fix it and re-import", event)
     return Transition(new, due, f"{d}: {_moves(old, new.stage)}, {note}", event)
+
+
+def allowed_dispositions(state: ClientState) -> tuple[Disposition, ...]:
+    """The dispositions that make sense for a client in `state` (the agent desktop offers
+    only these; `dispositions.dispose` refuses the others). A contract can be terminated
+    only by a customer, a complaint resolved only when one is open; a do-not-call client
+    is never called, so a conversation with one can only confirm it or flag the number.
+    Everything else is possible at any stage (a prospect may complain, a customer may
+    sign another contract)."""
+    if state.stage is Stage.DNC:
+        return (Disposition.DO_NOT_CALL, Disposition.WRONG_NUMBER)
+    return tuple(
+        d
+        for d in Disposition
+        if (d is not Disposition.CONTRACT_TERMINATED or state.stage is Stage.CUSTOMER)
+        and (d is not Disposition.COMPLAINT_RESOLVED or state.complaint)
+    )

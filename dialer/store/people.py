@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import json
 import sqlite3
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -422,13 +423,27 @@ class SqlitePeople:
     shared_events = False
 
     async def notify(self, topic: str, data: dict[str, Any]) -> None:
-        """One worker per SQLite file: events stay in its process (nothing to send)."""
+        """One worker per SQLite file: events stay in its process, delivered to whoever
+        listens on this store (the dispatcher has no web context: its screen pop comes
+        through here to the worker's pages)."""
+        for deliver in list(_LOCAL_LISTENERS.get(self._store, ())):
+            deliver(topic, data)
 
     async def listen(self, deliver: Callable[[str, dict[str, Any]], None]) -> Callable[[], Awaitable[None]]:
+        listeners = _LOCAL_LISTENERS.setdefault(self._store, [])
+        listeners.append(deliver)
+
         async def close() -> None:
-            return None
+            if deliver in listeners:
+                listeners.remove(deliver)
 
         return close
+
+
+# SQLite store -> its in-process listeners (weak: a closed, dropped store takes its own along).
+_LOCAL_LISTENERS: weakref.WeakKeyDictionary[Any, list[Callable[[str, dict[str, Any]], None]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _named(rows: list[Presence], agents: Sequence[str] | None, now: datetime) -> list[Presence]:

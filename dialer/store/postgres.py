@@ -525,6 +525,9 @@ class PostgresStore(Store):
     async def client_calls(self, client_id: str, limit: int = 20) -> list[CallRecord]:
         return [_ROWS.call(r) for r in await self.pool.fetch(_CALLS["client_calls"], client_id, limit)]
 
+    async def awaiting_disposition(self, agent: str, limit: int = 50) -> list[CallRecord]:
+        return [_ROWS.call(r) for r in await self.pool.fetch(_CALLS["awaiting_disposition"], agent, limit)]
+
     async def contact_times(self, client_id: str, since: datetime, conversations_only: bool) -> list[datetime]:
         query = _CALLS["conversation_times" if conversations_only else "attempt_times"]
         return [r[0] for r in await self.pool.fetch(query, client_id, _ts(since))]

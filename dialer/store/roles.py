@@ -243,6 +243,10 @@ class CallLog(Protocol):
     async def client_calls(self, client_id: str, limit: int = 20) -> list[CallRecord]: ...
 
     @abc.abstractmethod
+    async def awaiting_disposition(self, agent: str, limit: int = 50) -> list[CallRecord]:
+        """The agent's answered calls with no disposition yet, oldest first (the desk's list)."""
+
+    @abc.abstractmethod
     async def contact_times(self, client_id: str, since: datetime, conversations_only: bool) -> list[datetime]:
         """Start instants of the client's calls since `since`: answered ones only, or
         every attempt (calls still dialing included; calls the dialer itself cut,

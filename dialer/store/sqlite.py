@@ -556,6 +556,9 @@ class SqliteStore(Store):
     async def client_calls(self, client_id: str, limit: int = 20) -> list[CallRecord]:
         return [_ROWS.call(r) for r in await self._all(_CALLS["client_calls"], (client_id, limit))]
 
+    async def awaiting_disposition(self, agent: str, limit: int = 50) -> list[CallRecord]:
+        return [_ROWS.call(r) for r in await self._all(_CALLS["awaiting_disposition"], (agent, limit))]
+
     async def contact_times(self, client_id: str, since: datetime, conversations_only: bool) -> list[datetime]:
         query = _CALLS["conversation_times" if conversations_only else "attempt_times"]
         return [datetime.fromisoformat(r[0]) for r in await self._all(query, (client_id, ts(since)))]

@@ -21,6 +21,7 @@ from dialer.store.base import Store
 from dialer.web.api import api_routes
 from dialer.web.console import console_routes
 from dialer.web.context import WebContext
+from dialer.web.desk import desk_routes
 from dialer.web.pages import page_routes
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def mount_web(app: Starlette, ctx: WebContext | None) -> None:
     if ctx is None:
         return
     app.state.web = ctx
-    app.router.routes.extend([*page_routes(), *api_routes(), *console_routes()])
+    app.router.routes.extend([*page_routes(), *api_routes(), *console_routes(), *desk_routes()])
     log.info("web_mounted", public_url=ctx.settings.public_url)
 
 

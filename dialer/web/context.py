@@ -73,7 +73,8 @@ class WebContext:
             self.notifier.publish(topic, data)
 
     async def start_listening(self) -> None:
-        if self._stop_listening is None and self.people.shared_events:
+        # SQLite too: the dispatcher's events (screen pop) reach pages through the store.
+        if self._stop_listening is None:
             self._stop_listening = await self.people.listen(self.notifier.publish)
 
     async def close(self) -> None:

@@ -21,7 +21,7 @@ from dialer.config.models import Caps, DialerConfig, Lifecycle
 from dialer.dispatcher import Dispatcher
 from dialer.dispositions import NEXT_OPENING, DispositionRefused, dispose
 from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, Stage
-from dialer.lifecycle import apply_disposition
+from dialer.lifecycle import allowed_dispositions, apply_disposition
 from dialer.model import QueuedClient
 from dialer.store.base import Store
 from dialer.store.sqlite import SqliteStore
@@ -333,6 +333,7 @@ def test_only_the_last_accepted_disposition_counts(config: DialerConfig, ops: li
                     at = d.clock.now() + timedelta(days=1) if disposition.needs_time else None
                     # A correction needs a first one, and never lifts do-not-call.
                     ok = (accepted is None) != replace and not (replace and accepted is D.DO_NOT_CALL)
+                    ok = ok and disposition in allowed_dispositions(before)  # only what fits the stage
                     try:
                         await dispose(d, call.call_id, disposition, at, replace=replace)
                     except DispositionRefused:
@@ -412,7 +413,10 @@ def test_an_agreed_moment_is_accepted_exactly_when_not_past(
                 try:
                     done = await dispose(d, call.call_id, disposition, at)
                 except DispositionRefused as exc:
-                    assert offset < timedelta(0) and exc.kind == "in_past"
+                    if exc.kind == "outside_window":  # a future moment the client cannot be called at
+                        assert offset >= timedelta(0) and "the next opening is" in str(exc)
+                    else:
+                        assert offset < timedelta(0) and exc.kind == "in_past"
                     assert (await store.get_call(call.call_id)).disposition is None  # type: ignore[union-attr]
                     return
                 assert offset >= timedelta(0) and done.at == at

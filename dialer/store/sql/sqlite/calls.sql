@@ -91,3 +91,9 @@ WHERE client_id = ? ORDER BY id DESC LIMIT ?
 -- name: events_between
 SELECT id, at, client_id, call_id, kind, from_stage, to_stage, reason, data FROM events
 WHERE at >= ? AND at < ? ORDER BY id
+
+-- name: awaiting_disposition
+SELECT call_id, client_id, campaign, agent, phone, client_tz, attempt, started_at, local_day, status, provider,
+       provider_call_id, answered_at, ended_at, ring_s, talk_s, guideline, disposition, disposition_at, note,
+       error, allowed_by, worker, state_before
+FROM calls WHERE agent = ? AND status = 'answered' AND disposition IS NULL ORDER BY started_at LIMIT ?

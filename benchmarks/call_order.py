@@ -84,9 +84,17 @@ class Population:
 POPULATIONS = [
     Population("issue", 300, 2, tuple(FIVE_ZONES), (("13:00", "14:00"),)),
     Population("issue-6.5min", 300, 2, tuple(FIVE_ZONES), (("13:00", "14:00"),), handle_s=390),
-    Population("eleven-zones", 400, 3, tuple(ALL_ZONES), (("12:00", "13:00"), ("13:00", "14:00"), ("14:00", "15:00"), None)),
-    Population("east-heavy", 260, 2, tuple(ALL_ZONES), (("13:00", "14:00"), ("12:30", "13:30")),
-               weights=(1, 1, 1, 2, 2, 4, 4, 3, 3, 2, 2)),  # fmt: skip
+    Population(
+        "eleven-zones", 400, 3, tuple(ALL_ZONES), (("12:00", "13:00"), ("13:00", "14:00"), ("14:00", "15:00"), None)
+    ),
+    Population(
+        "east-heavy",
+        260,
+        2,
+        tuple(ALL_ZONES),
+        (("13:00", "14:00"), ("12:30", "13:30")),
+        weights=(1, 1, 1, 2, 2, 4, 4, 3, 3, 2, 2),
+    ),  # fmt: skip
     Population("overloaded", 600, 2, tuple(FIVE_ZONES), (("13:00", "14:00"), ("12:00", "13:00"))),
     Population("one-line", 130, 1, tuple(ALL_ZONES), (("13:00", "14:00"), None)),
 ]
@@ -96,7 +104,9 @@ def config_yaml(pop: Population, db_dir: Path) -> str:
     schedules = []
     for i, lunch in enumerate(pop.lunches):
         lunch_line = f'\n    lunch: {{start: "{lunch[0]}", end: "{lunch[1]}"}}' if lunch else ""
-        schedules.append(f'  office{i}:\n    days: [mon-fri]\n    start: "09:00"\n    end: "18:00"{lunch_line}\n    holidays: RU')
+        schedules.append(
+            f'  office{i}:\n    days: [mon-fri]\n    start: "09:00"\n    end: "18:00"{lunch_line}\n    holidays: RU'
+        )
     return f"""
 center:
   name: bench

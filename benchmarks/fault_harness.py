@@ -453,8 +453,9 @@ def main() -> int:
     ap.add_argument("--fail-rate", type=float, default=0.0, help="share of dials that raise a provider error")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-seconds", type=float, default=1200)
-    ap.add_argument("--restart-delay", type=float, default=0.0,
-                    help="seconds a killed worker stays down (0: restarted at once)")
+    ap.add_argument(
+        "--restart-delay", type=float, default=0.0, help="seconds a killed worker stays down (0: restarted at once)"
+    )
     ap.add_argument("--run-after", type=float, default=2.0, help="seconds to keep running after the last kill")
     args = ap.parse_args()
     dsn = args.dsn
@@ -472,24 +473,38 @@ def main() -> int:
     if schema and args.dsn:
         drop_schema(args.dsn, schema)
     store = "PostgreSQL" if dsn else "SQLite"
-    print(f"fault harness on {store}: {args.workers} worker(s), {report.kills} SIGKILLs, {report.restarts} starts, "
-          f"{elapsed:.0f} s")
+    print(
+        f"fault harness on {store}: {args.workers} worker(s), {report.kills} SIGKILLs, {report.restarts} starts, "
+        f"{elapsed:.0f} s"
+    )
     print(f"  calls: {report.calls} {report.by_status}; reconciled after a kill: {report.rescued}")
-    print(f"  clients lost: {report.lost_clients}; duplicate attempts: {report.duplicate_attempts}; "
-          f"overlapping calls: {report.overlapping_calls}")
-    print(f"  calls without a final result: {report.open_calls}; leases held: {report.leases_held}; "
-          f"unqueued without reason: {report.unqueued_without_reason}; exit codes {report.exit_codes}")
+    print(
+        f"  clients lost: {report.lost_clients}; duplicate attempts: {report.duplicate_attempts}; "
+        f"overlapping calls: {report.overlapping_calls}"
+    )
+    print(
+        f"  calls without a final result: {report.open_calls}; leases held: {report.leases_held}; "
+        f"unqueued without reason: {report.unqueued_without_reason}; exit codes {report.exit_codes}"
+    )
     back = report.lines_back_s
     if back:
-        print(f"  lines back after a kill: max {max(back):.1f} s, median {statistics.median(back):.1f} s "
-              f"({len(back)} kills with lines held)")
-    print(f"  attempts counted: {report.attempts_counted}; interrupted: {report.interrupted}; "
-          f"canceled: {report.canceled}; crash calls recorded failed: {report.crash_failed}; "
-          f"interrupted applied as attempts: {report.interrupted_as_attempts}")
-    print(f"  max calls in progress (from the call rows) per campaign: {report.max_in_progress} on {report.lines} lines")
-    print(f"  calls per worker: {report.calls_per_worker} (once all were up: {report.steady_calls_per_worker}); "
-          f"fairness (most / fewest, once all were up): {report.fairness:.2f}; "
-          f"per second up {report.fairness_per_uptime:.2f} (up: {report.uptime_s} s)")
+        print(
+            f"  lines back after a kill: max {max(back):.1f} s, median {statistics.median(back):.1f} s "
+            f"({len(back)} kills with lines held)"
+        )
+    print(
+        f"  attempts counted: {report.attempts_counted}; interrupted: {report.interrupted}; "
+        f"canceled: {report.canceled}; crash calls recorded failed: {report.crash_failed}; "
+        f"interrupted applied as attempts: {report.interrupted_as_attempts}"
+    )
+    print(
+        f"  max calls in progress (from the call rows) per campaign: {report.max_in_progress} on {report.lines} lines"
+    )
+    print(
+        f"  calls per worker: {report.calls_per_worker} (once all were up: {report.steady_calls_per_worker}); "
+        f"fairness (most / fewest, once all were up): {report.fairness:.2f}; "
+        f"per second up {report.fairness_per_uptime:.2f} (up: {report.uptime_s} s)"
+    )
     print("  OK" if report.ok else "  FAILED")
     return 0 if report.ok else 1
 

@@ -57,8 +57,18 @@ FIRST = ["Иван", "Пётр", "Анна", "Мария", "Сергей", "Ол
 LAST = ["Иванов", "Петров", "Сидоров", "Кузнецов", "Смирнов", "Попов", "Волков", "Морозов", "Лебедев", "Соколов"]
 CITIES = ["Ижевск", "Москва", "Казань", "Омск", "Томск", "Пермь", "Самара", "Чита", "Якутск", "Калининград"]
 HEADER = [
-    "id", "name", "phone", "timezone", "schedule", "stage", "next_contact",
-    "complaint", "do_not_call", "company", "city", "segment",
+    "id",
+    "name",
+    "phone",
+    "timezone",
+    "schedule",
+    "stage",
+    "next_contact",
+    "complaint",
+    "do_not_call",
+    "company",
+    "city",
+    "segment",
 ]
 
 

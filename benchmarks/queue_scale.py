@@ -184,7 +184,17 @@ async def main() -> None:
     dlog.configure(json=True, level=logging.WARNING)
 
     base = load_config(ROOT / "config" / "dialer.yaml")
-    campaigns = [c.model_copy(update={"lines": args.lines, "agents": [], "connect_to": "queue:bench", "caps": c.caps.model_copy(update={"per_day": None, "per_week": None, "per_month": None})}) for c in base.campaigns]
+    campaigns = [
+        c.model_copy(
+            update={
+                "lines": args.lines,
+                "agents": [],
+                "connect_to": "queue:bench",
+                "caps": c.caps.model_copy(update={"per_day": None, "per_week": None, "per_month": None}),
+            }
+        )
+        for c in base.campaigns
+    ]
     config = base.model_copy(update={"campaigns": campaigns})
     scheduler = Scheduler(config)
     sizes = sorted({s for s in (10_000, 100_000, args.clients) if s <= args.clients})
@@ -202,8 +212,10 @@ async def main() -> None:
             t0 = time.perf_counter()
             await load(store, scheduler, size, have)
             load_s = time.perf_counter() - t0
-            print(f"\n-- queue of {size:,}: loaded +{size - have:,} clients in {load_s:.1f} s "
-                  f"({(size - have) / load_s:,.0f}/s, upsert + calendar + schedule)")
+            print(
+                f"\n-- queue of {size:,}: loaded +{size - have:,} clients in {load_s:.1f} s "
+                f"({(size - have) / load_s:,.0f}/s, upsert + calendar + schedule)"
+            )
             have = size
             rss_before = rss_mb()
             per_call = await dispatcher_cycles(store, config, args.cycles)
@@ -213,14 +225,18 @@ async def main() -> None:
             print(f"   raw floor (claim + outcome) : {fmt_us(floor)}")
             if per_call and floor:
                 print(f"   ratio dispatcher / floor    : {statistics.median(per_call) / statistics.median(floor):.1f}x")
-            print(f"   worker RSS over the cycles  : {rss_before:.0f} -> {rss_after:.0f} MB "
-                  f"(process start {rss_start:.0f} MB; loading is in the same process)")
+            print(
+                f"   worker RSS over the cycles  : {rss_before:.0f} -> {rss_after:.0f} MB "
+                f"(process start {rss_start:.0f} MB; loading is in the same process)"
+            )
         for campaign in config.campaigns:
             t0 = time.perf_counter()
             await morning_plan(store, config, campaign, NOW.date(), NOW)
             plan = await store.get_plan(campaign.name, NOW.date())
-            print(f"\nmorning plan {campaign.name}: {time.perf_counter() - t0:.2f} s for "
-                  f"{len(plan.entries) if plan else 0:,} due clients (capacity {plan.capacity if plan else 0:,})")
+            print(
+                f"\nmorning plan {campaign.name}: {time.perf_counter() - t0:.2f} s for "
+                f"{len(plan.entries) if plan else 0:,} due clients (capacity {plan.capacity if plan else 0:,})"
+            )
         await store.close()
 
 

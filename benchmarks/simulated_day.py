@@ -50,7 +50,9 @@ def write_clients(path: Path, n: int, seed: int) -> None:
                         rng.choice(["office", "shop", "home"]), stage, complaint])  # fmt: skip
 
 
-async def one_run(config_path: Path, clients: Path, db: Path, lines: int, day: date, seed: int) -> tuple[float, int, int]:
+async def one_run(
+    config_path: Path, clients: Path, db: Path, lines: int, day: date, seed: int
+) -> tuple[float, int, int]:
     config = load_config(config_path)
     campaigns = []
     for c in config.campaigns:
@@ -93,8 +95,10 @@ def main() -> None:
             )  # fmt: skip
             times.append(elapsed)
             print(f"run {run + 1}: {elapsed:.1f} s wall, {calls:,} calls, {bad} guarantee violations")
-    print(f"simulated day, {args.clients:,} clients, cold campaign with {args.lines} lines: "
-          f"median {statistics.median(times):.1f} s wall over {len(times)} runs")
+    print(
+        f"simulated day, {args.clients:,} clients, cold campaign with {args.lines} lines: "
+        f"median {statistics.median(times):.1f} s wall over {len(times)} runs"
+    )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,13 @@ def records(start: int, stop: int) -> list[ClientRecord]:
     stages = [Stage.PROSPECT] * 8 + [Stage.HOT, Stage.CUSTOMER]
     return [
         ClientRecord(
-            id=f"b{i}", name=f"Client {i}", phone=f"+79{i:09d}", timezone="Europe/Moscow", country="RU",
-            stage=stages[i % 10], next_contact=NOW,
+            id=f"b{i}",
+            name=f"Client {i}",
+            phone=f"+79{i:09d}",
+            timezone="Europe/Moscow",
+            country="RU",
+            stage=stages[i % 10],
+            next_contact=NOW,
         )  # fmt: skip
         for i in range(start, stop)
     ]
@@ -348,7 +353,9 @@ def main() -> None:
             print(asyncio.run(pg_prepare(args.dsn, schema, args.clients)) + f" (schema {schema})")
             if sqlite_counts:
                 print(asyncio.run(sqlite_prepare(sqlite_path, args.clients)))
-            print(f"\n{'round':<6}{'case':<34}{'workers':>8}{'calls':>10}{'seconds':>9}{'calls/s':>10}{'per worker':>12}")
+            print(
+                f"\n{'round':<6}{'case':<34}{'workers':>8}{'calls':>10}{'seconds':>9}{'calls/s':>10}{'per worker':>12}"
+            )
             for round_ in range(1, args.rounds + 1):
                 for kind, n in cases:
                     if kind == "sqlite_store":
@@ -374,7 +381,9 @@ def main() -> None:
             print(f"  {labels[kind]:<34}{n:>3} worker(s): {rate[(kind, n)]:>8,.0f}   (range {lo:,.0f}-{hi:,.0f})")
     print("\nratios")
     for n in counts:
-        print(f"  PostgreSQL store / raw SKIP LOCKED, {n} worker(s): {rate[('pg_store', n)] / rate[('pg_raw', n)]:.2f}x")
+        print(
+            f"  PostgreSQL store / raw SKIP LOCKED, {n} worker(s): {rate[('pg_store', n)] / rate[('pg_raw', n)]:.2f}x"
+        )
     for kind in ("pg_store", "pg_raw"):
         for n in counts[1:]:
             print(
@@ -383,7 +392,9 @@ def main() -> None:
             )
     for n in sqlite_counts:
         if ("pg_store", n) in rate:
-            print(f"  PostgreSQL store / SQLite store, {n} worker(s): {rate[('pg_store', n)] / rate[('sqlite_store', n)]:.2f}x")
+            print(
+                f"  PostgreSQL store / SQLite store, {n} worker(s): {rate[('pg_store', n)] / rate[('sqlite_store', n)]:.2f}x"
+            )
     if sqlite_counts and counts:
         best = max(counts, key=lambda n: rate[("pg_store", n)])
         print(

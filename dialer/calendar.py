@@ -164,9 +164,7 @@ def open_intervals(rules: DialRules, start: datetime, end: datetime) -> list[Int
     return out
 
 
-def next_open(
-    rules: DialRules, at: datetime, horizon: timedelta = DEFAULT_HORIZON
-) -> tuple[datetime, datetime] | None:
+def next_open(rules: DialRules, at: datetime, horizon: timedelta = DEFAULT_HORIZON) -> tuple[datetime, datetime] | None:
     """The earliest instant >= ``at`` at which a call may start, with the last instant a
     call may start in that same interval (its end minus ``min_remaining``).
 
@@ -266,7 +264,10 @@ def day_rules(rules: DialRules, at: datetime) -> list[str]:
     code = rules.center_holidays
     works = _is_working_day(center_day, rules.center_shift.days, code)
     by = f"{code} production calendar" if code else "its shift days (no calendar)"
-    out.append(f"center {center_day.isoformat()} ({_DAY_NAMES[center_day.weekday()]}): {'works' if works else 'is off'} by {by}")
+    out.append(
+        f"center {center_day.isoformat()} ({_DAY_NAMES[center_day.weekday()]}): "
+        f"{'works' if works else 'is off'} by {by}"
+    )
     return out
 
 
@@ -472,11 +473,7 @@ class _Side:
         return not (self.gate.possible & possible)
 
     def open_on(self, day: date) -> bool:
-        return (
-            self.gate.allows(day)
-            and day not in self.closed
-            and _is_working_day(day, self.work_days, self.holidays)
-        )
+        return self.gate.allows(day) and day not in self.closed and _is_working_day(day, self.work_days, self.holidays)
 
 
 @dataclass(frozen=True, eq=False)
@@ -607,9 +604,7 @@ def _scan(compiled: _Compiled, start: datetime, stop: datetime) -> Iterator[_Pai
     )
 
 
-def _first_start(
-    intervals: Iterator[_Pair], at: datetime, limit: datetime, min_remaining: timedelta
-) -> _Pair | None:
+def _first_start(intervals: Iterator[_Pair], at: datetime, limit: datetime, min_remaining: timedelta) -> _Pair | None:
     """The earliest (start instant, interval end) with start >= at, start <= limit and
     at least min_remaining before the end."""
     for s, e in intervals:
@@ -709,7 +704,9 @@ def _window_day_reason(rules: DialRules, day: date) -> str:
     code = _window_code(rules)[0]
     if code is not None and day in _holiday_year(code, day.year).workdays:
         # The supervisor most likely meant the production calendar's working days.
-        text += f"; {day.isoformat()} is a moved working day by {code}: write workdays in the window's days to follow it"
+        text += (
+            f"; {day.isoformat()} is a moved working day by {code}: write workdays in the window's days to follow it"
+        )
     return text
 
 

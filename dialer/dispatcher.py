@@ -450,7 +450,9 @@ class Dispatcher:
                 await writing
             except LeaseLost:
                 raise asyncio.CancelledError from None
-            await asyncio.shield(self.record(claim, start, self._failed(start, "canceled at shutdown", CallStatus.CANCELED)))
+            await asyncio.shield(
+                self.record(claim, start, self._failed(start, "canceled at shutdown", CallStatus.CANCELED))
+            )
             raise
         self.metrics.call_started(campaign.name)
         log.info(
@@ -548,7 +550,9 @@ class Dispatcher:
                 result = self._failed(start, f"provider error: {exc}")
             except asyncio.CancelledError:
                 # Drain timed out: the call is abandoned; record it so nothing is lost.
-                await asyncio.shield(self.record(claim, start, self._failed(start, "canceled at shutdown", CallStatus.CANCELED)))
+                await asyncio.shield(
+                    self.record(claim, start, self._failed(start, "canceled at shutdown", CallStatus.CANCELED))
+                )
                 raise
             except Exception as exc:  # a provider bug must not lose the client
                 self.metrics.provider_error(campaign.provider)
@@ -638,7 +642,8 @@ class Dispatcher:
             start.campaign, result.status.value, result.talk_s, guideline.value if guideline else None
         )
         log.info(
-            "call_ended", call_id=start.call_id, client_id=client.id, campaign=start.campaign, status=result.status.value,
+            "call_ended", call_id=start.call_id, client_id=client.id, campaign=start.campaign,
+            status=result.status.value,
             ring_s=result.ring_s, talk_s=result.talk_s, guideline=guideline.value if guideline else None,
             disposition=disposition.value if disposition else None, next_dial_at=update.next_dial_at,
             reason=transition.reason,
@@ -812,7 +817,7 @@ class Dispatcher:
 
     # ------------------------------------------------------------ shutdown
 
-    async def drain(self, timeout: float) -> bool:
+    async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109 - the drain's own bound, in seconds
         """Stop claiming, let calls in flight finish (bounded), then cancel the rest
         (each canceled call is still recorded). True if all finished in time."""
         self.stop_claiming()

@@ -151,8 +151,7 @@ async def dispose(
         if call.state_before is None:
             raise DispositionRefused(
                 "no_state_before",
-                f"call {call_id} was disposed before corrections were kept (no state before it): "
-                "it cannot be replaced",
+                f"call {call_id} was disposed before corrections were kept (no state before it): it cannot be replaced",
             )
         before = call.state_before
     else:

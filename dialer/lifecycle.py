@@ -166,6 +166,7 @@ def apply_disposition(
     def of(new_state: ClientState) -> Lifecycle:
         """The periods of the campaign that will work the client's new stage."""
         return periods.get(new_state.stage, policy) if periods else policy
+
     # `agreed` is set when `at` is used as the next contact (it then becomes callback_at).
     agreed = False
 
@@ -187,9 +188,8 @@ def apply_disposition(
         new = talked.evolve(stage=Stage.PROSPECT, hot_calls=0)
         recontact = of(new).no_need_recontact
         due = now + recontact
-        note = (
-            f"no decision after {n} hot calls, re-contact in {human_duration(recontact)}"
-            + (" (agreed time dropped)" if at is not None else "")
+        note = f"no decision after {n} hot calls, re-contact in {human_duration(recontact)}" + (
+            " (agreed time dropped)" if at is not None else ""
         )
         event = "no_decision"
     elif d is D.INTERESTED:

@@ -165,13 +165,9 @@ def _transition(
         guideline = classify_talk(facts.talk_s, campaign.talk)
         talk_note = f" [talk {facts.talk_s:.0f} s, {guideline}]" if guideline is not None else ""
         if facts.disposition is not None:
-            result = apply_disposition(
-                state, facts.disposition, lifecycle, now, facts.disposition_at, periods=periods
-            )
+            result = apply_disposition(state, facts.disposition, lifecycle, now, facts.disposition_at, periods=periods)
             return replace(result, reason=result.reason + talk_note)
-        new = state.evolve(
-            awaiting_disposition=True, attempts_today=0, attempts_total=0, attempts_day=None
-        )
+        new = state.evolve(awaiting_disposition=True, attempts_today=0, attempts_total=0, attempts_day=None)
         # The stage does not change: the campaign working it says how long to wait.
         wait = (periods or {}).get(state.stage, lifecycle).awaiting_disposition
         return Transition(
@@ -187,7 +183,9 @@ def _transition(
 
     if status is CallStatus.CANCELED:
         # Our own doing (shutdown, hang-up before ringing): the client did nothing wrong.
-        return Transition(state, now, "canceled by the dialer: not an attempt, retry when the window allows", "canceled")
+        return Transition(
+            state, now, "canceled by the dialer: not an attempt, retry when the window allows", "canceled"
+        )
 
     if status is CallStatus.INTERRUPTED:
         delay = campaign.retry.failed.delay

@@ -97,9 +97,7 @@ def build_rows(
     `plans` maps campaign -> (planned, rolled over: planned, not dialed that day, and no
     longer dialable that day; see `Plans.plan_counts`)."""
     calls = list(calls)
-    became_hot_calls = {
-        e.call_id for e in events if e.call_id and e.from_stage != "hot" and e.to_stage == "hot"
-    }
+    became_hot_calls = {e.call_id for e in events if e.call_id and e.from_stage != "hot" and e.to_stage == "hot"}
     groups: dict[tuple[str, str], list[CallRecord]] = defaultdict(list)
     for c in calls:
         groups[(c.campaign, c.agent or "-")].append(c)
@@ -137,7 +135,9 @@ def build_rows(
     return rows
 
 
-async def day_report(store: DayRecords, config: DialerConfig, day: date, now: datetime | None = None) -> list[ReportRow]:
+async def day_report(
+    store: DayRecords, config: DialerConfig, day: date, now: datetime | None = None
+) -> list[ReportRow]:
     """The report of `day` as of `now` (default: the current time): mid-day, clients
     still waiting for today's window are not rolled over yet."""
     now = now or datetime.now(UTC)
@@ -195,7 +195,8 @@ def report_table(rows: list[ReportRow]) -> str:
     cols = (
         ("campaign", "campaign"), ("agent", "agent"), ("planned", "plan"), ("dialed", "dialed"),
         ("clients_dialed", "clients"), ("reached", "reached"), ("busy", "busy"), ("no_answer", "no_ans"),
-        ("failed", "failed"), ("machine", "machine"), ("interrupted", "intr"), ("meetings_set", "meet"), ("contracts_signed", "contr"),
+        ("failed", "failed"), ("machine", "machine"), ("interrupted", "intr"), ("meetings_set", "meet"),
+        ("contracts_signed", "contr"),
         ("became_hot", "hot+"), ("refused", "refused"), ("do_not_call", "dnc"), ("rolled_over", "rolled"),
         ("talk_median_s", "talk_med"), ("talk_within_share", "in_3-5"), ("talk_short", "short"),
         ("talk_long", "long"),

@@ -68,9 +68,7 @@ class DialerScheduler:
             self._tick_job, IntervalTrigger(seconds=seconds * 0.75, jitter=seconds * 0.5), id=TICK_JOB,
             misfire_grace_time=None,
         )  # fmt: skip
-        self.scheduler.add_job(
-            self._daily_job, IntervalTrigger(seconds=30), id=CATCH_UP_JOB, misfire_grace_time=None
-        )
+        self.scheduler.add_job(self._daily_job, IntervalTrigger(seconds=30), id=CATCH_UP_JOB, misfire_grace_time=None)
         self._add_cron_jobs(self._config)
         self.scheduler.start()
 

@@ -27,9 +27,7 @@ def secret(name: str, *, required: bool = True) -> str | None:
                 value = path.read_text(encoding="utf-8").strip()
     if value is None:
         if required:
-            raise MissingSecret(
-                f"secret {name} is not set: export it or add LoadCredential={name}:... to the unit"
-            )
+            raise MissingSecret(f"secret {name} is not set: export it or add LoadCredential={name}:... to the unit")
         return None
     register_secret(value)
     return value

@@ -103,7 +103,9 @@ async def _quiesce(clock: VirtualClock, dispatcher: Dispatcher, extra: Iterable[
         parked = asyncio.ensure_future(clock.parked.wait())
         try:
             done, _ = await asyncio.wait(
-                pending - clock.sleeping_tasks() | {parked}, timeout=QUIESCE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+                pending - clock.sleeping_tasks() | {parked},
+                timeout=QUIESCE_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
             parked.cancel()

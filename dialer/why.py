@@ -55,7 +55,8 @@ async def explain(store: ClientHistory, config: DialerConfig, client_id: str, at
         f"client {client.id}: {client.name}, {client.phone}, {client.timezone}, {client.country}",
         f"  schedule {client.schedule or '(campaign default)'}, campaign {client.campaign or '-'}"
         f"{' (pinned)' if client.campaign_pinned else ''}",
-        f"  stage {s.stage.value}, class {Priority(client.priority).name.lower()}, complaint {'yes' if s.complaint else 'no'}, "
+        f"  stage {s.stage.value}, class {Priority(client.priority).name.lower()}, "
+        f"complaint {'yes' if s.complaint else 'no'}, "
         f"hot calls {s.hot_calls}, attempts today {s.attempts_today} / total {s.attempts_total}",
     ]
     status: calendar.WindowStatus | None = None

@@ -77,7 +77,9 @@ def populations(draw: st.DrawFn) -> Population:
     )
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(populations())
 async def test_any_population_plan_matches_the_day_and_lines_never_idle(tmp_path: Path, pop: Population) -> None:
     """On any population: the forecast (fits / rolls over) is what the simulated day
@@ -111,8 +113,16 @@ async def test_working_saturday_2027_02_20_is_dialed_and_why_names_the_calendar(
         clock = FixedClock(SATURDAY)
         sink = SchedulingSink(store, Scheduler(config), SATURDAY)
         await sink.upsert_clients(
-            [ClientRecord(id="nsk", name="Office", phone="+79130000001", timezone="Asia/Novosibirsk", country="RU",
-                          schedule="office")]  # fmt: skip
+            [
+                ClientRecord(
+                    id="nsk",
+                    name="Office",
+                    phone="+79130000001",
+                    timezone="Asia/Novosibirsk",
+                    country="RU",
+                    schedule="office",
+                )
+            ]  # fmt: skip
         )
         client = await store.get_client("nsk")
         assert client is not None and client.next_dial_at == SATURDAY  # open now, on a Saturday
@@ -122,7 +132,10 @@ async def test_working_saturday_2027_02_20_is_dialed_and_why_names_the_calendar(
         await dispatcher.wait_idle()
         assert [r.number for _, r in provider.requests] == ["+79130000001"]
         calls = await store.client_calls("nsk")
-        assert "working day (moved working day) by the RU production calendar of the schedule office" in calls[0].allowed_by
+        assert (
+            "working day (moved working day) by the RU production calendar of the schedule office"
+            in calls[0].allowed_by
+        )
         text = await explain(store, config, "nsk", SATURDAY + timedelta(hours=1))
         assert text is not None
         assert "days today:" in text

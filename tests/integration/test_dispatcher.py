@@ -75,7 +75,9 @@ async def test_busy_retries_after_delay_inside_window(store: SqliteStore, config
 
 async def test_provider_error_is_recorded_and_client_kept(store: SqliteStore, config: DialerConfig) -> None:
     clock = FixedClock(MORNING)
-    provider = ScriptedProvider(clock, {"+79120000001": ProviderError("trunk down"), "+79120000002": RuntimeError("bug")})
+    provider = ScriptedProvider(
+        clock, {"+79120000001": ProviderError("trunk down"), "+79120000002": RuntimeError("bug")}
+    )
     await load(store, config, [client(1), client(2)], MORNING)
     d = Dispatcher(store, {"simulated": provider}, config, clock)
     await run_step(d)
@@ -174,7 +176,12 @@ ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Omsk", "A
     stages=st.lists(st.sampled_from(list(Stage)[:3]), min_size=8, max_size=8),
 )
 def test_never_dials_outside_window_or_dnc(
-    config: DialerConfig, instant: datetime, zones: list[str], dnc: list[bool], schedules: list[str], stages: list[Stage]
+    config: DialerConfig,
+    instant: datetime,
+    zones: list[str],
+    dnc: list[bool],
+    schedules: list[str],
+    stages: list[Stage],
 ) -> None:
     """Property: whatever the clients and the moment, every call the dispatcher starts
     is inside the client's window and never to a do-not-call client."""

@@ -69,9 +69,7 @@ async def step(d: Dispatcher) -> None:
     await d.wait_idle()
 
 
-async def test_not_ready_provider_claims_nothing_and_shows_blocked(
-    store: SqliteStore, config: DialerConfig
-) -> None:
+async def test_not_ready_provider_claims_nothing_and_shows_blocked(store: SqliteStore, config: DialerConfig) -> None:
     clock = FixedClock(MORNING)
     provider = FlakyProvider(clock)
     provider.ready = False

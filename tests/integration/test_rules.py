@@ -32,6 +32,8 @@ from tests.support.talking import Talking, always, answered, by_campaign, get, o
 
 D = Disposition
 MOSCOW = ZoneInfo("Europe/Moscow")
+
+
 def tuned(config: DialerConfig, **campaigns: dict[str, Any]) -> DialerConfig:
     """The example config with some campaigns' settings replaced (lifecycle, caps)."""
     return config.model_copy(

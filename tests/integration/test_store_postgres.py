@@ -128,8 +128,22 @@ async def test_concurrent_migrations_apply_once(workers: StoreFactory, schema: s
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema
     )
     assert [r[0] for r in tables] == [
-        "accounts", "agent_presence", "api_tokens", "audit", "calls", "campaign_pauses", "clients", "events", "job_runs",
-        "login_failures", "meta", "pacing", "plan_entries", "plans", "provider_readiness", "workers",
+        "accounts",
+        "agent_presence",
+        "api_tokens",
+        "audit",
+        "calls",
+        "campaign_pauses",
+        "clients",
+        "events",
+        "job_runs",
+        "login_failures",
+        "meta",
+        "pacing",
+        "plan_entries",
+        "plans",
+        "provider_readiness",
+        "workers",
     ]  # fmt: skip (accounts ... login_failures: issue 12, dialer/store/people.py)
     assert (await s.pool.fetchval("SELECT current_schema()")) == schema
 

@@ -253,7 +253,9 @@ def test_working_saturday_opens_when_the_campaign_works_saturdays() -> None:
     assert any("public holiday: Day off (substituted from 11/01/2025)" in r for r in monday.reasons)
 
 
-def workdays_rules(zone: str, days: list[str], schedule: Schedule | None = OFFICE, center: str | None = "RU") -> DialRules:
+def workdays_rules(
+    zone: str, days: list[str], schedule: Schedule | None = OFFICE, center: str | None = "RU"
+) -> DialRules:
     window = Window.model_validate({"days": days, "start": "09:00", "end": "18:00"})
     base = rules(zone, "cold", schedule)
     return replace(base, campaign_window=window, center_holidays=center)

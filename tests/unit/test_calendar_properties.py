@@ -444,7 +444,9 @@ def test_workdays_windows_follow_the_production_calendar_on_every_date(
     the campaign window's days decide. At noon local the window is open exactly on the
     days the package's RU calendar (the schedule's, else the center's) says: a moved
     working Saturday with `workdays`, a holiday on a weekday with `dayoffs`."""
-    anyday = Schedule(days=list(DAY_NAMES), start=time(0), end=time.max, holidays="RU" if schedule_has_calendar else None)
+    anyday = Schedule(
+        days=list(DAY_NAMES), start=time(0), end=time.max, holidays="RU" if schedule_has_calendar else None
+    )
     rules = DialRules(
         client_zone=ZoneInfo(zone),
         schedule=anyday,

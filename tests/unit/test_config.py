@@ -50,9 +50,9 @@ def test_window_day_words_parse_and_the_center_refuses_them() -> None:
     assert w.workdays and not w.dayoffs and w.days == frozenset({6})
     assert Window.model_validate({"days": ["DayOffs"], "start": "09:00", "end": "18:00"}).dayoffs
     assert Window.model_validate({"days": ["mon-fri"], "start": "09:00", "end": "18:00"}).follows_calendar is False
-    found = errors(GOOD.replace("days: [mon-sat]\n    start: \"06:00\"", "days: [workdays]\n    start: \"06:00\"", 1))
+    found = errors(GOOD.replace('days: [mon-sat]\n    start: "06:00"', 'days: [workdays]\n    start: "06:00"', 1))
     assert any("center.shift: workdays/dayoffs are for campaign windows" in e for e in found), found
-    found = errors(GOOD.replace("days: [workdays], start: \"09:00\"", "days: [workday], start: \"09:00\"", 1))
+    found = errors(GOOD.replace('days: [workdays], start: "09:00"', 'days: [workday], start: "09:00"', 1))
     assert any("campaigns.0.window.days: unknown day 'workday'" in e and "workdays, dayoffs" in e for e in found), found
 
 
@@ -93,15 +93,19 @@ def test_each_error_names_line_and_field(old: str, new: str, expected: str) -> N
 
 
 def test_all_errors_are_reported_at_once() -> None:
-    broken = GOOD.replace("Europe/Samara", "Mars/Base").replace("lines: 6", "lines: 0").replace(
-        "provider: simulated\n    caller_id: \"+73412000003\"", "provider: nope\n    caller_id: \"+73412000003\""
+    broken = (
+        GOOD.replace("Europe/Samara", "Mars/Base")
+        .replace("lines: 6", "lines: 0")
+        .replace('provider: simulated\n    caller_id: "+73412000003"', 'provider: nope\n    caller_id: "+73412000003"')
     )
     found = errors(broken)
     assert len(found) >= 3
 
 
 def test_secrets_are_refused_in_the_file() -> None:
-    broken = GOOD.replace("  simulated:\n    type: simulated", "  simulated:\n    type: simulated\n    auth_token: abc", 1)
+    broken = GOOD.replace(
+        "  simulated:\n    type: simulated", "  simulated:\n    type: simulated\n    auth_token: abc", 1
+    )
     assert any("auth_token_env" in e for e in errors(broken))
 
 

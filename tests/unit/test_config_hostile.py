@@ -207,7 +207,7 @@ def test_a_long_value_is_never_echoed_whole(tmp_path: Path) -> None:
         ('start: "08:00"', f'start: "{long}"'),
         ("ring_timeout: 30s", f"ring_timeout: {long}"),
         ("holidays: RU                     # the", f"holidays: {long}                     # the"),
-        ("provider: simulated\n    caller_id: \"+73412000001\"", f"provider: {long}\n    caller_id: \"+73412000001\""),
+        ('provider: simulated\n    caller_id: "+73412000001"', f'provider: {long}\n    caller_id: "+73412000001"'),
     ):
         code, lines = check_config(tmp_path, GOOD.replace(old, new, 1))
         assert code == 1 and all(len(ln) < 600 for ln in lines), [len(ln) for ln in lines]
@@ -320,9 +320,13 @@ async def test_reload_reports_provider_errors_and_keeps_the_old_config(tmp_path:
         await service.reload()
     assert service.config is before
     [event] = [e for e in logs if e["event"] == "reload_rejected"]
-    assert any(re.match(rf"{re.escape(str(path))}:\d+: providers\.simulated\.api_key2: secrets", e) for e in event["errors"])
+    assert any(
+        re.match(rf"{re.escape(str(path))}:\d+: providers\.simulated\.api_key2: secrets", e) for e in event["errors"]
+    )
     assert SECRET not in repr(logs)
-    path.write_text(GOOD.replace("../var/", "var/").replace("answer_rate: 0.55", "answer_rate: [1, 2]"), encoding="utf-8")
+    path.write_text(
+        GOOD.replace("../var/", "var/").replace("answer_rate: 0.55", "answer_rate: [1, 2]"), encoding="utf-8"
+    )
     with structlog.testing.capture_logs() as logs:
         await service.reload()
     [event] = [e for e in logs if e["event"] == "reload_rejected"]

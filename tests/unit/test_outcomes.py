@@ -89,8 +89,14 @@ def test_per_day_cap_still_keeps_the_delay() -> None:
 @pytest.mark.parametrize("status", [S.BUSY, S.NO_ANSWER, S.FAILED, S.MACHINE])
 def test_total_cap_makes_the_client_unreachable(status: CallStatus) -> None:
     retry = getattr(CAMPAIGN.retry, status.value)
-    start = ClientState(stage=Stage.HOT, hot_calls=1, attempts_today=0, attempts_total=retry.max_total - 1,
-                        attempts_day=TODAY - timedelta(days=1), callback_at=NOW - timedelta(days=5))
+    start = ClientState(
+        stage=Stage.HOT,
+        hot_calls=1,
+        attempts_today=0,
+        attempts_total=retry.max_total - 1,
+        attempts_day=TODAY - timedelta(days=1),
+        callback_at=NOW - timedelta(days=5),
+    )
     state, due, event = call(start, status)
     assert (due, event) == (NOW + CAMPAIGN.retry.unreachable_recontact, "unreachable")
     assert (state.attempts_today, state.attempts_total, state.callback_at) == (0, 0, None)
@@ -120,13 +126,18 @@ def test_answered_with_disposition_runs_the_lifecycle() -> None:
     t = apply_call(
         ClientState(attempts_today=2, attempts_total=4, attempts_day=TODAY),
         CallFacts(S.ANSWERED, talk_s=200, disposition=Disposition.INTERESTED),
-        CAMPAIGN, NOW, TODAY, next_local_day_start=NEXT_DAY,
+        CAMPAIGN,
+        NOW,
+        TODAY,
+        next_local_day_start=NEXT_DAY,
     )
     assert (t.state.stage, t.state.attempts_total, t.event) == (Stage.HOT, 0, "became_hot")
     assert t.due_at == NOW + CAMPAIGN.lifecycle.hot_followup
     assert "within" in t.reason
     agreed = NOW + timedelta(days=1)
-    state, due, event = call(ClientState(), S.ANSWERED, talk_s=60, disposition=Disposition.CALLBACK, disposition_at=agreed)
+    state, due, event = call(
+        ClientState(), S.ANSWERED, talk_s=60, disposition=Disposition.CALLBACK, disposition_at=agreed
+    )
     assert (state.callback_at, due, event) == (agreed, agreed, "callback_set")
 
 
@@ -176,7 +187,14 @@ def test_calls_the_dialer_cut_are_not_attempts(
 
 
 def test_statuses_that_count_as_attempts() -> None:
-    assert {s for s in CallStatus if s.attempt} == {S.ANSWERED, S.BUSY, S.NO_ANSWER, S.FAILED, S.MACHINE, S.INVALID_NUMBER}
+    assert {s for s in CallStatus if s.attempt} == {
+        S.ANSWERED,
+        S.BUSY,
+        S.NO_ANSWER,
+        S.FAILED,
+        S.MACHINE,
+        S.INVALID_NUMBER,
+    }
 
 
 def test_invalid_number_is_never_dialed_again() -> None:
@@ -231,8 +249,14 @@ def test_dnc_never_gets_a_due_date(
 
 @pytest.mark.parametrize(
     ("talk_s", "expected"),
-    [(0, None), (0.5, Guideline.SHORT), (179.9, Guideline.SHORT), (180, Guideline.WITHIN),
-     (300, Guideline.WITHIN), (300.1, Guideline.LONG)],
+    [
+        (0, None),
+        (0.5, Guideline.SHORT),
+        (179.9, Guideline.SHORT),
+        (180, Guideline.WITHIN),
+        (300, Guideline.WITHIN),
+        (300.1, Guideline.LONG),
+    ],
 )
 def test_classify_talk_boundaries(talk_s: float, expected: Guideline | None) -> None:
     assert classify_talk(talk_s, Talk()) is expected
@@ -283,7 +307,9 @@ def test_day_and_week_caps_reached_together_wait_for_both() -> None:
     ],
     ids=["january", "december", "leap-february"],
 )
-def test_month_cap_reopens_on_the_first(days: list[int], now: tuple[int, int, int], reopen: tuple[int, int, int]) -> None:
+def test_month_cap_reopens_on_the_first(
+    days: list[int], now: tuple[int, int, int], reopen: tuple[int, int, int]
+) -> None:
     y, m, _ = now
     contacts = [msk(y, m, d) for d in days]
     assert caps_reopen_at(contacts, FZ230, MOSCOW, msk(*now)) == msk(*reopen, 0)

@@ -32,9 +32,15 @@ def test_settings_errors_name_the_field() -> None:
     assert "message_mode.enabled needs message_mode.prompt" in _errors(
         {"register": False, "domain": "d", "message_mode": {"enabled": True, "digits": {"1": "no_need"}}}
     )
-    assert "'x' is not a DTMF digit" in _errors({"register": False, "domain": "d", "message_mode": {"digits": {"x": "no_need"}}})
-    assert "Input should be 'no_need'" in _errors({"register": False, "domain": "d", "message_mode": {"digits": {"1": "fine"}}})
-    assert "client_uri: must be a sip: URI template" in _errors({"register": False, "domain": "d", "client_uri": "tel:{x}"})
+    assert "'x' is not a DTMF digit" in _errors(
+        {"register": False, "domain": "d", "message_mode": {"digits": {"x": "no_need"}}}
+    )
+    assert "Input should be 'no_need'" in _errors(
+        {"register": False, "domain": "d", "message_mode": {"digits": {"1": "fine"}}}
+    )
+    assert "client_uri: must be a sip: URI template" in _errors(
+        {"register": False, "domain": "d", "client_uri": "tel:{x}"}
+    )
 
 
 def test_prompt_must_be_8k_mono_16bit(tmp_path) -> None:
@@ -48,7 +54,9 @@ def test_prompt_must_be_8k_mono_16bit(tmp_path) -> None:
         w.writeframes(b"\0" * 44100 * 4)
     text = _errors({"register": False, "domain": "d", "message_mode": {"prompt": str(bad)}})
     assert "it must be 8000 Hz mono 16-bit (convert: sox" in text
-    assert "not found" in _errors({"register": False, "domain": "d", "message_mode": {"prompt": str(tmp_path / "no.wav")}})
+    assert "not found" in _errors(
+        {"register": False, "domain": "d", "message_mode": {"prompt": str(tmp_path / "no.wav")}}
+    )
 
 
 def test_short_forms_and_defaults() -> None:
@@ -88,7 +96,7 @@ def test_parser_handles_what_pyvoip_does_not() -> None:
         b"v: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKabc;rport=5060, SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKdef\r\n"
         b"Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
         b"Record-Route: <sip:p3.example.com;lr>\r\n"
-        b"f: \"A, B\" <sip:alice@example.com>;tag=123;x=1\r\n"
+        b'f: "A, B" <sip:alice@example.com>;tag=123;x=1\r\n'
         b"t: <sip:bob@example.com>;tag=456\r\n"
         b"i: abc@host\r\n"
         b"CSeq: 7 INVITE\r\n"
@@ -122,7 +130,8 @@ def test_sdp_round_trip_and_media_level_connection() -> None:
     assert sdp is not None and (sdp.address, sdp.port) == ("10.1.1.1", 20000)
     assert sdp.payloads == {0: "PCMU", 8: "PCMA", 101: "telephone-event"}
     other = parse_sdp(
-        "v=0\r\nc=IN IP4 9.9.9.9\r\nm=audio 4000 RTP/AVP 8 96\r\nc=IN IP4 8.8.8.8\r\na=rtpmap:96 telephone-event/8000\r\n"
+        "v=0\r\nc=IN IP4 9.9.9.9\r\nm=audio 4000 RTP/AVP 8 96\r\n"
+        "c=IN IP4 8.8.8.8\r\na=rtpmap:96 telephone-event/8000\r\n"
         "a=rtpmap:97 unused/8000\r\na=sendonly\r\nm=video 5000 RTP/AVP 31\r\n"
     )
     assert other is not None and (other.address, other.port, other.direction) == ("8.8.8.8", 4000, "sendonly")

@@ -156,7 +156,9 @@ async def test_test_call_prints_the_timeline(
     parent = form1(call)["StatusCallback"]
     assert form1(call)["To"] == "sip:101@pbx.local"
     for seq, status in enumerate(["initiated", "ringing", "in-progress"]):
-        assert (await post(parent, {"CallSid": call.sid, "CallStatus": status, "SequenceNumber": str(seq)})).status_code == 204  # type: ignore[arg-type]
+        assert (
+            await post(parent, {"CallSid": call.sid, "CallStatus": status, "SequenceNumber": str(seq)})
+        ).status_code == 204  # type: ignore[arg-type]
     twiml = await post(form1(call)["Url"], {"CallSid": call.sid, "CallStatus": "in-progress"})  # type: ignore[arg-type]
     assert "+79120000007" in twiml.text
     action = re.search(r'action="([^"]+)"', twiml.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]

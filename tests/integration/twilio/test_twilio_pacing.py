@@ -142,7 +142,10 @@ async def _calls(tmp_path: Path) -> list[tuple[str, str]]:
     store = SqliteStore(tmp_path / "dialer.db")
     await store.open()
     try:
-        return [(c.call_id, c.campaign) for c in await store.calls_between(START - timedelta(days=1), START + timedelta(days=1))]
+        return [
+            (c.call_id, c.campaign)
+            for c in await store.calls_between(START - timedelta(days=1), START + timedelta(days=1))
+        ]
     finally:
         await store.close()
 

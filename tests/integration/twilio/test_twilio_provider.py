@@ -72,7 +72,9 @@ async def test_missing_secret_names_the_variable(clock: ScaledClock, monkeypatch
 # ---------------------------------------------------------------- agent first
 
 
-async def test_agent_first_form_fields_twiml_and_result(provider: TwilioProvider, fake: FakeTwilio, clock: ScaledClock) -> None:
+async def test_agent_first_form_fields_twiml_and_result(
+    provider: TwilioProvider, fake: FakeTwilio, clock: ScaledClock
+) -> None:
     hooks = Webhooks(app_for(provider), clock)
     events = Events()
     task = asyncio.create_task(provider.dial(request(), events))
@@ -245,7 +247,9 @@ async def test_client_first_machine_is_hung_up_and_recorded_as_machine(
 
 
 async def test_client_first_machine_gets_the_message(twilio_env: None, fake: FakeTwilio, clock: ScaledClock) -> None:
-    p = make_provider(clock, machine_detection={"on_machine": "message", "message": "Перезвоните нам", "language": "ru-RU"})
+    p = make_provider(
+        clock, machine_detection={"on_machine": "message", "message": "Перезвоните нам", "language": "ru-RU"}
+    )
     await p.start()
     try:
         hooks = Webhooks(app_for(p), clock)

@@ -46,7 +46,9 @@ async def test_create_with_refused_credentials_is_not_ready(provider: TwilioProv
     assert fake.create_route.call_count == 1
 
 
-async def test_unreachable_api_after_retries_is_not_ready(twilio_env: None, fake: FakeTwilio, clock: ScaledClock) -> None:
+async def test_unreachable_api_after_retries_is_not_ready(
+    twilio_env: None, fake: FakeTwilio, clock: ScaledClock
+) -> None:
     p = make_provider(clock, max_retries=2)
     await p.start()
     try:

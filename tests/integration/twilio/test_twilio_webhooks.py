@@ -72,7 +72,9 @@ async def test_signed_callback_accepted_unsigned_tampered_and_wrong_url_rejected
     # signed with another account's token
     assert (await hooks.post(url, busy, signature=sign(url, busy, token="another-token"))).status_code == 403
     # a SharedKey-signed request needs the shared key, which is not configured
-    shared = await hooks.post(url, busy, headers={"X-Twilio-Webhooks-Signature-Settings": "key=k1,algorithm=HMAC_SHA256"})
+    shared = await hooks.post(
+        url, busy, headers={"X-Twilio-Webhooks-Signature-Settings": "key=k1,algorithm=HMAC_SHA256"}
+    )
     assert shared.status_code == 403
 
     await asyncio.sleep(0.05)
@@ -82,7 +84,9 @@ async def test_signed_callback_accepted_unsigned_tampered_and_wrong_url_rejected
     assert (await finish(task)).status is CallStatus.BUSY
 
 
-async def test_rejected_twiml_request_gets_no_twiml(provider: TwilioProvider, fake: FakeTwilio, clock: ScaledClock) -> None:
+async def test_rejected_twiml_request_gets_no_twiml(
+    provider: TwilioProvider, fake: FakeTwilio, clock: ScaledClock
+) -> None:
     hooks = Webhooks(app_for(provider), clock)
     task, call = await _pending(provider, fake)
     r = await hooks.post(form1(call)["Url"], {"CallSid": call.sid, "CallStatus": "in-progress"}, signature=None)
@@ -91,7 +95,9 @@ async def test_rejected_twiml_request_gets_no_twiml(provider: TwilioProvider, fa
     assert (await finish(task)).status is CallStatus.BUSY
 
 
-async def test_forwarded_headers_only_from_trusted_proxies(twilio_env: None, fake: FakeTwilio, clock: ScaledClock) -> None:
+async def test_forwarded_headers_only_from_trusted_proxies(
+    twilio_env: None, fake: FakeTwilio, clock: ScaledClock
+) -> None:
     p = make_provider(clock, trusted_proxies=["10.0.0.0/8"])
     await p.start()
     try:
@@ -118,6 +124,7 @@ async def test_body_over_the_limit_gets_413(provider: TwilioProvider, fake: Fake
     big = {"CallSid": call.sid, "CallStatus": "busy", "Padding": "x" * 20000}
     r = await hooks.post(url, big)
     assert r.status_code == 413
+
     # chunked (no Content-Length): still cut off
     async def chunks():  # type: ignore[no-untyped-def]
         for _ in range(40):
@@ -137,7 +144,9 @@ async def test_unknown_call_and_unknown_provider(provider: TwilioProvider, clock
     twiml_url = f"{PUBLIC}/webhooks/twilio/twiml?call=gone"
     r = await hooks.post(twiml_url, {"CallSid": "CA9", "CallStatus": "in-progress"})
     assert r.status_code == 200 and "<Hangup />" in r.text and "<Dial" not in r.text
-    r = await hooks.post(f"{PUBLIC}/webhooks/twilio/status?call=gone&leg=parent", {"CallSid": "CA9", "CallStatus": "busy"})
+    r = await hooks.post(
+        f"{PUBLIC}/webhooks/twilio/status?call=gone&leg=parent", {"CallSid": "CA9", "CallStatus": "busy"}
+    )
     assert r.status_code == 204
     r = await hooks.post(f"{PUBLIC}/webhooks/nope/status?call=x", {"CallSid": "CA9"})
     assert r.status_code == 404
@@ -148,7 +157,9 @@ async def test_unknown_call_and_unknown_provider(provider: TwilioProvider, clock
 # ---------------------------------------------------------------- duplicates, order
 
 
-async def test_duplicate_and_out_of_order_callbacks(provider: TwilioProvider, fake: FakeTwilio, clock: ScaledClock) -> None:
+async def test_duplicate_and_out_of_order_callbacks(
+    provider: TwilioProvider, fake: FakeTwilio, clock: ScaledClock
+) -> None:
     hooks = Webhooks(app_for(provider), clock)
     lines: list[str] = []
     events = Events()

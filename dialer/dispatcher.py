@@ -28,9 +28,9 @@ from dialer.lifecycle import Transition
 from dialer.metrics import DialerMetrics
 from dialer.model import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event
 from dialer.outcomes import CallFacts, apply_call, classify_talk
+from dialer.pacing.modes import DialMode
 from dialer.placement import Placement, schedule_pending
 from dialer.planning import lines_of
-from dialer.pacing.modes import DialMode
 from dialer.presence import PresenceGate
 from dialer.preview import SKIP_AGAIN_AFTER, TIMED_OUT, HeldPreview, PreviewRefused
 from dialer.readiness import ProviderReadinessTracker

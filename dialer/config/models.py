@@ -254,7 +254,9 @@ class Campaign(_Model):
         if not self.agents and not self.connect_to:
             raise ValueError("needs connect_to or at least one agent")
         if self.dial_mode.client_first:
-            raise ValueError(f"dial_mode {self.dial_mode.value} is not supported yet (issue 13): use progressive or preview")
+            raise ValueError(
+                f"dial_mode {self.dial_mode.value} is not supported yet (issue 13): use progressive or preview"
+            )
         if self.dial_mode is DialMode.PREVIEW and (not self.agents or self.presence is False):
             raise ValueError("dial_mode preview needs agents: (a person previews each client) and presence")
         return self

@@ -132,7 +132,9 @@ async def test_skip_gives_the_client_back_without_an_attempt_and_audits_why(desk
     queued = await desk.store.get_client(client_id)
     assert queued is not None and queued.state.attempts_total == 0
     assert queued.next_dial_at is not None and queued.next_dial_at >= MORNING + SKIP_AGAIN_AFTER
-    [row] = [a for a in await people_of(desk.store).audit_since(MORNING - timedelta(days=1)) if a.action == "preview_skip"]
+    [row] = [
+        a for a in await people_of(desk.store).audit_since(MORNING - timedelta(days=1)) if a.action == "preview_skip"
+    ]
     assert (row.actor, row.subject, row.data["reason"]) == ("ivanova", client_id, "needs preparation")
     (p,) = await people_of(desk.store).presence(desk.clock.now(), ["ivanova"])
     assert p.state is PresenceState.READY

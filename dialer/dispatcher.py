@@ -541,7 +541,9 @@ class Dispatcher:
 
     async def _give_back(self, held: HeldPreview, due_at: datetime | None, pause: str | None = None) -> None:
         """Release the held claim (placed by the scheduler, no attempt counted) and free the agent."""
-        self.previews.pop(held.client_id, None)
+        if self.previews.get(held.client_id) is not held:
+            return  # called or given back meanwhile (a Call can land while a step awaits the store)
+        del self.previews[held.client_id]
         self._lines[held.campaign.name] -= 1
         self._idle.pop(held.campaign.name, None)
         client, now = held.claim.client, self.clock.now()

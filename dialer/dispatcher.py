@@ -28,13 +28,15 @@ from dialer.lifecycle import Transition
 from dialer.metrics import DialerMetrics
 from dialer.model import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event
 from dialer.outcomes import CallFacts, apply_call, classify_talk
+from dialer.pacing.modes import DialMode
 from dialer.placement import Placement, schedule_pending
 from dialer.planning import lines_of
 from dialer.presence import PresenceGate
+from dialer.preview import SKIP_AGAIN_AFTER, TIMED_OUT, HeldPreview, PreviewRefused
 from dialer.readiness import ProviderReadinessTracker
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import LeaseLost, Store
-from dialer.store.people import people_of
+from dialer.store.people import PresenceState, people_of
 from providers.base import (
     CallFinder,
     CallNotPlaced,
@@ -191,6 +193,7 @@ class Dispatcher:
         self.blocked: dict[str, str] = {}  # campaign -> why its provider is not ready
         self._stopping = asyncio.Event()  # set when claiming stops: calls waiting for a CPS slot give up
         self.presence = PresenceGate(store, self.owner)  # issue 12: pauses and agents' presence (dialer/presence.py)
+        self.previews: dict[str, HeldPreview] = {}  # client id -> claim shown to an agent (dialer/preview.py)
         self.set_config(config)
 
     # ------------------------------------------------------------ config
@@ -238,6 +241,7 @@ class Dispatcher:
             return result
         await self.readiness.refresh(self.providers, (c.provider for c in self.config.campaigns), now)
         await self.presence.refresh(self.config, now, self.metrics.prom)  # issue 12
+        await self._settle_previews(now)
         for campaign in self.config.campaigns:
             result.started += await self._start_campaign(campaign, now, result)
         return result
@@ -340,6 +344,9 @@ class Dispatcher:
             if agent is None:
                 await self.store.release(claim, None)
                 return False
+            if campaign.dial_mode is DialMode.PREVIEW:
+                await self._offer_preview(HeldPreview(campaign, claim, call_id, agent, now))
+                return False  # shown, not dialed: the line stays taken until Call or Skip
         else:
             agent = self._take_agent(campaign)
         self._lines[campaign.name] += 1
@@ -513,6 +520,93 @@ class Dispatcher:
             await people_of(self.store).notify(topic, data)
         except Exception as exc:  # a page event is never worth a call
             log.warning("page_event_failed", topic=topic, error=f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------ preview mode (dialer/preview.py)
+
+    async def _offer_preview(self, held: HeldPreview) -> None:
+        self._lines[held.campaign.name] += 1
+        self.previews[held.client_id] = held
+        log.info("preview_offered", client_id=held.client_id, campaign=held.campaign.name, agent=held.agent.name)
+        data = {"agent": held.agent.name, "client_id": held.client_id, "call_id": held.call_id}
+        await self._tell_page("preview", data)
+
+    def preview_of(self, agent: str) -> HeldPreview | None:
+        return next((h for h in self.previews.values() if h.agent.name == agent), None)
+
+    def _held(self, client_id: str, agent: str) -> HeldPreview:
+        held = self.previews.get(client_id)
+        if held is None or held.agent.name != agent:
+            raise PreviewRefused(f"client {client_id} is not previewed to you now")
+        return held
+
+    async def _give_back(self, held: HeldPreview, due_at: datetime | None, pause: str | None = None) -> None:
+        """Release the held claim (placed by the scheduler, no attempt counted) and free the agent."""
+        if self.previews.get(held.client_id) is not held:
+            return  # called or given back meanwhile (a Call can land while a step awaits the store)
+        del self.previews[held.client_id]
+        self._lines[held.campaign.name] -= 1
+        self._idle.pop(held.campaign.name, None)
+        client, now = held.claim.client, self.clock.now()
+        pinned = client.campaign if client.campaign_pinned else None
+        due = max(filter(None, (due_at, client.due_at)), default=None)
+        schedule = self.scheduler.place(
+            client.id, client.timezone, client.schedule, client.state, pinned, due, now, client.cap_until
+        )
+        await self.store.release(held.claim, schedule)
+        people = people_of(self.store)
+        (state,) = await people.presence(now, [held.agent.name])
+        if state.state is PresenceState.ON_CALL and state.call_id == held.call_id:
+            await people.end_call(held.agent.name, held.call_id, now, None, by=self.owner)
+            if pause is not None:
+                await people.set_presence(held.agent.name, PresenceState.PAUSED, now, by=self.owner, reason=pause)
+            (state,) = await people.presence(now, [held.agent.name])
+            await self._tell_page(
+                "presence", {"agent": held.agent.name, "state": state.state.value, "reason": state.reason}
+            )
+
+    async def preview_call(self, client_id: str, agent: str) -> str:
+        """The agent pressed Call: dial the held claim for them (the normal call path).
+        Refused when the client's window closed meanwhile (the client goes back to the
+        queue, placed at its next opening). Returns the call id."""
+        held = self._held(client_id, agent)
+        provider = self.providers.get(held.campaign.provider)
+        if provider is None or not self._claiming:
+            raise PreviewRefused("this worker is not dialing now: try again in a moment")
+        if not self._window(held.campaign, held.claim, self.clock.now()).open:
+            await self._give_back(held, None)
+            raise PreviewRefused(f"the client's calling window closed: {client_id} was not dialed")
+        del self.previews[client_id]
+        log.info("preview_called", client_id=client_id, campaign=held.campaign.name, agent=agent)
+        task = asyncio.create_task(
+            self._run_call(held.campaign, provider, held.claim, held.call_id, held.agent), name=f"call-{held.call_id}"
+        )
+        self._tasks[held.call_id] = task
+        task.add_done_callback(functools.partial(self._forget_task, held.call_id))
+        return held.call_id
+
+    async def preview_skip(self, client_id: str, agent: str, reason: str) -> None:
+        """The agent pressed Skip: the client goes back (no attempt), audited; the agent
+        is Ready again, so the next step offers the next client."""
+        held = self._held(client_id, agent)
+        now = self.clock.now()
+        await self._give_back(held, now + SKIP_AGAIN_AFTER)
+        data = {"campaign": held.campaign.name, "reason": reason, "again_after": (now + SKIP_AGAIN_AFTER).isoformat()}
+        await people_of(self.store).audit(agent, "preview_skip", client_id, data, now)
+        log.info("preview_skipped", client_id=client_id, campaign=held.campaign.name, agent=agent, reason=reason)
+
+    async def _settle_previews(self, now: datetime) -> None:
+        """Give back previews nobody answered in time (the agent is Paused) and those of
+        agents no longer on them (logged out, the page closed)."""
+        if not self.previews:
+            return
+        people = people_of(self.store)
+        for held in list(self.previews.values()):
+            (state,) = await people.presence(now, [held.agent.name])
+            if state.state is not PresenceState.ON_CALL or state.call_id != held.call_id:
+                await self._give_back(held, None)
+            elif held.expired(now):
+                log.warning("preview_timed_out", client_id=held.client_id, agent=held.agent.name)
+                await self._give_back(held, None, pause=TIMED_OUT)
 
     async def _end_presence(self, campaign: Campaign, agent: str, call_id: str) -> None:
         try:
@@ -821,6 +915,8 @@ class Dispatcher:
         """Stop claiming, let calls in flight finish (bounded), then cancel the rest
         (each canceled call is still recorded). True if all finished in time."""
         self.stop_claiming()
+        for held in list(self.previews.values()):  # shown, not dialed: back to the queue at once
+            await self._give_back(held, None)
         tasks = list(self._tasks.values())
         if not tasks:
             return True

@@ -27,6 +27,7 @@ from dialer.config.values import (
     value_at,
 )
 from dialer.domain import Stage
+from dialer.pacing.modes import DialMode
 from dialer.web.settings import WebSettings
 
 
@@ -238,6 +239,8 @@ class Campaign(_Model):
     # Presence: the campaign's agents must be Ready (the agent desktop) to be offered a call.
     presence: bool | None = Field(None, description="call only agents who are Ready (default: web.enabled)")
     wrap_up: Duration = Field(timedelta(seconds=30), description="after a call the agent wraps up this long")
+    # issue 12: preview = the agent sees the client's card first and presses Call or Skip.
+    dial_mode: DialMode = Field(DialMode.PROGRESSIVE, description="preview or progressive")
 
     @field_validator("caller_id")
     @classmethod
@@ -250,6 +253,12 @@ class Campaign(_Model):
     def _target(self) -> Campaign:
         if not self.agents and not self.connect_to:
             raise ValueError("needs connect_to or at least one agent")
+        if self.dial_mode.client_first:
+            raise ValueError(
+                f"dial_mode {self.dial_mode.value} is not supported yet (issue 13): use progressive or preview"
+            )
+        if self.dial_mode is DialMode.PREVIEW and (not self.agents or self.presence is False):
+            raise ValueError("dial_mode preview needs agents: (a person previews each client) and presence")
         return self
 
     @property
@@ -337,6 +346,14 @@ class DialerConfig(_Model):
     service: Service = Service()
     http: Http = Http()
     web: WebSettings = WebSettings()
+
+    @model_validator(mode="after")
+    def _preview_has_a_desk(self) -> DialerConfig:
+        # A preview is shown on the agent desktop: without the web section no one sees it.
+        for c in self.campaigns:
+            if c.dial_mode is DialMode.PREVIEW and c.presence is None and not self.web.enabled:
+                raise ValueError(f"campaign {c.name}: dial_mode preview needs the web section (the agent desktop)")
+        return self
 
     def campaign(self, name: str) -> Campaign:
         for c in self.campaigns:

@@ -160,9 +160,15 @@ async def desk(request: Request) -> Response:
         call = await ctx.store.get_call(presence.call_id)
         if call is not None:
             current = await card_values(ctx, call)
+    preview = None
+    held = ctx.dispatcher_source().preview_of(principal.name) if ctx.dispatcher_source else None
+    if current is None and held is not None:  # a reload while a client is previewed shows it again
+        from dialer.web.preview import preview_values
+
+        preview = await preview_values(ctx, held)
     return render(
         request, "desk.html", principal=principal, presence=presence, pause_reasons=ctx.settings.pause_reasons,
-        awaiting=await ctx.store.awaiting_disposition(principal.name), card=current,
+        awaiting=await ctx.store.awaiting_disposition(principal.name), card=current, preview=preview,
         max_wrap_up=_seconds(ctx.settings.max_wrap_up), now=now,
     )  # fmt: skip
 
@@ -193,9 +199,11 @@ async def awaiting(request: Request) -> Response:
 
 
 def desk_routes() -> list[BaseRoute]:
+    from dialer.web.preview import preview_routes
     from dialer.web.stream import desk_stream
 
     return [
+        *preview_routes(),
         Route("/desk", desk, methods=["GET"]),
         Route("/desk/stream", desk_stream, methods=["GET"]),
         Route("/desk/awaiting", awaiting, methods=["GET"]),

@@ -6,6 +6,8 @@ What the agent's page learns without a reload, only about this agent:
   the page fetches the card (/desk/calls/{id}). The dispatcher publishes through the
   store (``PeopleStore.notify``: PostgreSQL NOTIFY, so a call placed by another worker
   pops here too; SQLite: in process), and this worker's context listens to it.
+* ``preview``: a client is previewed to this agent (preview mode, dialer/preview.py);
+  the page fetches its card (/desk/preview/{client_id}) with Call and Skip.
 * ``presence``: this agent's state changed (the dispatcher, a supervisor, another tab).
 * ``call``: a disposition of this agent's was recorded (the awaiting list refreshes).
 
@@ -39,7 +41,7 @@ from dialer.web.notify import Notifier, PageEvent
 
 log = structlog.get_logger("dialer.web")
 
-TOPICS = ("pop", "presence", "call")
+TOPICS = ("pop", "preview", "presence", "call")
 KEEPALIVE = 15.0  # seconds between comments: proxies keep the stream, closed pages are noticed
 MAX_STREAM = 3600.0  # seconds one stream lasts (the session is re-checked when the page reconnects)
 PAGE_GONE_AFTER = 20.0  # seconds without a stream before an agent is logged out

@@ -138,9 +138,59 @@
   async function loadCard(callId) {
     const got = await fragment("/desk/calls/" + encodeURIComponent(callId));
     if (!got.ok) { say($("desk-message"), new DOMParser().parseFromString(got.html, "text/html").body.textContent.trim()); return; }
+    if (previewTicking) clearInterval(previewTicking);
+    previewTicking = null;
     $("card-slot").innerHTML = got.html;
     say($("desk-message"), "");
     initCard();
+  }
+
+  // ---- preview mode: the client's card first, then Call or Skip (with a reason)
+  let previewTicking = null;
+  async function post(path, fields) {
+    const body = new URLSearchParams(Object.assign({ csrf_token: csrf }, fields || {}));
+    const response = await fetch(path, { method: "POST", credentials: "same-origin", body: body });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = { error: "the dialer answered " + response.status }; }
+    return { ok: response.ok, data: data };
+  }
+  function initPreview() {
+    const card = $("preview");
+    if (previewTicking) clearInterval(previewTicking);
+    previewTicking = null;
+    if (!card) return;
+    const until = Date.now() + Number(card.dataset.left) * 1000;
+    const zone = card.dataset.clientTz;
+    const show = () => {
+      $("preview-left").textContent = mmss(Math.max(0, (until - Date.now()) / 1000));
+      $("client-clock").textContent = clock(zone, new Date(Date.now() + skew), false);
+    };
+    show();
+    previewTicking = setInterval(show, 500);
+    const path = "/desk/preview/" + encodeURIComponent(card.dataset.client);
+    $("preview-call").addEventListener("click", async () => {
+      $("preview-call").disabled = true;
+      const result = await post(path + "/call");
+      if (!result.ok) { say($("card-message"), result.data.error); return; }
+      say($("card-message"), "Calling…");  // the screen pop brings the call's card
+    });
+    $("preview-skip").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const reason = event.target.reason.value.trim();
+      if (!reason) { say($("card-message"), "a skip needs a reason"); return; }
+      const result = await post(path + "/skip", { reason: reason });
+      if (!result.ok) { say($("card-message"), result.data.error); return; }
+      if (previewTicking) clearInterval(previewTicking);
+      $("card-slot").innerHTML = '<p class="waiting" id="no-card">Skipped ' + card.dataset.client +
+        ". The next client appears here.</p>";
+    });
+  }
+  async function loadPreview(clientId) {
+    const got = await fragment("/desk/preview/" + encodeURIComponent(clientId));
+    if (!got.ok) { say($("desk-message"), new DOMParser().parseFromString(got.html, "text/html").body.textContent.trim()); return; }
+    $("card-slot").innerHTML = got.html;
+    say($("desk-message"), "");
+    initPreview();
   }
 
   async function refreshAwaiting() {
@@ -198,9 +248,20 @@
     showPresence("on_call", null, null);
     loadCard(data.call_id);
   });
+  stream.addEventListener("preview", (event) => {
+    const data = JSON.parse(event.data);
+    showPresence("on_call", "preview", null);
+    loadPreview(data.client_id);
+  });
   stream.addEventListener("presence", (event) => {
     const data = JSON.parse(event.data);
     if (data.state) showPresence(data.state, data.reason, data.until || null);
+    // A preview given back (timed out, the worker stopping) leaves the page.
+    if (data.state && data.state !== "on_call" && $("preview")) {
+      if (previewTicking) clearInterval(previewTicking);
+      $("card-slot").innerHTML = '<p class="waiting" id="no-card">The preview went back to the queue' +
+        (data.reason ? " (" + data.reason + ")" : "") + ".</p>";
+    }
     // The call ended (wrap-up): the card stops its timer and shows the talk time.
     const card = $("card");
     if (data.state === "wrap_up" && card && card.dataset.live === "yes") loadCard(card.dataset.call);
@@ -209,4 +270,5 @@
   stream.addEventListener("call", () => refreshAwaiting());
 
   initCard();
+  initPreview();
 })();

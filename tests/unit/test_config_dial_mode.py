@@ -1,0 +1,62 @@
+"""Campaign `dial_mode` (issue 12 preview; power and predictive wait for issue 13)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dialer.cli import main
+from dialer.config.errors import ConfigError
+from dialer.config.loader import load_config, parse_config
+from dialer.pacing.modes import DialMode
+from tests.support.paths import EXAMPLE_CONFIG
+
+GOOD = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+
+
+def with_mode(campaign: str, lines: str) -> str:
+    head = f"  - name: {campaign}\n"
+    assert head in GOOD
+    return GOOD.replace(head, head + "".join(f"    {line}\n" for line in lines.split(";")), 1)
+
+
+def errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse_config(text, "c.yaml")
+    return [str(i) for i in exc.value.issues]
+
+
+def test_the_default_is_progressive_and_preview_is_accepted_with_agents_and_presence() -> None:
+    assert {c.dial_mode for c in load_config(EXAMPLE_CONFIG).campaigns} == {DialMode.PROGRESSIVE}
+    config = parse_config(with_mode("cold", "dial_mode: preview;presence: true"), "c.yaml")
+    assert config.campaign("cold").dial_mode is DialMode.PREVIEW
+
+
+@pytest.mark.parametrize("mode", ["power", "predictive"])
+def test_power_and_predictive_are_refused_as_not_supported_yet(mode: str) -> None:
+    [message] = errors(with_mode("cold", f"dial_mode: {mode}"))
+    assert f"dial_mode {mode} is not supported yet (issue 13)" in message
+
+
+def test_preview_needs_a_person() -> None:
+    [message] = errors(with_mode("care", "dial_mode: preview"))  # connect_to a queue, no agents
+    assert "dial_mode preview needs agents:" in message
+    [message] = errors(with_mode("cold", "dial_mode: preview;presence: false"))
+    assert "dial_mode preview needs agents:" in message
+    [message] = errors(with_mode("cold", "dial_mode: preview"))  # no web section: no desk to preview on
+    assert "campaign cold: dial_mode preview needs the web section" in message
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    [message] = errors(with_mode("cold", "dial_mode: turbo"))
+    assert "dial_mode" in message and "preview" in message
+
+
+def test_check_config_says_it_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(with_mode("cold", "dial_mode: power"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check-config", "--config", str(bad)])
+    assert result.exit_code == 1 and "not supported yet (issue 13)" in result.output
+    assert "Traceback" not in result.output

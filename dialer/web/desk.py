@@ -18,21 +18,25 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from dialer import calendar
 from dialer.accounts import Principal, may_dispose_call
 from dialer.config import Campaign
 from dialer.domain import Disposition, Priority, Stage
+from dialer.hangup import HangUpResult, hang_up
 from dialer.lifecycle import allowed_dispositions, human_duration
 from dialer.model import CallRecord, QueuedClient
 from dialer.scheduling import Scheduler
 from dialer.store.people import PresenceState
 from dialer.web.auth import HttpError, context
 from dialer.web.context import WebContext
-from dialer.web.pages import LoginRequired, page_principal, render
+from dialer.web.pages import LoginRequired, form_of, page_principal, render
+
+log = structlog.get_logger("dialer.web.desk")
 
 RECENT_CALLS = 5
 
@@ -198,6 +202,38 @@ async def awaiting(request: Request) -> Response:
     return render(request, "desk_awaiting.html", awaiting=calls)
 
 
+# The answer to a page's Hang up, by what the provider could do (dialer.hangup).
+_HANG_UP_STATUS = {
+    HangUpResult.HUNG_UP: 200,
+    HangUpResult.UNKNOWN_CALL: 404,
+    HangUpResult.ENDED: 409,
+    HangUpResult.NOT_SUPPORTED: 409,
+    HangUpResult.NOT_HERE: 409,
+}
+
+
+async def hang_up_call(request: Request) -> Response:
+    """The agent ends their own call in progress (providers that can: the simulated one
+    playing a human, `dialer demo`); others hang up on their phone, and are told so."""
+    ctx = context(request)
+    try:
+        principal = await _agent(request)
+        await form_of(request)
+        call = await _own_call(ctx, principal, request.path_params["call_id"])
+    except LoginRequired:
+        return JSONResponse({"error": "your session expired: log in again"}, status_code=401)
+    except HttpError as exc:
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+    if ctx.dispatcher_source is None:
+        result = HangUpResult.NOT_HERE
+    else:
+        result = await hang_up(ctx.dispatcher_source(), call.call_id)
+    status = _HANG_UP_STATUS[result]
+    log.info("hang_up_requested", call_id=call.call_id, agent=principal.name, result=result.value)
+    body = {"call_id": call.call_id, "result": result.value}
+    return JSONResponse(body if status == 200 else {**body, "error": result.message}, status_code=status)
+
+
 def desk_routes() -> list[BaseRoute]:
     from dialer.web.preview import preview_routes
     from dialer.web.stream import desk_stream
@@ -208,6 +244,7 @@ def desk_routes() -> list[BaseRoute]:
         Route("/desk/stream", desk_stream, methods=["GET"]),
         Route("/desk/awaiting", awaiting, methods=["GET"]),
         Route("/desk/calls/{call_id}", card, methods=["GET"]),
+        Route("/desk/calls/{call_id}/hangup", hang_up_call, methods=["POST"]),
     ]
 
 

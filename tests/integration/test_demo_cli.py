@@ -104,6 +104,20 @@ def test_demo_serves_logins_and_calls_a_ready_agent(tmp_path: Path) -> None:
             wait_for(lambda: count(db, "agent = 'ivanova'") >= 1, 10, "a call to ivanova")
             assert time.monotonic() - pressed < 10
             assert count(db, "agent = 'petrov'") == 0, "petrov never logged in: never offered a call"
+            # The desk's Hang up: CSRF checked, then the provider (playing no agent) ends the call.
+            with sqlite3.connect(db) as conn:
+                (call_id,) = conn.execute("SELECT call_id FROM calls WHERE agent = 'ivanova'").fetchone()
+            hang_up = f"/desk/calls/{call_id}/hangup"
+            assert browser.post(hang_up, data={}).status_code == 403
+            assert count(db, f"call_id = '{call_id}' AND status = 'dialing'") == 1, "a refused hang-up changes nothing"
+            ended = browser.post(hang_up, data={"csrf_token": csrf.group(1)})
+            if ended.status_code == 409:  # a failed dial (2 % in the demo) ends by itself within 2 s
+                assert ended.json()["result"] == "ended" and count(db, f"call_id = '{call_id}' AND status = 'failed'")
+            else:
+                assert ended.status_code == 200 and ended.json()["result"] == "hung_up", ended.text
+            wait_for(lambda: count(db, f"call_id = '{call_id}' AND status != 'dialing'") == 1, 10, "the call ended")
+            again = browser.post(hang_up, data={"csrf_token": csrf.group(1)})
+            assert again.status_code == 409 and again.json()["error"] == "the call has ended already"
         assert ready_in < READY_WITHIN
     finally:
         code = stop(proc)

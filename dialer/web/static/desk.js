@@ -95,6 +95,15 @@
     shownAt = Date.now();
     tick(card);
     ticking = setInterval(() => tick(card), 250);
+    const hangUp = $("hang-up");
+    if (hangUp) {
+      hangUp.addEventListener("click", async () => {
+        hangUp.disabled = true;
+        const result = await post("/desk/calls/" + encodeURIComponent(card.dataset.call) + "/hangup");
+        $("hang-up-message").textContent = result.ok ? "the call is ending" : result.data.error;
+        if (!result.ok) hangUp.disabled = false;
+      });
+    }
     const form = $("dispose");
     if (!form) return;
     const needsTime = (form.dataset.needsTime || "").split(" ");

@@ -29,6 +29,7 @@ from dialer.store.sqlite import SqliteStore
 from dialer.web.context import WebContext
 from dialer.web.settings import WebSettings
 from providers.base import CallResult, DialRequest, EventSink
+from tests.support.clocks import RunningClock
 from tests.support.dispatch import MORNING, client, load
 from tests.support.paths import EXAMPLE_CONFIG
 
@@ -36,19 +37,6 @@ T = TypeVar("T")
 PASSWORD = "desk browser password"
 POP_WITHIN = 1.0
 WAIT = 10.0  # seconds any one browser wait may take
-
-
-class RunningClock:
-    """Real time, starting on a working morning (the client's window is open)."""
-
-    def __init__(self, start: datetime):
-        self._start, self._t0 = start, time.monotonic()
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=time.monotonic() - self._t0)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class HeldCall:

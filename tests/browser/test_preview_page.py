@@ -10,7 +10,7 @@ import asyncio
 import os
 import time
 from collections.abc import Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,25 +27,13 @@ from dialer.store.sqlite import SqliteStore
 from dialer.web.context import WebContext
 from dialer.web.settings import WebSettings
 from providers.base import CallResult, DialRequest, EventSink
+from tests.support.clocks import RunningClock
 from tests.support.dispatch import MORNING, client, load
 from tests.support.paths import EXAMPLE_CONFIG
 
 T = TypeVar("T")
 PASSWORD = "preview browser password"
 WAIT = 10.0  # seconds any one browser wait may take
-
-
-class RunningClock:
-    """Real time, starting on a working morning (the clients' window is open)."""
-
-    def __init__(self, start: datetime):
-        self._start, self._t0 = start, time.monotonic()
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=time.monotonic() - self._t0)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class Answering:

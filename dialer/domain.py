@@ -47,6 +47,9 @@ class CallStatus(StrEnum):
     INVALID_NUMBER = "invalid_number"
     CANCELED = "canceled"  # our side canceled before the client was reached (shutdown, provider never saw it)
     INTERRUPTED = "interrupted"  # the worker died during the call and nobody knows how it ended
+    # issue 13: a client-first call answered live with no agent free within abandon_after:
+    # the client heard the information message and was hung up on. No conversation.
+    ABANDONED = "abandoned"
 
     @property
     def final(self) -> bool:

@@ -110,6 +110,7 @@ _RETRIED = {
     CallStatus.NO_ANSWER: "no_answer",
     CallStatus.FAILED: "failed",
     CallStatus.MACHINE: "machine",
+    CallStatus.ABANDONED: "abandoned",
 }
 
 

@@ -51,6 +51,23 @@ Pacer = Callable[[datetime], Awaitable[datetime]]
 
 
 @dataclass(frozen=True)
+class AgentLeg:
+    """The agent a client-first call is connected to once the client answered live."""
+
+    agent: str  # the agent's name (campaign `agents:`, the desktop account)
+    target: str  # extension / SIP URI / number the provider connects
+
+
+# issue 13, client-first pacing (power, predictive). A provider calls it once, as soon as
+# the client answered live (after its machine detection, if any). It returns the agent to
+# bridge to, or None: no agent came free within the campaign's `abandon_after`, so the
+# provider plays DialRequest.information_message (text, Twilio <Say>) or
+# information_audio (a WAV file, SIP), hangs up and reports CallStatus.ABANDONED with
+# `answered_at` set and no talk time. It never takes longer than `abandon_after`.
+AgentAtAnswer = Callable[[datetime], Awaitable[AgentLeg | None]]
+
+
+@dataclass(frozen=True)
 class DialRequest:
     call_id: str  # ours; unique per attempt, also used as the idempotency key
     number: str  # E.164
@@ -74,6 +91,17 @@ class DialRequest:
     # that paces its own creates: False means the worker is stopping, so no new call
     # may start; the provider then raises CallNotPlaced without sending anything.
     may_create: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
+    # issue 13: set for a power/predictive campaign's call (connect_mode client_first, no
+    # agent reserved: connect_to is empty). See AgentAtAnswer.
+    agent_at_answer: AgentAtAnswer | None = field(default=None, compare=False, repr=False)
+    information_message: str = ""
+    information_audio: str | None = None
+    # The call rings at least this long before the provider gives up (ring_timeout is
+    # never below it for a client-first call).
+    min_ring: timedelta = timedelta(0)
+    # Client-first only: detect answering machines where the provider can (Twilio AMD); a
+    # machine is never a live answer and never reaches agent_at_answer.
+    detect_machine: bool = False
 
 
 EventKind = Literal["created", "ringing", "answered", "ended"]
@@ -104,6 +132,8 @@ class CallResult:
     # (a simulated agent, or DTMF in message mode); otherwise the agent records it.
     disposition: str | None = None
     disposition_at: datetime | None = None
+    # issue 13: the agent a client-first call was bridged to (AgentAtAnswer's answer).
+    agent: str | None = None
 
 
 class ProviderError(Exception):

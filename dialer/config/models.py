@@ -27,7 +27,15 @@ from dialer.config.values import (
     value_at,
 )
 from dialer.domain import Stage
-from dialer.pacing.modes import DialMode
+from dialer.pacing.modes import (
+    REGULATORY_MAX_ABANDON_AFTER,
+    REGULATORY_MAX_ABANDON_RATE,
+    REGULATORY_MIN_RING,
+    AbandonWindow,
+    DialMode,
+    PacingSettings,
+    validate_settings,
+)
 from dialer.web.settings import WebSettings
 
 
@@ -175,6 +183,10 @@ class RetryPolicy(_Model):
     no_answer: Retry = Retry(delay=timedelta(hours=2), max_per_day=3, max_total=10)
     failed: Retry = Retry(delay=timedelta(minutes=30), max_per_day=2, max_total=6)
     machine: Retry = Retry(delay=timedelta(hours=3), max_per_day=2, max_total=6)
+    # issue 13: a live answer the dialer hung up on (no agent free). A power or predictive
+    # campaign waits at least ABANDON_REDIAL_BLOCK before dialing the client again without
+    # an agent reserved, whatever this delay says.
+    abandoned: Retry = Retry(delay=timedelta(hours=4), max_per_day=1, max_total=3)
     unreachable_recontact: Duration = Field(
         timedelta(days=30), description="after max_total attempts, try again this much later"
     )
@@ -240,7 +252,27 @@ class Campaign(_Model):
     presence: bool | None = Field(None, description="call only agents who are Ready (default: web.enabled)")
     wrap_up: Duration = Field(timedelta(seconds=30), description="after a call the agent wraps up this long")
     # issue 12: preview = the agent sees the client's card first and presses Call or Skip.
-    dial_mode: DialMode = Field(DialMode.PROGRESSIVE, description="preview or progressive")
+    dial_mode: DialMode = Field(DialMode.PROGRESSIVE, description="preview, progressive, power or predictive")
+    # issue 13: client-first pacing (power, predictive) and its compliance settings.
+    power_ratio: float = Field(2.0, description="power: calls per Ready agent; predictive never goes above it")
+    max_abandon_rate: float = Field(
+        REGULATORY_MAX_ABANDON_RATE, description="abandoned / live-answered calls over abandon_window, at most"
+    )
+    abandon_window: AbandonWindow = Field(AbandonWindow.DAY, description="24h (Ofcom) or 30d (TCPA)")
+    abandon_after: Duration = Field(
+        timedelta(seconds=REGULATORY_MAX_ABANDON_AFTER),
+        description="a live answer with no agent free this long hears the information message and is hung up",
+    )
+    min_ring: Duration = Field(
+        timedelta(seconds=REGULATORY_MIN_RING), description="every call rings at least this long"
+    )
+    allow_abandon: bool = Field(False, description="power/predictive: accept that some answered calls are abandoned")
+    information_message: str = Field(
+        "", description="said to an abandoned call (Twilio <Say>): who called and how to opt out"
+    )
+    information_audio: Path | None = Field(
+        None, description="the same message as an audio file (WAV, 8 kHz mono) for SIP providers"
+    )
 
     @field_validator("caller_id")
     @classmethod
@@ -253,13 +285,28 @@ class Campaign(_Model):
     def _target(self) -> Campaign:
         if not self.agents and not self.connect_to:
             raise ValueError("needs connect_to or at least one agent")
-        if self.dial_mode.client_first:
-            raise ValueError(
-                f"dial_mode {self.dial_mode.value} is not supported yet (issue 13): use progressive or preview"
-            )
+        problems = validate_settings(self.pacing)
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.dial_mode.client_first and not self.agents:
+            raise ValueError(f"dial_mode {self.dial_mode.value} needs agents: (calls are paced on Ready agents)")
         if self.dial_mode is DialMode.PREVIEW and (not self.agents or self.presence is False):
             raise ValueError("dial_mode preview needs agents: (a person previews each client) and presence")
         return self
+
+    @property
+    def pacing(self) -> PacingSettings:
+        """The campaign's pacing choice for dialer.pacing (seconds as floats)."""
+        return PacingSettings(
+            dial_mode=self.dial_mode,
+            power_ratio=self.power_ratio,
+            max_abandon_rate=self.max_abandon_rate,
+            abandon_window=self.abandon_window,
+            abandon_after=self.abandon_after.total_seconds(),
+            min_ring=self.min_ring.total_seconds(),
+            allow_abandon=self.allow_abandon,
+            information_message=self.information_message or str(self.information_audio or ""),
+        )
 
     @property
     def stage_set(self) -> frozenset[Stage]:

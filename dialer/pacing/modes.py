@@ -50,6 +50,9 @@ class AbandonWindow(StrEnum):
 REGULATORY_MAX_ABANDON_RATE = 0.03
 REGULATORY_MAX_ABANDON_AFTER = 2.0
 REGULATORY_MIN_RING = 15.0
+# A client abandoned by a power/predictive call is not dialed again by a client-first call
+# within this many seconds (Ofcom): only a call with an agent reserved (agent first) may.
+ABANDON_REDIAL_BLOCK = 72 * 3600.0
 # Above this many calls per Ready agent a power dialer only burns lines and clients.
 MAX_POWER_RATIO = 10.0
 

@@ -35,6 +35,7 @@ OUTCOME_COLOURS: dict[Outcome, str] = {
     Outcome.BUSY: "#E69F00",
     Outcome.NO_ANSWER: "#C8C8C8",
     Outcome.MACHINE: "#F0E442",
+    Outcome.ABANDONED: "#000000",
     Outcome.FAILED: "#882255",
     Outcome.DIALER: "#4D4D4D",
 }

@@ -41,6 +41,7 @@ class Outcome(StrEnum):
     BUSY = "busy"
     NO_ANSWER = "no_answer"
     MACHINE = "machine"
+    ABANDONED = "abandoned"  # answered live, no agent free: the information message, then hung up
     FAILED = "failed"  # failed, invalid number
     DIALER = "dialer"  # canceled or interrupted by the dialer itself, or still in flight
 
@@ -54,6 +55,7 @@ OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.BUSY: "Busy",
     Outcome.NO_ANSWER: "No answer",
     Outcome.MACHINE: "Answering machine",
+    Outcome.ABANDONED: "Abandoned (no agent free)",
     Outcome.FAILED: "Failed / invalid number",
     Outcome.DIALER: "Cut by the dialer / in flight",
 }
@@ -75,6 +77,7 @@ _STATUS_OUTCOME: dict[CallStatus, Outcome] = {
     CallStatus.BUSY: Outcome.BUSY,
     CallStatus.NO_ANSWER: Outcome.NO_ANSWER,
     CallStatus.MACHINE: Outcome.MACHINE,
+    CallStatus.ABANDONED: Outcome.ABANDONED,
     CallStatus.FAILED: Outcome.FAILED,
     CallStatus.INVALID_NUMBER: Outcome.FAILED,
     CallStatus.CANCELED: Outcome.DIALER,

@@ -1,4 +1,4 @@
-"""Campaign `dial_mode` (issue 12 preview; power and predictive wait for issue 13)."""
+"""Campaign `dial_mode` (issue 12 preview; issue 13 power and predictive with their compliance keys)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,33 @@ def test_the_default_is_progressive_and_preview_is_accepted_with_agents_and_pres
 
 
 @pytest.mark.parametrize("mode", ["power", "predictive"])
-def test_power_and_predictive_are_refused_as_not_supported_yet(mode: str) -> None:
+def test_power_and_predictive_need_allow_abandon_and_a_message(mode: str) -> None:
     [message] = errors(with_mode("cold", f"dial_mode: {mode}"))
-    assert f"dial_mode {mode} is not supported yet (issue 13)" in message
+    assert f"dial_mode {mode} abandons some answered calls: set allow_abandon: true" in message
+    assert f"dial_mode {mode} needs an information_message" in message
+    [message] = errors(with_mode("cold", f"dial_mode: {mode};allow_abandon: true"))
+    assert "allow_abandon" not in message and "information_message" in message
+    ok = with_mode(
+        "cold", f"dial_mode: {mode};allow_abandon: true;information_message: Acme called, press 9 to opt out"
+    )
+    campaign = parse_config(ok, "c.yaml").campaign("cold")
+    assert campaign.dial_mode is DialMode(mode) and campaign.pacing.allow_abandon
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("max_abandon_rate: 0.05", "max_abandon_rate"),
+        ("abandon_after: 3s", "abandon_after"),
+        ("min_ring: 10s", "min_ring"),
+        ("power_ratio: 0.5", "power_ratio"),
+    ],
+)
+def test_client_first_compliance_limits_are_enforced(line: str, field: str) -> None:
+    base = "dial_mode: predictive;allow_abandon: true;information_message: Acme called"
+    [message] = errors(with_mode("cold", f"{base};{line}"))
+    assert field in message
+    assert message.count("\n") == 0
 
 
 def test_preview_needs_a_person() -> None:
@@ -58,5 +82,5 @@ def test_check_config_says_it_in_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(with_mode("cold", "dial_mode: power"), encoding="utf-8")
     result = CliRunner().invoke(main, ["check-config", "--config", str(bad)])
-    assert result.exit_code == 1 and "not supported yet (issue 13)" in result.output
+    assert result.exit_code == 1 and "set allow_abandon: true" in result.output
     assert "Traceback" not in result.output

@@ -193,6 +193,7 @@ def test_statuses_that_count_as_attempts() -> None:
         S.NO_ANSWER,
         S.FAILED,
         S.MACHINE,
+        S.ABANDONED,
         S.INVALID_NUMBER,
     }
 

@@ -257,3 +257,16 @@ class PlanCounts:
     planned: int
     dialed: int  # planned clients with a call that day
     rolled_over: int  # planned, not dialed, and no longer dialable that day
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonCounts:
+    """A campaign's live answers (answered + abandoned) and abandoned calls over a window."""
+
+    live: int
+    abandoned: int
+
+    @property
+    def rate(self) -> float:
+        """Abandoned / live answers (0 with no live answer yet)."""
+        return self.abandoned / self.live if self.live else 0.0

@@ -43,6 +43,7 @@ from dialer.domain import ClientRecord, Disposition, Priority, initial_state
 from dialer.model import (
     JOB_TAKEOVER,
     WINDOW_HORIZON,
+    AbandonCounts,
     CallRecord,
     CallStart,
     CallUpdate,
@@ -417,6 +418,10 @@ class PostgresStore(Store):
 
     async def readiness_reports(self, since: datetime) -> list[ProviderReadiness]:
         return [_ROWS.readiness(r) for r in await self.pool.fetch(_PACING["readiness_reports"], _ts(since))]
+
+    async def abandon_counts(self, campaign: str, since: datetime, until: datetime) -> AbandonCounts:
+        row = await self.pool.fetchrow(_PACING["abandon_counts"], campaign, _ts(since), _ts(until))
+        return AbandonCounts(live=int(row[0]), abandoned=int(row[1])) if row else AbandonCounts(0, 0)
 
     @staticmethod
     def _outcome_args(

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from dialer.domain import ClientRecord, Disposition
 from dialer.model import (
+    AbandonCounts,
     CallRecord,
     CallStart,
     CallUpdate,
@@ -322,6 +323,11 @@ class Pacing(Protocol):
     @abc.abstractmethod
     async def readiness_reports(self, since: datetime) -> list[ProviderReadiness]:
         """Every worker's readiness findings checked at or after `since`, by provider then owner."""
+
+    @abc.abstractmethod
+    async def abandon_counts(self, campaign: str, since: datetime, until: datetime) -> AbandonCounts:
+        """issue 13: the campaign's live answers and abandoned calls answered in [since,
+        until), over every worker (the abandon rate's rolling window)."""
 
 
 class ClientHistory(Clients, CallLog, Plans, Protocol):

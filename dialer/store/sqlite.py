@@ -23,6 +23,7 @@ from dialer.domain import ClientRecord, ClientState, Disposition, initial_state
 from dialer.model import (
     JOB_TAKEOVER,
     WINDOW_HORIZON,
+    AbandonCounts,
     CallRecord,
     CallStart,
     CallUpdate,
@@ -410,6 +411,10 @@ class SqliteStore(Store):
 
     async def readiness_reports(self, since: datetime) -> list[ProviderReadiness]:
         return [_ROWS.readiness(r) for r in await self._all(_PACING["readiness_reports"], (ts(since),))]
+
+    async def abandon_counts(self, campaign: str, since: datetime, until: datetime) -> AbandonCounts:
+        row = await self._one(_PACING["abandon_counts"], (campaign, ts(since), ts(until)))
+        return AbandonCounts(live=int(row[0]), abandoned=int(row[1]))
 
     @staticmethod
     def _write_outcome(

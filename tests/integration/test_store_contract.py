@@ -827,3 +827,27 @@ async def test_plan_fits_the_clients_the_claims_take_when_groups_tie(any_store: 
     fits = {e.client_id for e in plan.entries if e.fits}
     claimed = {c.client.id for c in await any_store.claim("cold", NOW, 2, "w", NOW + timedelta(minutes=5))}
     assert fits == claimed == {"a1", "a2"}
+
+
+async def test_abandon_counts_cover_every_call_answered_in_the_window(any_store: Store) -> None:
+    """issue 13: live answers are answered + abandoned calls, by answer time, per campaign."""
+    await queue(any_store, 4)
+    claims = await any_store.claim("cold", NOW, 4, "w1", NOW + timedelta(minutes=5))
+    outcomes = [
+        (CallStatus.ANSWERED, NOW - timedelta(hours=1)),
+        (CallStatus.ABANDONED, NOW - timedelta(minutes=30)),
+        (CallStatus.ABANDONED, NOW - timedelta(hours=30)),  # outside a 24 h window
+        (CallStatus.BUSY, None),
+    ]
+    for i, (claim, (status, answered)) in enumerate(zip(claims, outcomes, strict=True)):
+        call_id = f"call-{i}"
+        await any_store.start_call(start_for(claim.client.id, claim.lease_token, call_id))
+        await any_store.record_outcome(
+            call_id, claim.client.id, claim.lease_token, CallUpdate(status, answered_at=answered, ended_at=NOW),
+            update(next_dial=NOW + timedelta(hours=4)), Event(status.value, "x"), NOW,
+        )  # fmt: skip
+    day = await any_store.abandon_counts("cold", NOW - timedelta(hours=24), NOW + timedelta(seconds=1))
+    assert (day.live, day.abandoned) == (2, 1) and day.rate == 0.5
+    month = await any_store.abandon_counts("cold", NOW - timedelta(days=30), NOW + timedelta(seconds=1))
+    assert (month.live, month.abandoned) == (3, 2)
+    assert (await any_store.abandon_counts("care", NOW - timedelta(days=30), NOW)).live == 0

@@ -13,3 +13,9 @@ VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (owner, provider) DO UPDATE SET read
 -- name: readiness_reports
 SELECT owner, provider, ready, reason, since, checked_at FROM provider_readiness
 WHERE checked_at >= $1 ORDER BY provider, owner
+
+-- name: abandon_counts
+-- issue 13: live answers (answered or abandoned; a machine is live only where it reached
+-- the dialer as answered, SIP) and abandoned calls of a campaign answered in [since, until).
+SELECT count(*) FILTER (WHERE status IN ('answered', 'abandoned')), count(*) FILTER (WHERE status = 'abandoned')
+FROM calls WHERE campaign = $1 AND answered_at >= $2 AND answered_at < $3

@@ -13,3 +13,9 @@ ON CONFLICT(owner, provider) DO UPDATE SET ready = excluded.ready, reason = excl
 -- name: readiness_reports
 SELECT owner, provider, ready, reason, since, checked_at FROM provider_readiness
 WHERE checked_at >= ? ORDER BY provider, owner
+
+-- name: abandon_counts
+-- issue 13: live answers (answered or abandoned; a machine is live only where it reached
+-- the dialer as answered, SIP) and abandoned calls of a campaign answered in [since, until).
+SELECT COALESCE(SUM(status IN ('answered', 'abandoned')), 0), COALESCE(SUM(status = 'abandoned'), 0)
+FROM calls WHERE campaign = ? AND answered_at >= ? AND answered_at < ?

@@ -481,7 +481,13 @@ class Dispatcher:
             connect_mode=campaign.connect_mode,
             campaign=campaign.name,
             agent=start.agent,
-            context={"client_id": start.client_id, "attempt": str(start.attempt), "stage": stage},
+            # client_tz: the simulated provider's answer rates follow the client's local hour.
+            context={
+                "client_id": start.client_id,
+                "attempt": str(start.attempt),
+                "stage": stage,
+                "client_tz": start.client_tz,
+            },
         )
 
     async def _run_call(

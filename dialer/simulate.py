@@ -29,6 +29,7 @@ from dialer.planning import day_bounds
 from dialer.presence import mark_agents_ready
 from dialer.reports import ReportRow, day_report
 from dialer.scheduling import Scheduler
+from dialer.simulate_setup import next_wrap_up_end
 from dialer.store.base import Store
 from dialer.store.roles import CallHistory
 from providers.base import Provider
@@ -82,6 +83,7 @@ def simulated_providers(config: DialerConfig, clock: VirtualClock, seed: int | N
     out: dict[str, Provider] = {}
     for name, p in config.providers.items():
         settings = dict(p.settings if p.type == "simulated" else template)
+        settings.setdefault("hourly", "typical")  # issue 13: fewer answers at lunch and in the evening
         if seed is not None:
             settings["seed"] = seed
         out[name] = SimulatedProvider(name, settings, clock)
@@ -196,6 +198,9 @@ async def run_simulation(
                 held_due = True
             if due_known_at != (wake_reason.last_ended, dispatcher.ended) or fell_due:
                 next_due = await store.next_dial_after(clock.now())
+                # issue 13: an agent back from wrap-up can take a call: step then too.
+                ready_at = await next_wrap_up_end(store, config, clock.now())
+                next_due = min(next_due, ready_at) if next_due and ready_at else next_due or ready_at
                 due_known_at = (wake_reason.last_ended, dispatcher.ended)
             resume = dispatcher.claims_resume_at(clock.now()) if held_due else None
             held_due = False

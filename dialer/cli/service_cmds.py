@@ -7,7 +7,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,9 +15,13 @@ from dialer import logging as dlog
 from dialer.cli.common import load_or_exit, parse_day, run_or_exit, with_store
 from dialer.cli.logsetup import log_settings
 from dialer.cli.options import command, config_option, db_option, format_option
+from dialer.config import DialerConfig
 from dialer.planning import day_bounds
 from dialer.reports import report_dicts, report_table
 from dialer.store.base import Store
+
+if TYPE_CHECKING:
+    from dialer.simulate_setup import Overrides
 
 
 @command("run")
@@ -52,17 +56,47 @@ def run_cmd(ctx: click.Context, config_path: Path, db: str | None) -> None:
     "--seed", default=1, show_default=True, type=int, help="seed of the simulated outcomes (same seed, same day)"
 )
 @click.option("--db", "db", default=None, help="keep the simulated queue in this SQLite file (default: a temp file)")
+@click.option(
+    "--dial-mode",
+    "dial_mode",
+    default=None,
+    metavar="MODE",
+    help="run every campaign in this mode: progressive, power or predictive (power/predictive allow abandons)",
+)
+@click.option(
+    "--agents",
+    "agents",
+    default=None,
+    metavar="N",
+    help="replace each campaign's agents with N simulated ones (agent-01..N, Ready all day)",
+)
 @format_option(["table", "json"], default="table", legacy=["json"])
 def simulate_cmd(
-    config_path: Path, clients_csv: Path, first: str, days: int, seed: int, db: str | None, fmt: str
+    config_path: Path,
+    clients_csv: Path,
+    first: str,
+    days: int,
+    seed: int,
+    db: str | None,
+    dial_mode: str | None,
+    agents: str | None,
+    fmt: str,
 ) -> None:
     """Run whole working days on a virtual clock with the simulated provider."""
     from dialer.importer import ImportAborted, ImportFileError
     from dialer.loading import load_clients
     from dialer.simulate import run_simulation
+    from dialer.simulate_occupancy import day_occupancy, summary_line
+    from dialer.simulate_setup import SimulationSetupError, apply_overrides
 
     config = load_or_exit(config_path)
     first_day = parse_day(first, config, "--from")
+    try:
+        config, notes = apply_overrides(config, _overrides(dial_mode, agents))
+        _check_simulated_settings(config)
+    except SimulationSetupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
     tmp = None
     if db is None:
         tmp = tempfile.TemporaryDirectory(prefix="dialer-sim-")
@@ -75,10 +109,11 @@ def simulate_cmd(
 
     async def go(store: Store) -> Any:
         summary, _ = await load_clients(config, clients_csv, store, now=start)
-        return summary, await run_simulation(store, config, first_day, days, seed)
+        results = await run_simulation(store, config, first_day, days, seed)
+        return summary, results, [await day_occupancy(store, config, r.day) for r in results]
 
     try:
-        summary, results = run_or_exit(with_store(config, db, go, migrate=True))
+        summary, results, figures = run_or_exit(with_store(config, db, go, migrate=True))
     except (ImportFileError, ImportAborted) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -102,9 +137,11 @@ def simulate_cmd(
                                 "open_calls": r.audit.open_calls,
                                 "provider_crashes": len(r.audit.provider_crashes),
                             },
+                            "occupancy": [f.as_dict() for f in day_figures],
                         }
-                        for r in results
+                        for r, day_figures in zip(results, figures, strict=True)
                     ],
+                    "notes": notes,
                 },
                 ensure_ascii=False,
                 indent=1,
@@ -113,7 +150,9 @@ def simulate_cmd(
     else:
         for line in summary.lines():
             click.echo(line)
-        for r in results:
+        for note in notes:
+            click.echo(f"simulate: {note}")
+        for r, day_figures in zip(results, figures, strict=True):
             click.echo("")
             click.echo(f"== {r.day.isoformat()} ({r.day:%A}) ==")
             click.echo(report_table(r.rows) if r.rows else "no calls")
@@ -122,6 +161,9 @@ def simulate_cmd(
                 f"{len(r.audit.dnc_dialed)} do-not-call dialed, {r.audit.open_calls} without a final result, "
                 f"{len(r.audit.provider_crashes)} provider crashes"
             )
+            for f in day_figures:
+                if f.agents and f.logged_in_s > 0:
+                    click.echo(f"occupancy: {summary_line(f)}")
     crashes = [r for r in results if r.audit.provider_crashes]
     if crashes:
         # On stderr as well, so a --json consumer (and a CI log) sees why it failed.
@@ -142,6 +184,46 @@ def simulate_cmd(
         raise SystemExit(1)
     if violations:
         raise SystemExit(1)
+
+
+def _overrides(dial_mode: str | None, agents: str | None) -> Overrides:
+    """The simulate options as overrides; a bad value is one line (SimulationSetupError)."""
+    from dialer.pacing.modes import DialMode
+    from dialer.simulate_setup import MAX_AGENTS, Overrides, SimulationSetupError
+
+    mode = None
+    if dial_mode is not None:
+        try:
+            mode = DialMode(dial_mode.strip().lower())
+        except ValueError:
+            modes = ", ".join(m.value for m in DialMode)
+            raise SimulationSetupError(f"--dial-mode {dial_mode!r} is not a dial mode ({modes})") from None
+    count = None
+    if agents is not None:
+        try:
+            count = int(agents)
+        except ValueError:
+            raise SimulationSetupError(f"--agents {agents!r} is not a number of agents (1 to {MAX_AGENTS})") from None
+    return Overrides(dial_mode=mode, agents=count)
+
+
+def _check_simulated_settings(config: DialerConfig) -> None:
+    """Every simulated provider's settings, checked before the run (a bad one would
+    otherwise stop it midway): the first bad field as one line."""
+    from pydantic import ValidationError
+
+    from dialer.simulate_setup import SimulationSetupError
+    from providers.base import settings_issues
+    from providers.simulated import SimulatedSettings
+
+    for name, p in config.providers.items():
+        if p.type != "simulated":
+            continue
+        try:
+            SimulatedSettings.model_validate(p.settings | {"type": p.type})
+        except ValidationError as exc:
+            lines, _ = settings_issues(exc, "simulated", name)
+            raise SimulationSetupError(lines.splitlines()[0]) from None
 
 
 @command("test-call")

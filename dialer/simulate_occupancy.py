@@ -1,0 +1,71 @@
+"""Occupancy and abandon rate of a simulated day, per campaign and agent (issue 13).
+
+The figures are dialer.reporting.occupancy's (the day report computes the same); this
+module only says what "logged in" means when nobody logs in. Simulated agents are Ready
+the whole day, but a day of Ready from midnight would drown every figure in hours no
+client could be called. So an agent's logged-in time on a simulated day runs from the
+first call of any campaign the agent works to the end of the last one: the shift a
+supervisor would staff for this list on this day. Idle stretches inside it (nothing due
+until a retry falls due, a window that opens later for some clients) count as waiting,
+as they would for a staffed shift.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from dialer.config import DialerConfig
+from dialer.model import CallRecord
+from dialer.planning import day_bounds
+from dialer.reporting.occupancy import CampaignOccupancy, LoggedIn, occupancy
+from dialer.store.roles import CallHistory
+
+
+def simulated_shifts(config: DialerConfig, calls: Sequence[CallRecord]) -> list[LoggedIn]:
+    """Each configured agent's logged-in stretch: first call start to last call end of the
+    campaigns the agent works (none for an agent whose campaigns placed no call)."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for call in calls:
+        end = call.ended_at or call.started_at
+        lo, hi = spans.get(call.campaign, (call.started_at, end))
+        spans[call.campaign] = (min(lo, call.started_at), max(hi, end))
+    shifts: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for campaign in config.campaigns:
+        if campaign.name in spans:
+            for agent in campaign.agents:
+                shifts[agent.name].append(spans[campaign.name])
+    return [
+        LoggedIn(agent, min(s for s, _ in stretches), max(e for _, e in stretches))
+        for agent, stretches in sorted(shifts.items())
+    ]
+
+
+async def day_occupancy(store: CallHistory, config: DialerConfig, day: date) -> list[CampaignOccupancy]:
+    """The figures of one simulated center-local day."""
+    start, end = day_bounds(config, day)
+    calls = await store.calls_between(start, end)
+    return occupancy(
+        calls,
+        simulated_shifts(config, calls),
+        start,
+        end,
+        wrap_up={c.name: c.wrap_up for c in config.campaigns},
+        agents={c.name: [a.name for a in c.agents] for c in config.campaigns},
+    )
+
+
+def summary_line(figures: CampaignOccupancy) -> str:
+    """One line of the table output: how busy the campaign's agents were."""
+    agents = sum(1 for a in figures.agents if a.logged_in_s > 0)  # a connect_to queue is none
+    waited = figures.wait_s / figures.logged_in_s if figures.logged_in_s else 0.0
+    return (
+        f"{figures.campaign}: {agents} agent{'s' if agents != 1 else ''}, "
+        f"{figures.logged_in_s / 3600:.1f} agent-hours logged in, {figures.talk_s / 3600:.1f} h talking "
+        f"({figures.talk_min_per_agent_hour:.1f} talk min per agent-hour), {waited:.0%} waiting; "
+        f"{figures.abandoned} abandoned of {figures.live_answers} live answers ({figures.abandon_rate:.1%})"
+    )
+
+
+__all__ = ["day_occupancy", "simulated_shifts", "summary_line"]

@@ -1,0 +1,144 @@
+"""`dialer simulate --dial-mode M --agents N`: the config a simulation runs instead of the
+file's, so a supervisor can run the same list through each mode (issue 13).
+
+* ``--dial-mode`` sets every campaign's ``dial_mode``. Power and predictive abandon a
+  call now and then, which a campaign must allow explicitly: for the simulation this
+  sets ``allow_abandon`` and, where the config has none, a placeholder information
+  message. A campaign without agents (a ``connect_to`` queue) cannot pace on agents and
+  keeps its mode unless ``--agents`` gives it some.
+* ``--agents N`` replaces each campaign's agents with N simulated ones, agent-01 ..
+  agent-N (targets ``sim:agent-NN``), with presence on: they are Ready all day and wrap
+  up after each answered call for the campaign's ``wrap_up``, on the virtual clock. The
+  same N people work every campaign, as one team would.
+
+Every change is said in a note line. A combination the config rules refuse (say power
+on a campaign whose min_ring is below 15 s) is a `SimulationSetupError`: one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from dialer.config import Agent, Campaign, DialerConfig
+from dialer.pacing.modes import DialMode
+from dialer.presence import uses_presence
+from dialer.store.base import Store
+from dialer.store.people import PresenceState, people_of
+
+MAX_AGENTS = 999  # agent-NNN: the names stay sortable
+# Said to an abandoned call when the config has no message (the simulation plays none
+# for real; its length sets how long the simulated call lasts).
+PLACEHOLDER_MESSAGE = "This was a call from {center}. We will call you again. To stop our calls, call us back."
+
+
+class SimulationSetupError(ValueError):
+    """The overrides cannot apply to this config: one clear line."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    dial_mode: DialMode | None = None
+    agents: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.dial_mode is None and self.agents is None
+
+
+def simulated_agents(count: int) -> list[Agent]:
+    width = max(2, len(str(count)))
+    return [Agent(name=f"agent-{i:0{width}d}", target=f"sim:agent-{i:0{width}d}") for i in range(1, count + 1)]
+
+
+def apply_overrides(config: DialerConfig, overrides: Overrides) -> tuple[DialerConfig, list[str]]:
+    """The config the simulation runs, and one note per change it made."""
+    if overrides.empty:
+        return config, []
+    if overrides.agents is not None and not 1 <= overrides.agents <= MAX_AGENTS:
+        raise SimulationSetupError(f"--agents must be between 1 and {MAX_AGENTS}, not {overrides.agents}")
+    if overrides.dial_mode is DialMode.PREVIEW:
+        # A preview waits for a person to press Call; a simulation has nobody to press it.
+        raise SimulationSetupError(
+            "--dial-mode preview cannot be simulated (no person presses Call); "
+            "simulate progressive for the same agents without the reading time"
+        )
+    notes: list[str] = []
+    campaigns = [_campaign(config, c, overrides, notes) for c in config.campaigns]
+    if overrides.agents is not None:
+        notes.append(
+            f"--agents {overrides.agents}: every campaign is worked by agent-01..{overrides.agents} "
+            "(Ready all day, one team shared by the campaigns, wrap-up after each answered call)"
+        )
+    return config.model_copy(update={"campaigns": campaigns}), notes
+
+
+def _campaign(config: DialerConfig, campaign: Campaign, o: Overrides, notes: list[str]) -> Campaign:
+    update: dict[str, Any] = {}
+    if o.agents is not None:
+        update["agents"] = simulated_agents(o.agents)
+        update["presence"] = True
+    has_agents = bool(update.get("agents", campaign.agents))
+    mode = o.dial_mode
+    if mode is not None and mode is not campaign.dial_mode:
+        if mode.client_first and not has_agents:
+            notes.append(
+                f"campaign {campaign.name}: no agents (connect_to {campaign.connect_to}): stays "
+                f"{campaign.dial_mode.value}; --agents N gives it agents"
+            )
+            mode = None
+        else:
+            update["dial_mode"] = mode
+            notes.append(f"campaign {campaign.name}: dial_mode {mode.value} (was {campaign.dial_mode.value})")
+    if mode is not None and mode.client_first:
+        if not campaign.allow_abandon:
+            update["allow_abandon"] = True
+            notes.append(f"campaign {campaign.name}: allow_abandon set for the simulation")
+        if not campaign.information_message.strip() and campaign.information_audio is None:
+            update["information_message"] = PLACEHOLDER_MESSAGE.format(center=config.center.name)
+            notes.append(f"campaign {campaign.name}: a placeholder information_message (the config has none)")
+        ratio = campaign.power_ratio
+        agents = len(update.get("agents", campaign.agents))
+        if campaign.lines < agents * ratio:
+            notes.append(
+                f"campaign {campaign.name}: {campaign.lines} lines for {agents} agents at up to {ratio:g} calls "
+                "each: the lines bound the calls in flight"
+            )
+    if not update:
+        return campaign
+    try:
+        return Campaign.model_validate({**campaign.model_dump(), **update})
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise SimulationSetupError(
+            f"campaign {campaign.name}{': ' + where if where else ''}: {msg} (with the simulate options given)"
+        ) from None
+
+
+async def next_wrap_up_end(store: Store, config: DialerConfig, now: datetime) -> datetime | None:
+    """When the next agent of a presence campaign comes back from wrap-up (after `now`),
+    or None: the simulation steps then, as the production tick would, so an agent does
+    not wait in the simulation for a step nothing else triggers."""
+    names = sorted({a.name for c in config.campaigns if uses_presence(config, c) for a in c.agents})
+    if not names:
+        return None
+    ends = [
+        p.wrap_up_until
+        for p in await people_of(store).presence(now, names)
+        if p.state is PresenceState.WRAP_UP and p.wrap_up_until is not None and p.wrap_up_until > now
+    ]
+    return min(ends, default=None)
+
+
+__all__ = [
+    "Overrides",
+    "SimulationSetupError",
+    "apply_overrides",
+    "next_wrap_up_end",
+    "simulated_agents",
+]

@@ -29,7 +29,7 @@ from dialer.planning import day_bounds
 from dialer.presence import mark_agents_ready
 from dialer.reports import ReportRow, day_report
 from dialer.scheduling import Scheduler
-from dialer.simulate_setup import next_wrap_up_end
+from dialer.simulate_setup import PreviewReader, next_wrap_up_end
 from dialer.store.base import Store
 from dialer.store.roles import CallHistory
 from providers.base import Provider
@@ -170,6 +170,7 @@ async def run_simulation(
     dispatcher = Dispatcher(store, providers, config, clock, owner="simulation")
     await mark_agents_ready(store, config, clock.now(), by="simulation")  # issue 12: no humans in a simulation
     daily = DailyJobs(dispatcher.owner)
+    previews = PreviewReader(dispatcher, clock)
     results: list[DayResult] = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
@@ -188,6 +189,7 @@ async def run_simulation(
                 step = asyncio.ensure_future(dispatcher.step())
                 await _quiesce(clock, dispatcher, [step])
                 step.result()
+                previews.after_step()  # issue 13: simulated agents press Call on their previews
                 wake_reason.stepped(clock.now(), dispatcher.ended)
             # The next client falling due changes only when a step or a call's result
             # touched the queue: ask the store then, not at every instant.

@@ -1,7 +1,8 @@
 """`dialer simulate --dial-mode M --agents N`: the config a simulation runs instead of the
 file's, so a supervisor can run the same list through each mode (issue 13).
 
-* ``--dial-mode`` sets every campaign's ``dial_mode``. Power and predictive abandon a
+* ``--dial-mode`` sets every campaign's ``dial_mode``. In preview the simulated agent
+  reads each card (`PreviewReader`) and presses Call. Power and predictive abandon a
   call now and then, which a campaign must allow explicitly: for the simulation this
   sets ``allow_abandon`` and, where the config has none, a placeholder information
   message. A campaign without agents (a ``connect_to`` queue) cannot pace on agents and
@@ -21,15 +22,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from pydantic import ValidationError
 
+from dialer.clock import Clock
 from dialer.config import Agent, Campaign, DialerConfig
+from dialer.dispatcher import Dispatcher
 from dialer.pacing.modes import DialMode
 from dialer.presence import uses_presence
+from dialer.preview import HeldPreview, PreviewRefused
 from dialer.store.base import Store
 from dialer.store.people import PresenceState, people_of
 
-MAX_AGENTS = 999  # agent-NNN: the names stay sortable
+log = structlog.get_logger("dialer.simulate")
+
+MAX_AGENTS = 999
+# How long a simulated agent reads a preview card before pressing Call.
+PREVIEW_READING_SECONDS = 12.0  # agent-NNN: the names stay sortable
 # Said to an abandoned call when the config has no message (the simulation plays none
 # for real; its length sets how long the simulated call lasts).
 PLACEHOLDER_MESSAGE = "This was a call from {center}. We will call you again. To stop our calls, call us back."
@@ -60,12 +69,6 @@ def apply_overrides(config: DialerConfig, overrides: Overrides) -> tuple[DialerC
         return config, []
     if overrides.agents is not None and not 1 <= overrides.agents <= MAX_AGENTS:
         raise SimulationSetupError(f"--agents must be between 1 and {MAX_AGENTS}, not {overrides.agents}")
-    if overrides.dial_mode is DialMode.PREVIEW:
-        # A preview waits for a person to press Call; a simulation has nobody to press it.
-        raise SimulationSetupError(
-            "--dial-mode preview cannot be simulated (no person presses Call); "
-            "simulate progressive for the same agents without the reading time"
-        )
     notes: list[str] = []
     campaigns = [_campaign(config, c, overrides, notes) for c in config.campaigns]
     if overrides.agents is not None:
@@ -84,7 +87,7 @@ def _campaign(config: DialerConfig, campaign: Campaign, o: Overrides, notes: lis
     has_agents = bool(update.get("agents", campaign.agents))
     mode = o.dial_mode
     if mode is not None and mode is not campaign.dial_mode:
-        if mode.client_first and not has_agents:
+        if (mode.client_first or mode is DialMode.PREVIEW) and not has_agents:
             notes.append(
                 f"campaign {campaign.name}: no agents (connect_to {campaign.connect_to}): stays "
                 f"{campaign.dial_mode.value}; --agents N gives it agents"
@@ -92,6 +95,8 @@ def _campaign(config: DialerConfig, campaign: Campaign, o: Overrides, notes: lis
             mode = None
         else:
             update["dial_mode"] = mode
+            if mode is DialMode.PREVIEW and campaign.presence is None:
+                update["presence"] = True  # a preview is offered to a Ready agent
             notes.append(f"campaign {campaign.name}: dial_mode {mode.value} (was {campaign.dial_mode.value})")
     if mode is not None and mode.client_first:
         if not campaign.allow_abandon:
@@ -120,6 +125,32 @@ def _campaign(config: DialerConfig, campaign: Campaign, o: Overrides, notes: lis
         ) from None
 
 
+class PreviewReader:
+    """The simulated agents of a preview campaign: each reads the client's card for
+    `PREVIEW_READING_SECONDS` of virtual time, then presses Call (never Skip: a skip
+    depends on what a person knows, which a simulation cannot draw)."""
+
+    def __init__(self, dispatcher: Dispatcher, clock: Clock):
+        self.dispatcher, self.clock = dispatcher, clock
+        self._seen: set[str] = set()
+
+    def after_step(self) -> None:
+        """Start reading the previews the step just offered."""
+        for held in list(self.dispatcher.previews.values()):
+            if held.call_id not in self._seen:
+                self._seen.add(held.call_id)
+                # A side task of the dispatcher: the simulation waits for it like for a call.
+                self.dispatcher._spawn(self._read(held))
+
+    async def _read(self, held: HeldPreview) -> None:
+        await self.clock.sleep(PREVIEW_READING_SECONDS)
+        self._seen.discard(held.call_id)
+        try:
+            await self.dispatcher.preview_call(held.client_id, held.agent.name)
+        except PreviewRefused as exc:  # the window closed meanwhile: the client went back
+            log.info("simulated_preview_refused", client_id=held.client_id, reason=str(exc))
+
+
 async def next_wrap_up_end(store: Store, config: DialerConfig, now: datetime) -> datetime | None:
     """When the next agent of a presence campaign comes back from wrap-up (after `now`),
     or None: the simulation steps then, as the production tick would, so an agent does
@@ -136,7 +167,9 @@ async def next_wrap_up_end(store: Store, config: DialerConfig, now: datetime) ->
 
 
 __all__ = [
+    "PREVIEW_READING_SECONDS",
     "Overrides",
+    "PreviewReader",
     "SimulationSetupError",
     "apply_overrides",
     "next_wrap_up_end",

@@ -61,7 +61,7 @@ def run_cmd(ctx: click.Context, config_path: Path, db: str | None) -> None:
     "dial_mode",
     default=None,
     metavar="MODE",
-    help="run every campaign in this mode: progressive, power or predictive (power/predictive allow abandons)",
+    help="run every campaign in this mode: preview, progressive, power or predictive (the last two allow abandons)",
 )
 @click.option(
     "--agents",

@@ -18,6 +18,7 @@ from dialer.config.loader import load_config
 from dialer.domain import CallStatus
 from dialer.model import CallRecord
 from dialer.planning import day_bounds
+from dialer.simulate_setup import PREVIEW_READING_SECONDS
 from dialer.store.sqlite import SqliteStore
 
 DAY = "2026-12-01"
@@ -74,7 +75,7 @@ def simulate(cfg: Path, csv: Path, *extra: str) -> Result:
         (["--dial-mode", "turbo"], "error: --dial-mode 'turbo' is not a dial mode (preview, progressive, power, pre"),
         (["--agents", "ten"], "error: --agents 'ten' is not a number of agents (1 to 999)"),
         (["--agents", "0"], "error: --agents must be between 1 and 999, not 0"),
-        (["--dial-mode", "preview"], "error: --dial-mode preview cannot be simulated"),
+        (["--dial-mode", ""], "error: --dial-mode '' is not a dial mode"),
     ],
 )  # fmt: skip
 def test_bad_options_are_one_line(tmp_path: Path, args: list[str], says: str) -> None:
@@ -187,3 +188,23 @@ def test_agents_wrap_up_and_come_back_on_the_virtual_clock(progressive: dict[str
             else:
                 assert after.started_at >= before.ended_at
     assert right_after >= 3
+
+
+def test_preview_agents_read_each_card_then_call(tmp_path: Path) -> None:
+    """In preview the simulated agent reads the card for PREVIEW_READING_SECONDS after
+    being Ready (and after wrap-up), then presses Call."""
+    cfg, csv = files(tmp_path, clients=8, lines=2)
+    db = tmp_path / "sim.db"
+    result = simulate(cfg, csv, "--dial-mode", "preview", "--agents", "1", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "simulate: campaign sales: dial_mode preview (was progressive)" in result.stdout
+    calls = sorted(asyncio.run(calls_of(cfg, db)), key=lambda c: c.started_at)
+    assert len(calls) >= 8 and {c.agent for c in calls} == {"agent-01"}
+    reading = timedelta(seconds=PREVIEW_READING_SECONDS)
+    exact = 0
+    for before, after in zip(calls, calls[1:], strict=False):
+        assert before.ended_at is not None
+        ready = before.ended_at + (timedelta(seconds=45) if before.status is CallStatus.ANSWERED else timedelta(0))
+        assert after.started_at >= ready + reading
+        exact += after.started_at - (ready + reading) < timedelta(seconds=2)
+    assert exact >= 3

@@ -29,7 +29,7 @@ from dialer.planning import day_bounds
 from dialer.presence import mark_agents_ready
 from dialer.reports import ReportRow, day_report
 from dialer.scheduling import Scheduler
-from dialer.simulate_setup import PreviewReader, next_wrap_up_end
+from dialer.simulate_setup import PreviewReader, next_wrap_up_end, simulation_settings
 from dialer.store.base import Store
 from dialer.store.roles import CallHistory
 from providers.base import Provider
@@ -82,8 +82,7 @@ def simulated_providers(config: DialerConfig, clock: VirtualClock, seed: int | N
             break
     out: dict[str, Provider] = {}
     for name, p in config.providers.items():
-        settings = dict(p.settings if p.type == "simulated" else template)
-        settings.setdefault("hourly", "typical")  # issue 13: fewer answers at lunch and in the evening
+        settings = simulation_settings(p.settings if p.type == "simulated" else template)  # issue 13
         if seed is not None:
             settings["seed"] = seed
         out[name] = SimulatedProvider(name, settings, clock)

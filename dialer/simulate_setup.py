@@ -125,6 +125,12 @@ def _campaign(config: DialerConfig, campaign: Campaign, o: Overrides, notes: lis
         ) from None
 
 
+def simulation_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """A simulated provider's settings as `dialer simulate` runs them: answer rates follow
+    the client's local hour ("typical": fewer at lunch and in the evening) unless set."""
+    return {"hourly": "typical", **settings}
+
+
 class PreviewReader:
     """The simulated agents of a preview campaign: each reads the client's card for
     `PREVIEW_READING_SECONDS` of virtual time, then presses Call (never Skip: a skip
@@ -174,4 +180,5 @@ __all__ = [
     "apply_overrides",
     "next_wrap_up_end",
     "simulated_agents",
+    "simulation_settings",
 ]

@@ -136,8 +136,10 @@ class SimulatedSettings(BaseModel):
         if all(n in info.data for n in names):  # a bad rate is reported at its own field
             base = tuple(float(info.data[n]) for n in names)
             _, problems = rates_table((base[0], base[1], base[2], base[3], base[4]), factors)
-            if problems:
-                raise ValueError("; ".join(problems))
+            # Base rates above 1 are said once, by _rates; here only what the factors add.
+            if problems and sum(base) <= 1.0 + 1e-9:
+                more = f" (and {len(problems) - 1} more hours)" if len(problems) > 1 else ""
+                raise ValueError(f"{problems[0]}{more}")
         return v
 
     @field_validator("timezone")

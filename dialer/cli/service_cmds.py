@@ -212,7 +212,7 @@ def _check_simulated_settings(config: DialerConfig) -> None:
     otherwise stop it midway): the first bad field as one line."""
     from pydantic import ValidationError
 
-    from dialer.simulate_setup import SimulationSetupError
+    from dialer.simulate_setup import SimulationSetupError, simulation_settings
     from providers.base import settings_issues
     from providers.simulated import SimulatedSettings
 
@@ -220,10 +220,13 @@ def _check_simulated_settings(config: DialerConfig) -> None:
         if p.type != "simulated":
             continue
         try:
-            SimulatedSettings.model_validate(p.settings | {"type": p.type})
+            SimulatedSettings.model_validate(simulation_settings(p.settings))
         except ValidationError as exc:
             lines, _ = settings_issues(exc, "simulated", name)
-            raise SimulationSetupError(lines.splitlines()[0]) from None
+            line = lines.splitlines()[0]
+            if "hourly" not in p.settings and line.startswith(f"providers.{name}.hourly:"):
+                line += " (the typical profile dialer simulate applies; set hourly: flat to keep the rates all day)"
+            raise SimulationSetupError(line) from None
 
 
 @command("test-call")

@@ -95,6 +95,16 @@ def test_a_bad_simulated_setting_names_the_field(tmp_path: Path) -> None:
     ]
 
 
+def test_rates_the_typical_profile_pushes_above_one_are_named(tmp_path: Path) -> None:
+    cfg, csv = files(tmp_path)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("machine_rate: 0.1", "machine_rate: 0.45"), encoding="utf-8")
+    result = simulate(cfg, csv)
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: providers.sim.hourly: at 13:00 answer+busy+machine+failed+invalid rates add up to")
+    assert "set hourly: flat" in line
+
+
 def test_power_mode_without_agents_keeps_the_queue_and_says_so(tmp_path: Path) -> None:
     cfg, csv = files(tmp_path, clients=4)
     result = simulate(cfg, csv, "--dial-mode", "power", "--format", "json")

@@ -126,6 +126,8 @@ class SimulatedSettings(BaseModel):
             if v not in HOURLY_PROFILES:
                 raise ValueError(f"{v!r} is not a profile: {' or '.join(HOURLY_PROFILES)}, or {{hour: factors}}")
             return dict(HOURLY_PROFILES[v])
+        if isinstance(v, dict):  # YAML reads an unquoted 13: as a number
+            return {str(k): f for k, f in v.items()}
         return v
 
     @field_validator("hourly")
@@ -369,15 +371,25 @@ class SimulatedProvider(Provider):
             ring = (self.clock.now() - dialed_at).total_seconds()
             answered_at = None
             talk = 0.0
+            agent = None
             if status is CallStatus.ANSWERED:
                 answered_at = self.clock.now()
                 emit(ProviderEvent("answered", request.call_id, answered_at, pcid))
+                if request.agent_at_answer is not None:  # client first: the person at the desk, or nobody
+                    leg = await request.agent_at_answer(answered_at)
+                    if leg is None:
+                        status = CallStatus.ABANDONED
+                        await self._wait(self._message_seconds(request))
+                    else:
+                        agent = leg.agent
+            if status is CallStatus.ANSWERED:
+                bridged = self.clock.now()
                 limit = (
                     request.hard_limit.total_seconds() if request.hard_limit is not None else s.human_max_talk_seconds
                 )
                 # Real talk time: the person hangs up, or the campaign's hard limit does.
                 await self._until_hang_up(event, limit)
-                talk = (self.clock.now() - answered_at).total_seconds()
+                talk = (self.clock.now() - bridged).total_seconds()
             elif status is CallStatus.MACHINE:
                 answered_at = self.clock.now()
                 await self._until_hang_up(event, 3.0 / s.real_time_scale)
@@ -391,6 +403,7 @@ class SimulatedProvider(Provider):
                 answered_at=answered_at,
                 ring_s=round(ring, 3),
                 talk_s=round(talk, 3),
+                agent=agent,
             )  # no disposition: the person records it
             self._results[pcid] = result
             return result

@@ -1,4 +1,4 @@
-"""`dialer simulate --dial-mode M --agents N`: the config a simulation runs instead of the
+"""`dialer simulate --dial-mode M --agents N --lines L`: the config a simulation runs instead of the
 file's, so a supervisor can run the same list through each mode (issue 13).
 
 * ``--dial-mode`` sets every campaign's ``dial_mode``. In preview the simulated agent
@@ -11,6 +11,8 @@ file's, so a supervisor can run the same list through each mode (issue 13).
   agent-N (targets ``sim:agent-NN``), with presence on: they are Ready all day and wrap
   up after each answered call for the campaign's ``wrap_up``, on the virtual clock. The
   same N people work every campaign, as one team would.
+* ``--lines N`` sets every campaign's lines (power and predictive need more lines than
+  agents).
 
 Every change is said in a note line. A combination the config rules refuse (say power
 on a campaign whose min_ring is below 15 s) is a `SimulationSetupError`: one line.
@@ -36,9 +38,10 @@ from dialer.store.people import PresenceState, people_of
 
 log = structlog.get_logger("dialer.simulate")
 
-MAX_AGENTS = 999
+MAX_AGENTS = 999  # agent-NNN: the names stay sortable
+MAX_LINES = 10_000
 # How long a simulated agent reads a preview card before pressing Call.
-PREVIEW_READING_SECONDS = 12.0  # agent-NNN: the names stay sortable
+PREVIEW_READING_SECONDS = 12.0
 # Said to an abandoned call when the config has no message (the simulation plays none
 # for real; its length sets how long the simulated call lasts).
 PLACEHOLDER_MESSAGE = "This was a call from {center}. We will call you again. To stop our calls, call us back."
@@ -52,10 +55,11 @@ class SimulationSetupError(ValueError):
 class Overrides:
     dial_mode: DialMode | None = None
     agents: int | None = None
+    lines: int | None = None
 
     @property
     def empty(self) -> bool:
-        return self.dial_mode is None and self.agents is None
+        return self.dial_mode is None and self.agents is None and self.lines is None
 
 
 def simulated_agents(count: int) -> list[Agent]:
@@ -69,6 +73,8 @@ def apply_overrides(config: DialerConfig, overrides: Overrides) -> tuple[DialerC
         return config, []
     if overrides.agents is not None and not 1 <= overrides.agents <= MAX_AGENTS:
         raise SimulationSetupError(f"--agents must be between 1 and {MAX_AGENTS}, not {overrides.agents}")
+    if overrides.lines is not None and not 1 <= overrides.lines <= MAX_LINES:
+        raise SimulationSetupError(f"--lines must be between 1 and {MAX_LINES}, not {overrides.lines}")
     notes: list[str] = []
     campaigns = [_campaign(config, c, overrides, notes) for c in config.campaigns]
     if overrides.agents is not None:
@@ -81,6 +87,9 @@ def apply_overrides(config: DialerConfig, overrides: Overrides) -> tuple[DialerC
 
 def _campaign(config: DialerConfig, campaign: Campaign, o: Overrides, notes: list[str]) -> Campaign:
     update: dict[str, Any] = {}
+    if o.lines is not None and o.lines != campaign.lines:
+        update["lines"] = o.lines
+        notes.append(f"campaign {campaign.name}: {o.lines} lines (was {campaign.lines})")
     if o.agents is not None:
         update["agents"] = simulated_agents(o.agents)
         update["presence"] = True
@@ -107,10 +116,11 @@ def _campaign(config: DialerConfig, campaign: Campaign, o: Overrides, notes: lis
             notes.append(f"campaign {campaign.name}: a placeholder information_message (the config has none)")
         ratio = campaign.power_ratio
         agents = len(update.get("agents", campaign.agents))
-        if campaign.lines < agents * ratio:
+        lines = update.get("lines", campaign.lines)
+        if lines < agents * ratio:
             notes.append(
-                f"campaign {campaign.name}: {campaign.lines} lines for {agents} agents at up to {ratio:g} calls "
-                "each: the lines bound the calls in flight"
+                f"campaign {campaign.name}: {lines} lines for {agents} agents at up to {ratio:g} calls "
+                "each: the lines bound the calls in flight (--lines N)"
             )
     if not update:
         return campaign

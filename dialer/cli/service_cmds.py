@@ -70,6 +70,9 @@ def run_cmd(ctx: click.Context, config_path: Path, db: str | None) -> None:
     metavar="N",
     help="replace each campaign's agents with N simulated ones (agent-01..N, Ready all day)",
 )
+@click.option(
+    "--lines", "lines", default=None, metavar="N", help="set every campaign's lines (calls in flight at most)"
+)
 @format_option(["table", "json"], default="table", legacy=["json"])
 def simulate_cmd(
     config_path: Path,
@@ -80,6 +83,7 @@ def simulate_cmd(
     db: str | None,
     dial_mode: str | None,
     agents: str | None,
+    lines: str | None,
     fmt: str,
 ) -> None:
     """Run whole working days on a virtual clock with the simulated provider."""
@@ -92,7 +96,7 @@ def simulate_cmd(
     config = load_or_exit(config_path)
     first_day = parse_day(first, config, "--from")
     try:
-        config, notes = apply_overrides(config, _overrides(dial_mode, agents))
+        config, notes = apply_overrides(config, _overrides(dial_mode, agents, lines))
         _check_simulated_settings(config)
     except SimulationSetupError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -186,10 +190,21 @@ def simulate_cmd(
         raise SystemExit(1)
 
 
-def _overrides(dial_mode: str | None, agents: str | None) -> Overrides:
+def _count(option: str, value: str | None, what: str, most: int) -> int | None:
+    from dialer.simulate_setup import SimulationSetupError
+
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise SimulationSetupError(f"{option} {value!r} is not a number of {what} (1 to {most})") from None
+
+
+def _overrides(dial_mode: str | None, agents: str | None, lines: str | None) -> Overrides:
     """The simulate options as overrides; a bad value is one line (SimulationSetupError)."""
     from dialer.pacing.modes import DialMode
-    from dialer.simulate_setup import MAX_AGENTS, Overrides, SimulationSetupError
+    from dialer.simulate_setup import MAX_AGENTS, MAX_LINES, Overrides, SimulationSetupError
 
     mode = None
     if dial_mode is not None:
@@ -198,13 +213,11 @@ def _overrides(dial_mode: str | None, agents: str | None) -> Overrides:
         except ValueError:
             modes = ", ".join(m.value for m in DialMode)
             raise SimulationSetupError(f"--dial-mode {dial_mode!r} is not a dial mode ({modes})") from None
-    count = None
-    if agents is not None:
-        try:
-            count = int(agents)
-        except ValueError:
-            raise SimulationSetupError(f"--agents {agents!r} is not a number of agents (1 to {MAX_AGENTS})") from None
-    return Overrides(dial_mode=mode, agents=count)
+    return Overrides(
+        dial_mode=mode,
+        agents=_count("--agents", agents, "agents", MAX_AGENTS),
+        lines=_count("--lines", lines, "lines", MAX_LINES),
+    )
 
 
 def _check_simulated_settings(config: DialerConfig) -> None:

@@ -75,6 +75,8 @@ def simulate(cfg: Path, csv: Path, *extra: str) -> Result:
         (["--dial-mode", "turbo"], "error: --dial-mode 'turbo' is not a dial mode (preview, progressive, power, pre"),
         (["--agents", "ten"], "error: --agents 'ten' is not a number of agents (1 to 999)"),
         (["--agents", "0"], "error: --agents must be between 1 and 999, not 0"),
+        (["--lines", "many"], "error: --lines 'many' is not a number of lines (1 to 10000)"),
+        (["--lines", "-1"], "error: --lines must be between 1 and 10000, not -1"),
         (["--dial-mode", ""], "error: --dial-mode '' is not a dial mode"),
     ],
 )  # fmt: skip
@@ -127,6 +129,9 @@ def test_power_mode_with_agents_allows_abandons_and_says_so(tmp_path: Path) -> N
         "simulate: --agents 2: every campaign is worked by agent-01..2",
     ):
         assert note in result.stdout
+    more = simulate(cfg, csv, "--dial-mode", "power", "--agents", "2", "--lines", "4")
+    assert more.exit_code == 0, more.output
+    assert "simulate: campaign sales: 4 lines (was 3)" in more.stdout and "the lines bound" not in more.stdout
 
 
 async def calls_of(cfg: Path, db: Path) -> list[CallRecord]:

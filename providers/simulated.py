@@ -7,9 +7,10 @@ drawn from per-stage weights, as an agent would record it.
 
 Settings (YAML, under ``providers: NAME: {type: simulated, ...}``):
   seed, answer_rate, busy_rate, machine_rate, failed_rate, invalid_rate
-  (the rest rings out: no answer), hourly: {"13": {answer, busy, machine}} (factors on
-  those rates per client-local hour; default: fewer answers at lunch and in the evening,
-  see providers/simulated_rates.py), timezone (local hour of a request without the
+  (the rest rings out: no answer), hourly: flat | typical | {"13": {answer, busy,
+  machine}} (factors on those rates per client-local hour: flat by default, `typical`
+  under `dialer simulate`: fewer answers at lunch and in the evening, see
+  providers/simulated_rates.py), timezone (local hour of a request without the
   client's zone), ring: {answered|machine|busy|failed: {median, sigma, lo, hi}} (a
   no-answer rings until the ring timeout, at least min_ring) or the older
   ring_seconds: [lo, hi] (one uniform range), talk_seconds: {median, sigma} (log-normal),

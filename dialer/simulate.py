@@ -82,7 +82,7 @@ def simulated_providers(config: DialerConfig, clock: VirtualClock, seed: int | N
             break
     out: dict[str, Provider] = {}
     for name, p in config.providers.items():
-        settings = simulation_settings(p.settings if p.type == "simulated" else template)  # issue 13
+        settings = simulation_settings(p.settings if p.type == "simulated" else template, config)  # issue 13
         if seed is not None:
             settings["seed"] = seed
         out[name] = SimulatedProvider(name, settings, clock)

@@ -135,10 +135,11 @@ def _campaign(config: DialerConfig, campaign: Campaign, o: Overrides, notes: lis
         ) from None
 
 
-def simulation_settings(settings: dict[str, Any]) -> dict[str, Any]:
+def simulation_settings(settings: dict[str, Any], config: DialerConfig) -> dict[str, Any]:
     """A simulated provider's settings as `dialer simulate` runs them: answer rates follow
-    the client's local hour ("typical": fewer at lunch and in the evening) unless set."""
-    return {"hourly": "typical", **settings}
+    the client's local hour ("typical": fewer at lunch and in the evening) unless set,
+    and a call that does not carry its client's zone is taken in the center's."""
+    return {"hourly": "typical", "timezone": config.center.timezone, **settings}
 
 
 class PreviewReader:

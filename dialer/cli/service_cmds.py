@@ -233,7 +233,7 @@ def _check_simulated_settings(config: DialerConfig) -> None:
         if p.type != "simulated":
             continue
         try:
-            SimulatedSettings.model_validate(simulation_settings(p.settings))
+            SimulatedSettings.model_validate(simulation_settings(p.settings, config))
         except ValidationError as exc:
             lines, _ = settings_issues(exc, "simulated", name)
             line = lines.splitlines()[0]

@@ -194,11 +194,14 @@ def test_same_seed_same_calls_other_seed_other_calls() -> None:
     assert len({s for s, *_ in first}) >= 3  # a mix of outcomes, not one
 
 
-def share_answered(provider: SimulatedProvider, clock: FixedClock, at: datetime, tz: str, n: int = 1500) -> float:
+def share_answered(
+    provider: SimulatedProvider, clock: FixedClock, at: datetime, tz: str | None, n: int = 1500
+) -> float:
     answered = Counter[bool]()
     for i in range(n):
         clock.set(at)
-        req = request(i, context={"client_id": f"c{i}", "attempt": "1", "stage": "prospect", "client_tz": tz})
+        context = {"client_id": f"c{i}", "attempt": "1", "stage": "prospect"} | ({"client_tz": tz} if tz else {})
+        req = request(i, context=context)
         answered[asyncio.run(provider.dial(req)).status is CallStatus.ANSWERED] += 1
     return answered[True] / n
 
@@ -212,6 +215,12 @@ def test_a_lunch_hour_answers_fewer_than_the_morning() -> None:
     assert lunch < 0.38 < 0.43 < morning  # 0.5 * 0.6 = 0.30 expected at lunch, 0.5 in the morning
     flat = SimulatedProvider("sim", {"seed": 3, "answer_rate": 0.5}, clock)  # the provider's own default: flat
     assert share_answered(flat, clock, at, "Europe/Moscow") > 0.43
+    # A request without the client's zone is taken in the `timezone` setting's.
+    moscow = SimulatedProvider(
+        "sim", {"seed": 3, "answer_rate": 0.5, "hourly": "typical", "timezone": "Europe/Moscow"}, clock
+    )
+    assert share_answered(moscow, clock, at, None) < 0.38
+    assert share_answered(moscow, clock, at, "Europe/London") > 0.43
 
 
 def issues(settings: dict[str, Any]) -> str:

@@ -167,9 +167,9 @@ async def run_simulation(
     clock = VirtualClock(start)
     providers = simulated_providers(config, clock, seed)
     dispatcher = Dispatcher(store, providers, config, clock, owner="simulation")
+    previews = PreviewReader(dispatcher, clock)  # issue 13: simulated agents press Call on previews
     await mark_agents_ready(store, config, clock.now(), by="simulation")  # issue 12: no humans in a simulation
     daily = DailyJobs(dispatcher.owner)
-    previews = PreviewReader(dispatcher, clock)
     results: list[DayResult] = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)

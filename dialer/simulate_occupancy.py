@@ -44,13 +44,25 @@ def simulated_shifts(config: DialerConfig, calls: Sequence[CallRecord]) -> list[
 
 async def day_occupancy(store: CallHistory, config: DialerConfig, day: date) -> list[CampaignOccupancy]:
     """The figures of one simulated center-local day."""
-    start, end = day_bounds(config, day)
-    calls = await store.calls_between(start, end)
+    return await run_occupancy(store, config, [day])
+
+
+async def run_occupancy(store: CallHistory, config: DialerConfig, days: Sequence[date]) -> list[CampaignOccupancy]:
+    """The figures over several simulated days: each day's shift counts (not the nights
+    between them), so the run's occupancy weighs the days by their hours."""
+    calls: list[CallRecord] = []
+    shifts: list[LoggedIn] = []
+    for day in days:
+        start, end = day_bounds(config, day)
+        todays = await store.calls_between(start, end)
+        calls.extend(todays)
+        shifts.extend(simulated_shifts(config, todays))
+    since, until = day_bounds(config, min(days))[0], day_bounds(config, max(days))[1]
     return occupancy(
         calls,
-        simulated_shifts(config, calls),
-        start,
-        end,
+        shifts,
+        since,
+        until,
         wrap_up={c.name: c.wrap_up for c in config.campaigns},
         agents={c.name: [a.name for a in c.agents] for c in config.campaigns},
     )
@@ -68,4 +80,4 @@ def summary_line(figures: CampaignOccupancy) -> str:
     )
 
 
-__all__ = ["day_occupancy", "simulated_shifts", "summary_line"]
+__all__ = ["day_occupancy", "run_occupancy", "simulated_shifts", "summary_line"]

@@ -90,7 +90,7 @@ def simulate_cmd(
     from dialer.importer import ImportAborted, ImportFileError
     from dialer.loading import load_clients
     from dialer.simulate import run_simulation
-    from dialer.simulate_occupancy import day_occupancy, summary_line
+    from dialer.simulate_occupancy import day_occupancy, run_occupancy, summary_line
     from dialer.simulate_setup import SimulationSetupError, apply_overrides
 
     config = load_or_exit(config_path)
@@ -114,10 +114,11 @@ def simulate_cmd(
     async def go(store: Store) -> Any:
         summary, _ = await load_clients(config, clients_csv, store, now=start)
         results = await run_simulation(store, config, first_day, days, seed)
-        return summary, results, [await day_occupancy(store, config, r.day) for r in results]
+        figures = [await day_occupancy(store, config, r.day) for r in results]
+        return summary, results, figures, await run_occupancy(store, config, [r.day for r in results])
 
     try:
-        summary, results, figures = run_or_exit(with_store(config, db, go, migrate=True))
+        summary, results, figures, totals = run_or_exit(with_store(config, db, go, migrate=True))
     except (ImportFileError, ImportAborted) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -145,6 +146,7 @@ def simulate_cmd(
                         }
                         for r, day_figures in zip(results, figures, strict=True)
                     ],
+                    "occupancy": [f.as_dict() for f in totals],  # over every simulated day
                     "notes": notes,
                 },
                 ensure_ascii=False,
@@ -168,6 +170,11 @@ def simulate_cmd(
             for f in day_figures:
                 if f.agents and f.logged_in_s > 0:
                     click.echo(f"occupancy: {summary_line(f)}")
+        if len(results) > 1:
+            click.echo("")
+            for f in totals:
+                if f.agents and f.logged_in_s > 0:
+                    click.echo(f"occupancy over {len(results)} days: {summary_line(f)}")
     crashes = [r for r in results if r.audit.provider_crashes]
     if crashes:
         # On stderr as well, so a --json consumer (and a CI log) sees why it failed.

@@ -150,13 +150,15 @@ def progressive(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("modes")
     cfg, csv = files(tmp, clients=40, lines=3)
     db = tmp / "sim.db"
-    result = simulate(cfg, csv, "--dial-mode", "progressive", "--agents", "2", "--db", str(db), "--format", "json")
+    result = simulate(
+        cfg, csv, "--dial-mode", "progressive", "--agents", "2", "--days", "2", "--db", str(db), "--format", "json"
+    )
     assert result.exit_code == 0, result.output
     return {"out": json.loads(result.stdout), "calls": asyncio.run(calls_of(cfg, db))}
 
 
 def test_json_has_occupancy_per_campaign_and_agent(progressive: dict[str, Any]) -> None:
-    [day] = progressive["out"]["days"]
+    day = progressive["out"]["days"][0]  # the call log read is the first day's
     [sales] = day["occupancy"]
     calls: list[CallRecord] = progressive["calls"]
     answered = [c for c in calls if c.status is CallStatus.ANSWERED]
@@ -185,6 +187,19 @@ def test_json_has_occupancy_per_campaign_and_agent(progressive: dict[str, Any]) 
     assert sales["logged_in_s"] == pytest.approx(2 * shift, abs=0.2)
     assert sales["talk_min_per_agent_hour"] == pytest.approx(sales["talk_s"] / 60 / (2 * shift / 3600), abs=0.01)
     assert sales["wait_s"] == pytest.approx(sum(a["wait_s"] for a in sales["agents"]), abs=0.2)
+
+
+def test_the_run_total_adds_up_the_days(progressive: dict[str, Any]) -> None:
+    days = [d["occupancy"][0] for d in progressive["out"]["days"]]
+    [total] = progressive["out"]["occupancy"]
+    assert len(days) == 2 and all(d["dials"] > 0 for d in days)
+    for key in ("dials", "calls", "live_answers", "abandoned"):
+        assert total[key] == sum(d[key] for d in days)
+    for key in ("logged_in_s", "talk_s", "wait_s"):
+        assert total[key] == pytest.approx(sum(d[key] for d in days), abs=0.5)
+    assert total["talk_min_per_agent_hour"] == pytest.approx(
+        total["talk_s"] / 60 / (total["logged_in_s"] / 3600), abs=0.01
+    )
 
 
 def test_agents_wrap_up_and_come_back_on_the_virtual_clock(progressive: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from dialer.reports import report_dicts, report_table
 from dialer.store.base import Store
 
 if TYPE_CHECKING:
+    from dialer.reporting.occupancy import CampaignOccupancy
     from dialer.simulate_setup import Overrides
 
 
@@ -111,14 +112,17 @@ def simulate_cmd(
     config = config.model_copy(update={"storage": config.storage.model_copy(update={"reports_dir": reports})})
     start, _ = day_bounds(config, first_day)
 
+    figures: list[list[CampaignOccupancy]] = []  # per day, then over the whole run (issue 13)
+
     async def go(store: Store) -> Any:
         summary, _ = await load_clients(config, clients_csv, store, now=start)
         results = await run_simulation(store, config, first_day, days, seed)
-        figures = [await day_occupancy(store, config, r.day) for r in results]
-        return summary, results, figures, await run_occupancy(store, config, [r.day for r in results])
+        figures.extend([await day_occupancy(store, config, r.day) for r in results])
+        figures.append(await run_occupancy(store, config, [r.day for r in results]))
+        return summary, results
 
     try:
-        summary, results, figures, totals = run_or_exit(with_store(config, db, go, migrate=True))
+        summary, results = run_or_exit(with_store(config, db, go, migrate=True))
     except (ImportFileError, ImportAborted) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
@@ -126,6 +130,7 @@ def simulate_cmd(
         if tmp is not None:
             tmp.cleanup()
     violations = sum(r.audit.violations for r in results)
+    totals = figures.pop()
     if fmt == "json":
         click.echo(
             json.dumps(

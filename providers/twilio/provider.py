@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -239,6 +240,13 @@ class TwilioProvider(Provider, WebhookProvider):
             emit(ProviderEvent("created", request.call_id, self.clock.now(), pcid))
             log.info("twilio_call_created", call_id=request.call_id, sid=created, mode=state.mode, cap_s=_secs(cap))
             result = await self._follow(state, emit, pcid)
+            if state.decision is not None and not state.decision.done():
+                # The client hung up while the engine looked for an agent: wait for its
+                # answer (bounded, it never raises) so an agent it reserved for this call
+                # is reported in the result rather than lost by cancelling the question.
+                leg = await asyncio.shield(state.decision)
+                if leg is not None and result.agent is None:
+                    result = replace(result, agent=leg.agent)
         except BaseException as exc:
             if state.parent.sid and not state.parent.final:
                 # The dispatcher gave up on the call (drain timeout) or we failed while

@@ -105,3 +105,19 @@ async def test_ring_time_is_never_below_min_ring(sipp, provider) -> None:
     assert 1.1 <= elapsed <= 3.5, elapsed
     assert result.error == "no answer within 1.2 s"
     assert engine.asked == []  # nobody answered: the engine is never asked
+
+
+async def test_agent_not_picking_up_gives_the_message_and_abandoned(tmp_path: Path, sipp, provider) -> None:
+    audio = sp.write_wav(tmp_path / "information.wav", sp.sine(700, 0.5))
+    with sp.RtpSink() as sink:
+        client = sipp(sp.answer_scenario(sdp_port=sink.port), label="client", max_calls=1, trace_msg=True)
+        agent = sipp(sp.reject_scenario(486, "Busy Here"), label="agent", max_calls=1)
+        p = await provider(direct_settings(client))
+        result = await p.dial(paced(Engine(AgentLeg("ivanova", agent.uri())), audio))
+        await asyncio.sleep(0.1)
+    assert result.status is CallStatus.ABANDONED, result
+    assert result.agent == "ivanova"  # the reserved agent, so the engine can tell who did not answer
+    assert result.answered_at is not None and result.talk_s == 0
+    assert "agent leg 486 Busy Here" in (result.error or "")
+    assert len(sink.payloads(0)) >= 20  # the 0.5 s message (25 frames) reached the client
+    assert await _wait_exit(client) == 0 and client.received("BYE") == 1

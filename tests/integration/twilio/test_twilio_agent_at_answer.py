@@ -207,3 +207,19 @@ async def test_unknown_call_at_another_worker_connects_no_one(
     )
     xml = await twiml(hooks, call, AnsweredBy="human")
     assert "<Dial" not in xml and "<Hangup />" in xml
+
+
+async def test_client_hanging_up_while_the_engine_looks_is_abandoned_with_its_agent(
+    provider: TwilioProvider, fake: FakeTwilio, clock: ScaledClock
+) -> None:
+    hooks = Webhooks(app_for(provider), clock)
+    engine = Engine(AgentLeg("ivanova", AGENT_TARGET), delay=0.4)
+    task = asyncio.create_task(provider.dial(paced(engine)))
+    (call,) = await fake.wait_created(1)
+    answer = asyncio.create_task(twiml(hooks, call, AnsweredBy="human"))
+    await asyncio.sleep(0.1)  # the engine is looking for an agent
+    await hooks.status(form1(call)["StatusCallback"], call.sid, "completed", 3, CallDuration="1", AnsweredBy="human")  # type: ignore[arg-type]
+    result = await finish(task)
+    assert "<Dial" not in await answer and len(engine.asked) == 1
+    # the question was answered, not cancelled: the agent it reserved is in the result
+    assert result.status is CallStatus.ABANDONED and result.agent == "ivanova" and result.talk_s == 0

@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from dialer.domain import CallStatus
-from providers.base import CallResult, DialRequest
+from providers.base import AgentLeg, CallResult, DialRequest
 
 Mode = Literal["agent_first", "client_first"]
 Leg = Literal["parent", "child"]
@@ -206,7 +206,7 @@ class CallState:
     # Client-first pacing (issue 13): the engine's answer to AgentAtAnswer, asked once per
     # call (a repeated TwiML request awaits the same task), the agent it named, and
     # whether the client got the information message instead of an agent.
-    decision: asyncio.Task[Any] | None = None
+    decision: asyncio.Task[AgentLeg | None] | None = None
     agent: str | None = None
     abandoned: bool = False
     informing: bool = False  # <Dial action> got the information message: await the call's own end

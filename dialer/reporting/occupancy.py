@@ -42,6 +42,20 @@ from dialer.model import CallRecord
 
 Span = tuple[datetime, datetime]
 
+# The abandon rate is flagged "near" the campaign's cap from this share of it on (amber
+# on the board and the report), "over" above the cap (red): near leaves a supervisor time
+# to act (fewer lines, progressive) before the regulator's limit is reached.
+NEAR_CAP = 0.8
+
+
+def abandon_level(rate: float | None, cap: float) -> str:
+    """The rate against the cap: ok, near (from NEAR_CAP of the cap on) or over (above it)."""
+    if rate is None:
+        return "ok"
+    if rate > cap:
+        return "over"
+    return "near" if rate >= NEAR_CAP * cap and rate > 0 else "ok"
+
 
 @dataclass(frozen=True)
 class LoggedIn:
@@ -306,4 +320,13 @@ def occupancy(
     return result
 
 
-__all__ = ["AgentOccupancy", "CampaignOccupancy", "LoggedIn", "PresenceChange", "logged_in_from_changes", "occupancy"]
+__all__ = [
+    "NEAR_CAP",
+    "abandon_level",
+    "AgentOccupancy",
+    "CampaignOccupancy",
+    "LoggedIn",
+    "PresenceChange",
+    "logged_in_from_changes",
+    "occupancy",
+]

@@ -174,13 +174,14 @@ def build_rows(
 
 
 def _occupancy_columns(row: ReportRow, o: AgentOccupancy | CampaignOccupancy) -> None:
-    if o.logged_in_s <= 0 and o.talk_s <= 0:
-        return  # nobody logged in (no presence history, e.g. presence off): no figures
+    if o.talk_s > 0 or o.logged_in_s > 0:
+        row.talk_total_s = round(o.talk_s, 1)
+    if o.logged_in_s <= 0:
+        return  # nobody logged in (no presence history, e.g. presence off): no occupancy
     row.logged_in_s = round(o.logged_in_s, 1)
-    row.talk_total_s = round(o.talk_s, 1)
     row.wrap_s = round(o.wrap_s, 1)
     row.wait_s = round(o.wait_s, 1)
-    row.talk_min_per_agent_hour = round(o.talk_min_per_agent_hour, 2) if o.logged_in_s > 0 else None
+    row.talk_min_per_agent_hour = round(o.talk_min_per_agent_hour, 2)
 
 
 async def day_occupancy(

@@ -89,6 +89,13 @@ def test_without_presence_history_occupancy_stays_blank(config: DialerConfig) ->
     total = next(r for r in rows if r.agent == TOTAL)
     assert (total.abandoned, total.abandon_rate, total.abandon_rate_window) == (1, 0.5, None)
     assert total.logged_in_s is None and total.talk_min_per_agent_hour is None
+    # Presence off (nobody ever logged in): the talk, but no occupancy to show.
+    calls = [call(1, CallStatus.ANSWERED, talk_s=60)]
+    occ = occupancy(calls, [], T0, T0 + timedelta(hours=1), {}, {"cold": ["ivanova"]})
+    rows = build_rows(DAY, calls, [], {}, occupancy=occ)
+    assert [(r.agent, r.talk_total_s, r.logged_in_s, r.wait_s, r.talk_min_per_agent_hour) for r in rows] == [
+        (TOTAL, 60, None, None, None), ("ivanova", 60, None, None, None),
+    ]  # fmt: skip
 
 
 def test_the_hour_chart_stacks_abandoned_calls(config: DialerConfig) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from dialer.model import AbandonCounts
+
 # Talk-time buckets around the 3-5 minute guideline.
 TALK_BUCKETS = (30, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200)
 
@@ -46,8 +48,33 @@ class DialerMetrics:
             "dialer_campaign_held", "1 if the campaign places no calls: paused, or no agent ready", ["campaign"],
             registry=r,
         )  # fmt: skip
+        # issue 13: the abandon rate over each campaign's abandon_window, counted by the
+        # store across every worker (dialer_calls_ended{status="abandoned"} counts this
+        # worker's own); alert on dialer_abandon_rate > dialer_abandon_rate_max.
+        self.abandon_rate = Gauge(
+            "dialer_abandon_rate", "Abandoned / live-answered calls over the campaign's abandon_window (all workers)",
+            ["campaign"], registry=r,
+        )  # fmt: skip
+        self.abandoned = Gauge(
+            "dialer_abandoned", "Abandoned calls over the campaign's abandon_window (all workers)", ["campaign"],
+            registry=r,
+        )  # fmt: skip
+        self.live_answers = Gauge(
+            "dialer_live_answers", "Live-answered calls (answered + abandoned) over the campaign's abandon_window",
+            ["campaign"], registry=r,
+        )  # fmt: skip
+        self.abandon_rate_max = Gauge(
+            "dialer_abandon_rate_max", "The campaign's max_abandon_rate (configured cap)", ["campaign"], registry=r
+        )
         self.tick_lag = Gauge("dialer_tick_lag_seconds", "Duration of the last dispatcher tick", registry=r)
         self.store_up = Gauge("dialer_store_up", "1 if the store answered the last tick", registry=r)
+
+    def set_abandon(self, campaign: str, counts: AbandonCounts, cap: float) -> None:
+        """The campaign's abandon figures over its window (the service refreshes them)."""
+        self.abandon_rate.labels(campaign).set(counts.rate)
+        self.abandoned.labels(campaign).set(counts.abandoned)
+        self.live_answers.labels(campaign).set(counts.live)
+        self.abandon_rate_max.labels(campaign).set(cap)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,6 +4,11 @@ The report is computed from the call log and the events of the center's local da
 so its counts always match `dialer calls` for the same date. Rows are per campaign
 and agent, plus one campaign total row (agent ``*``) that also carries the plan
 figures (planned, rolled_over), which belong to the campaign, not to an agent.
+
+Issue 13 adds abandoned calls (no agent: they are on the agent ``-`` row and the
+total), the abandon rate (the day's, and the campaign's rolling window's as of the
+day's end) and occupancy (logged-in, talk, wrap-up and wait time, talk minutes per
+agent-hour; see dialer.reporting.occupancy) from the agents' presence history.
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ import io
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dialer.config.models import DialerConfig
 from dialer.domain import CallStatus, Disposition, Guideline
-from dialer.model import CallRecord, EventRecord
+from dialer.model import AbandonCounts, CallRecord, EventRecord
 from dialer.planning import day_bounds
+from dialer.reporting.occupancy import AgentOccupancy, CampaignOccupancy, LoggedIn, logged_in_from_changes, occupancy
+from dialer.store.people import LOGGED_IN_STATES, PeopleStore
 from dialer.store.roles import DayRecords
 
 CALL_LOG_FIELDS = (
@@ -63,6 +70,15 @@ class ReportRow:
     talk_short: int = 0
     talk_within: int = 0
     talk_long: int = 0
+    # issue 13 (appended: the columns above keep their order)
+    abandoned: int = 0  # answered live, no agent free: the information message, hung up
+    abandon_rate: float | None = None  # campaign rows: abandoned / (reached + abandoned) of the day
+    abandon_rate_window: float | None = None  # campaign rows: over abandon_window, to the day's end
+    logged_in_s: float | None = None  # occupancy: None without presence history
+    talk_total_s: float | None = None
+    wrap_s: float | None = None
+    wait_s: float | None = None
+    talk_min_per_agent_hour: float | None = None
 
 
 REPORT_FIELDS = tuple(f.name for f in fields(ReportRow))
@@ -76,6 +92,7 @@ _STATUS_FIELD = {
     CallStatus.INVALID_NUMBER: "invalid_number",
     CallStatus.CANCELED: "canceled",
     CallStatus.INTERRUPTED: "interrupted",
+    CallStatus.ABANDONED: "abandoned",
 }
 _DISPOSITION_FIELD = {
     Disposition.MEETING_SET: "meetings_set",
@@ -91,12 +108,18 @@ def build_rows(
     calls: Iterable[CallRecord],
     events: Iterable[EventRecord],
     plans: dict[str, tuple[int, int]],
+    *,
+    occupancy: Sequence[CampaignOccupancy] = (),
+    window_rates: Mapping[str, float] | None = None,
 ) -> list[ReportRow]:
     """Pure: the report rows from a day's calls, events and plans.
 
     `plans` maps campaign -> (planned, rolled over: planned, not dialed that day, and no
-    longer dialable that day; see `Plans.plan_counts`)."""
+    longer dialable that day; see `Plans.plan_counts`). `occupancy` (per campaign, of
+    the same day) fills the occupancy columns and adds a row for an agent who was logged
+    in without a call; `window_rates` is each campaign's rolling abandon rate."""
     calls = list(calls)
+    window_rates = window_rates or {}
     became_hot_calls = {e.call_id for e in events if e.call_id and e.from_stage != "hot" and e.to_stage == "hot"}
     groups: dict[tuple[str, str], list[CallRecord]] = defaultdict(list)
     for c in calls:
@@ -104,6 +127,14 @@ def build_rows(
         groups[(c.campaign, TOTAL)].append(c)
     for campaign in plans:
         groups.setdefault((campaign, TOTAL), [])
+    occupied: dict[tuple[str, str], AgentOccupancy | CampaignOccupancy] = {}
+    for camp in occupancy:
+        occupied[(camp.campaign, TOTAL)] = camp
+        groups.setdefault((camp.campaign, TOTAL), [])
+        for one in camp.agents:
+            occupied[(camp.campaign, one.agent)] = one
+            if one.logged_in_s > 0:
+                groups.setdefault((camp.campaign, one.agent), [])
     rows: list[ReportRow] = []
     for (campaign, agent), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] != TOTAL, kv[0][1])):
         row = ReportRow(date=day.isoformat(), campaign=campaign, agent=agent)
@@ -131,8 +162,61 @@ def build_rows(
             row.talk_within_share = round(row.talk_within / len(talks), 3)
         if agent == TOTAL and campaign in plans:
             row.planned, row.rolled_over = plans[campaign]
+        if agent == TOTAL:
+            live = row.reached + row.abandoned
+            row.abandon_rate = round(row.abandoned / live, 4) if live else None
+            if campaign in window_rates:
+                row.abandon_rate_window = round(window_rates[campaign], 4)
+        if (campaign, agent) in occupied:
+            _occupancy_columns(row, occupied[(campaign, agent)])
         rows.append(row)
     return rows
+
+
+def _occupancy_columns(row: ReportRow, o: AgentOccupancy | CampaignOccupancy) -> None:
+    if o.talk_s > 0 or o.logged_in_s > 0:
+        row.talk_total_s = round(o.talk_s, 1)
+    if o.logged_in_s <= 0:
+        return  # nobody logged in (no presence history, e.g. presence off): no occupancy
+    row.logged_in_s = round(o.logged_in_s, 1)
+    row.wrap_s = round(o.wrap_s, 1)
+    row.wait_s = round(o.wait_s, 1)
+    row.talk_min_per_agent_hour = round(o.talk_min_per_agent_hour, 2)
+
+
+async def day_occupancy(
+    store: DayRecords, config: DialerConfig, start: datetime, end: datetime, now: datetime,
+    calls: Iterable[CallRecord], campaign: str | None = None,
+) -> tuple[list[CampaignOccupancy], dict[str, float]]:  # fmt: skip
+    """Occupancy of the day ``[start, end)`` up to `now` (a day still running counts its
+    logged-in time to now, not to midnight) and each campaign's abandon rate over its
+    abandon_window ending there."""
+    until = min(end, max(now, start))
+    # Every concrete store has every role (dialer.store.base.Store); a report over a
+    # narrower one (a test's fake) simply has no presence history or abandon counts.
+    people: PeopleStore | None = getattr(store, "people", None)
+    abandon_counts = getattr(store, "abandon_counts", None)
+    logged_in: list[LoggedIn] = []
+    if people is not None:
+        changes = await people.presence_changes(start)
+        logged_now = {p.agent: p.state in LOGGED_IN_STATES for p in await people.presence(now)}
+        logged_in = logged_in_from_changes(changes, logged_now, start, until)
+    chosen = [c for c in config.campaigns if campaign is None or c.name == campaign]
+    found = occupancy(
+        calls,
+        logged_in,
+        start,
+        until,
+        {c.name: c.wrap_up for c in chosen},
+        {c.name: [a.name for a in c.agents] for c in chosen},
+    )
+    rates: dict[str, float] = {}
+    if abandon_counts is not None:
+        for c in chosen:
+            since = until - timedelta(seconds=c.abandon_window.seconds)
+            counts: AbandonCounts = await abandon_counts(c.name, since, until)
+            rates[c.name] = counts.rate
+    return [o for o in found if campaign is None or o.campaign == campaign], rates
 
 
 async def day_report(
@@ -149,7 +233,8 @@ async def day_report(
         counts = await store.plan_counts(campaign.name, day, start, end, now)
         if counts is not None:
             plans[campaign.name] = (counts.planned, counts.rolled_over)
-    return build_rows(day, calls, events, plans)
+    occupied, rates = await day_occupancy(store, config, start, end, now, calls)
+    return build_rows(day, calls, events, plans, occupancy=occupied, window_rates=rates)
 
 
 def call_log_row(c: CallRecord) -> dict[str, Any]:
@@ -199,7 +284,8 @@ def report_table(rows: list[ReportRow]) -> str:
         ("contracts_signed", "contr"),
         ("became_hot", "hot+"), ("refused", "refused"), ("do_not_call", "dnc"), ("rolled_over", "rolled"),
         ("talk_median_s", "talk_med"), ("talk_within_share", "in_3-5"), ("talk_short", "short"),
-        ("talk_long", "long"),
+        ("talk_long", "long"), ("abandoned", "aband"), ("abandon_rate", "ab_rate"),
+        ("abandon_rate_window", "ab_window"), ("talk_min_per_agent_hour", "talk_min/h"),
     )  # fmt: skip
     table = [[h for _, h in cols]]
     for r in rows:

@@ -20,6 +20,7 @@ import signal
 import socket
 import time
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -165,6 +166,9 @@ class Service:
             if counts is not None:
                 self.metrics.plan_due.labels(c.name).set(counts.planned)
                 self.metrics.plan_done.labels(c.name).set(counts.dialed)
+            window = timedelta(seconds=c.abandon_window.seconds)
+            abandon = await self.store.abandon_counts(c.name, now - window, now)
+            self.metrics.set_abandon(c.name, abandon, c.max_abandon_rate)
 
     async def _daily(self) -> None:
         assert self.store is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import click
 
 from dialer.cli.common import iso, load_or_exit, parse_day, run_or_exit, with_store
 from dialer.cli.options import command, config_option, db_option, format_option
-from dialer.domain import Priority
+from dialer.domain import CallStatus, Priority
 from dialer.planning import center_today, day_bounds
 from dialer.plans import PlanPreviewSource, preview_plan
 from dialer.reports import (
@@ -134,13 +134,21 @@ def report_cmd(config_path: Path, db: str | None, day: str | None, fmt: str, out
 @db_option
 @click.option("--date", "day", default=None, help="YYYY-MM-DD (default: today, center time)")
 @format_option(["csv", "jsonl"], default="csv")
-def calls_cmd(config_path: Path, db: str | None, day: str | None, fmt: str) -> None:
-    """The call log of a day, one row a call."""
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in CallStatus]),
+    help="only calls with this status (repeatable), e.g. --status abandoned",
+)
+def calls_cmd(config_path: Path, db: str | None, day: str | None, fmt: str, statuses: tuple[str, ...]) -> None:
+    """The call log of a day, one row a call. Abandoned calls (answered live, no agent
+    free: the information message, then hung up) have the status `abandoned`."""
     config = load_or_exit(config_path)
     d = parse_day(day, config)
     start, end = day_bounds(config, d)
     calls = run_or_exit(with_store(config, db, lambda s: s.calls_between(start, end)))
-    rows = [call_log_row(c) for c in calls]
+    rows = [call_log_row(c) for c in calls if not statuses or c.status.value in statuses]
     click.echo(to_csv(rows, CALL_LOG_FIELDS) if fmt == "csv" else to_jsonl(rows), nl=False)
 
 
@@ -173,6 +181,8 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
         for c in config.campaigns:
             stats = await store.queue_stats(c.name, now)
             nxt = await store.next_dial_after(now, c.name)
+            window = timedelta(seconds=c.abandon_window.seconds)
+            abandon = await store.abandon_counts(c.name, now - window, now)
             out.append(
                 {
                     "campaign": c.name,
@@ -185,6 +195,15 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
                     "window_passed": stats["window_passed"],
                     "done_today": sum(1 for x in calls if x.campaign == c.name and x.status.final),
                     "next_opening": iso(nxt),
+                    # issue 13: the abandon rate over the campaign's window, every worker
+                    "dial_mode": c.dial_mode.value,
+                    "abandon": {
+                        "window": c.abandon_window.value,
+                        "rate": round(abandon.rate, 4),
+                        "abandoned": abandon.abandoned,
+                        "live_answers": abandon.live,
+                        "max_rate": c.max_abandon_rate,
+                    },
                     # Paused by a supervisor, or none of its agents Ready: it places no calls.
                     "held": await campaign_hold(store, config, c, now),
                     "blocked": [
@@ -212,6 +231,13 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
             f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}{limited}  due now {r['due_now']}  "
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
+        a = r["abandon"]
+        if r["dial_mode"] in ("power", "predictive") or a["abandoned"]:
+            over = "  OVER THE CAP" if a["rate"] > a["max_rate"] else ""
+            click.echo(
+                f"{'':<12} {r['dial_mode']}: abandon rate {a['window']} {a['rate']:.1%} of {a['live_answers']} live "
+                f"answers ({a['abandoned']} abandoned), cap {a['max_rate']:.1%}{over}"
+            )
         if r["held"]:
             click.echo(f"{'':<12} HELD: {r['held']}: places no calls")
         if r["window_passed"]:

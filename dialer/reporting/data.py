@@ -14,7 +14,7 @@ the wall of the call center, whatever zone the client was in.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -24,7 +24,8 @@ from dialer.config import Campaign, DialerConfig
 from dialer.domain import CallStatus, Disposition, Guideline
 from dialer.model import CallRecord, EventRecord
 from dialer.planning import day_bounds
-from dialer.reports import TOTAL, ReportRow, build_rows
+from dialer.reporting.occupancy import CampaignOccupancy
+from dialer.reports import TOTAL, ReportRow, build_rows, day_occupancy
 from dialer.store.roles import DayRecords
 
 
@@ -226,6 +227,19 @@ class AgentRow:
 
 
 @dataclass(frozen=True)
+class CampaignPacing:
+    """A campaign's dial mode and abandon-rate cap (from the config), for the report."""
+
+    dial_mode: str
+    max_abandon_rate: float
+    abandon_window: str  # "24h" or "30d"
+
+    @property
+    def client_first(self) -> bool:
+        return self.dial_mode in ("power", "predictive")
+
+
+@dataclass(frozen=True)
 class DayReport:
     day: date
     center_tz: str
@@ -238,6 +252,13 @@ class DayReport:
     campaign_rows: list[ReportRow]  # the campaign totals (agent "*"), with the plan figures
     agents: list[AgentRow]
     calls: list[CallRecord] = field(default_factory=list)  # the call log, oldest first
+    # issue 13: occupancy per campaign (and its agents), each campaign's pacing settings
+    occupancy: list[CampaignOccupancy] = field(default_factory=list)
+    pacing: dict[str, CampaignPacing] = field(default_factory=dict)
+
+    @property
+    def abandoned(self) -> int:
+        return sum(r.abandoned for r in self.campaign_rows)
 
     @property
     def total_calls(self) -> int:
@@ -302,10 +323,14 @@ def build_day_report(
     *,
     campaign: str | None = None,
     generated_at: datetime | None = None,
+    occupancy: Sequence[CampaignOccupancy] = (),
+    window_rates: Mapping[str, float] | None = None,
 ) -> DayReport:
     """Pure: the day report of `day` from its calls, events and plans (campaign ->
     (planned, rolled over), as `dialer.reports.build_rows` takes them), for one campaign
-    or (None) all. Raises UnknownCampaign for a campaign the config does not name."""
+    or (None) all. `occupancy` and `window_rates` (each campaign's rolling abandon rate)
+    are `dialer.reports.day_occupancy`'s. Raises UnknownCampaign for a campaign the
+    config does not name."""
     names = _check_campaign(config, campaign)
     zone = ZoneInfo(config.center.timezone)
     calls = sorted(
@@ -314,7 +339,8 @@ def build_day_report(
     call_ids = {c.call_id for c in calls}
     events = [e for e in events if campaign is None or e.call_id is None or e.call_id in call_ids]
     plans = {k: v for k, v in plans.items() if campaign is None or k == campaign}
-    rows = build_rows(day, calls, events, plans)
+    occupancy = [o for o in occupancy if campaign is None or o.campaign == campaign]
+    rows = build_rows(day, calls, events, plans, occupancy=occupancy, window_rates=window_rates)
 
     by_name = {c.name: c for c in config.campaigns}
     guides: dict[str, TalkGuide] = {}
@@ -378,6 +404,12 @@ def build_day_report(
         campaign_rows=totals,
         agents=agents,
         calls=calls,
+        occupancy=list(occupancy),
+        pacing={
+            c.name: CampaignPacing(c.dial_mode.value, c.max_abandon_rate, c.abandon_window.value)
+            for c in config.campaigns
+            if campaign is None or c.name == campaign
+        },
     )
 
 
@@ -414,4 +446,7 @@ async def load_day_report(
         counts = await store.plan_counts(c.name, day, start, end, now)
         if counts is not None:
             plans[c.name] = (counts.planned, counts.rolled_over)
-    return build_day_report(config, day, calls, events, plans, campaign=campaign, generated_at=now)
+    occupied, rates = await day_occupancy(store, config, start, end, now, calls, campaign)
+    return build_day_report(
+        config, day, calls, events, plans, campaign=campaign, generated_at=now, occupancy=occupied, window_rates=rates
+    )

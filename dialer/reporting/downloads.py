@@ -37,6 +37,8 @@ CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
 DURATION = "[h]:mm:ss"  # a talk time; [h] so a day's total past 24 h still reads right
 SHARE = "0%"
+RATE = "0.0%"  # an abandon rate: caps are a few percent
+PER_HOUR = "0.0"
 DATE = "yyyy-mm-dd"
 DATETIME = "yyyy-mm-dd hh:mm:ss"
 HOUR = "hh:mm"
@@ -140,6 +142,17 @@ def report_xlsx(report: DayReport) -> bytes:
             _Col("Short"),
             _Col("In band (calls)"),
             _Col("Long"),
+            _Col("Abandoned"),
+            _Col("Abandon rate", RATE),
+            _Col("Abandon rate (window)", RATE),
+            _Col("Abandon window"),
+            _Col("Abandon cap", RATE),
+            _Col("Dial mode"),
+            _Col("Logged in", DURATION),
+            _Col("Talk", DURATION),
+            _Col("Wrap-up", DURATION),
+            _Col("Waiting", DURATION),
+            _Col("Talk min per agent-hour", PER_HOUR),
         ],  # fmt: skip
         (
             [
@@ -168,6 +181,15 @@ def report_xlsx(report: DayReport) -> bytes:
                 r.talk_short,
                 r.talk_within,
                 r.talk_long,
+                r.abandoned,
+                r.abandon_rate,
+                r.abandon_rate_window,
+                *_pacing(report, r.campaign),
+                _duration(r.logged_in_s),
+                _duration(r.talk_total_s),
+                _duration(r.wrap_s),
+                _duration(r.wait_s),
+                r.talk_min_per_agent_hour,
             ]  # fmt: skip
             for r in report.campaign_rows
         ),
@@ -194,6 +216,10 @@ def report_xlsx(report: DayReport) -> bytes:
             _Col("Do-not-call"),
             _Col("Awaiting disposition"),
             _Col("Dispositions"),
+            _Col("Logged in", DURATION),
+            _Col("Wrap-up", DURATION),
+            _Col("Waiting", DURATION),
+            _Col("Talk min per agent-hour", PER_HOUR),
         ],  # fmt: skip
         (
             [
@@ -212,6 +238,10 @@ def report_xlsx(report: DayReport) -> bytes:
                 a.row.do_not_call,
                 a.undisposed,
                 ", ".join(f"{d.value} {n}" for d, n in sorted(a.dispositions.items())),
+                _duration(a.row.logged_in_s),
+                _duration(a.row.wrap_s),
+                _duration(a.row.wait_s),
+                a.row.talk_min_per_agent_hour,
             ]  # fmt: skip
             for a in report.agents
         ),
@@ -290,6 +320,12 @@ def report_xlsx(report: DayReport) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _pacing(report: DayReport, campaign: str) -> list[Any]:
+    """Abandon window, cap and dial mode of a campaign (blank: no longer configured)."""
+    p = report.pacing.get(campaign)
+    return [p.abandon_window, p.max_abandon_rate, p.dial_mode] if p else [None, None, None]
 
 
 def excel_cell(value: Any) -> str:

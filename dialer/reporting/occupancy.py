@@ -35,12 +35,26 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from dialer.domain import CallStatus
 from dialer.model import CallRecord
 
 Span = tuple[datetime, datetime]
+
+# The abandon rate is flagged "near" the campaign's cap from this share of it on (amber
+# on the board and the report), "over" above the cap (red): near leaves a supervisor time
+# to act (fewer lines, progressive) before the regulator's limit is reached.
+NEAR_CAP = 0.8
+
+
+def abandon_level(rate: float | None, cap: float) -> str:
+    """The rate against the cap: ok, near (from NEAR_CAP of the cap on) or over (above it)."""
+    if rate is None:
+        return "ok"
+    if rate > cap:
+        return "over"
+    return "near" if rate >= NEAR_CAP * cap and rate > 0 else "ok"
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,48 @@ class LoggedIn:
     agent: str
     start: datetime
     end: datetime
+
+
+class PresenceChange(Protocol):
+    """A change of an agent's presence (dialer.store.people.PresenceChange)."""
+
+    @property
+    def agent(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def was_logged_in(self) -> bool: ...
+    @property
+    def logged_in(self) -> bool: ...
+
+
+def logged_in_from_changes(
+    changes: Iterable[PresenceChange], logged_in_now: Mapping[str, bool], since: datetime, until: datetime
+) -> list[LoggedIn]:
+    """Each agent's logged-in stretches within ``[since, until)``, from every presence
+    change at or after `since` (oldest first) and whether each agent is logged in now.
+    An agent's state at `since` is the state before their first change from then on, or
+    (no change since) their state now."""
+    by_agent: dict[str, list[PresenceChange]] = defaultdict(list)
+    for change in sorted(changes, key=lambda c: c.at):
+        by_agent[change.agent].append(change)
+    out: list[LoggedIn] = []
+    for agent in sorted(by_agent.keys() | logged_in_now.keys()):
+        mine = by_agent.get(agent, [])
+        on = mine[0].was_logged_in if mine else logged_in_now.get(agent, False)
+        start = since
+        for change in mine:
+            if change.at >= until:
+                break
+            at = max(change.at, since)
+            if on and not change.logged_in:
+                out.append(LoggedIn(agent, start, at))
+            elif not on and change.logged_in:
+                start = at
+            on = change.logged_in
+        if on:
+            out.append(LoggedIn(agent, start, until))
+    return [s for s in out if s.end > s.start]
 
 
 @dataclass(frozen=True)
@@ -264,4 +320,13 @@ def occupancy(
     return result
 
 
-__all__ = ["AgentOccupancy", "CampaignOccupancy", "LoggedIn", "occupancy"]
+__all__ = [
+    "NEAR_CAP",
+    "abandon_level",
+    "AgentOccupancy",
+    "CampaignOccupancy",
+    "LoggedIn",
+    "PresenceChange",
+    "logged_in_from_changes",
+    "occupancy",
+]

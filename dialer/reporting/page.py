@@ -18,6 +18,7 @@ from markupsafe import Markup
 from dialer.domain import Disposition
 from dialer.reporting import charts
 from dialer.reporting.data import BAND_LABELS, OUTCOME_LABELS, Band, DayReport, Outcome
+from dialer.reporting.occupancy import NEAR_CAP, abandon_level
 
 STATIC_DIR_NAME = "static"
 CSS_FILE = "report.css"
@@ -36,6 +37,15 @@ def pct(share: float | None) -> str:
     return "–" if share is None else f"{share:.0%}"
 
 
+def rate(share: float | None) -> str:
+    """An abandon rate: one decimal, since caps are a few percent (3.0 %)."""
+    return "–" if share is None else f"{share:.1%}"
+
+
+def per_hour(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
 def dash(value: object) -> str:
     return "–" if value is None else str(value)
 
@@ -48,7 +58,8 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(mmss=mmss, pct=pct, dash=dash)
+    env.filters.update(mmss=mmss, pct=pct, dash=dash, rate=rate, per_hour=per_hour)
+    env.globals.update(abandon_level=abandon_level)
     return env
 
 
@@ -105,6 +116,12 @@ def render_day_report(
         "meetings": next(s.value for s in report.funnel if s.key == "meetings"),
         "contracts": next(s.value for s in report.funnel if s.key == "contracts"),
         "undisposed": sum(a.undisposed for a in report.agents),
+        "occupied_agents": {
+            c.campaign: [a for a in report.agents if a.campaign == c.campaign and a.row.logged_in_s is not None]
+            for c in report.campaign_rows
+        },
+        "near_cap": NEAR_CAP,
+        "client_first": any(p.client_first for p in report.pacing.values()),
     }
     return _env().get_template("day_report.html").render(context)
 

@@ -9,6 +9,9 @@ is claimed by none. The SQL is in ``sql/<dialect>/people.sql`` (named queries) a
 Presence states: ``ready``, ``paused`` (with a reason), ``wrap_up`` (until an instant;
 it ends by itself: every reader treats a wrap-up that ran out as Ready), ``on_call``
 (taken by a worker for one call) and ``logged_out`` (also: no row at all).
+Each change a person or a page makes (`set_presence`) is also kept as an audit row
+(action ``presence``, not listed by `audit_since`), so logged-in time can be rebuilt
+for any past day (`presence_changes`, issue 13).
 
 A store exposes the role as ``store.people`` (see :func:`people_of`). Writes that a
 person makes (accounts, tokens, pauses) append an audit row in the same transaction.
@@ -89,6 +92,36 @@ class Presence:
         return self
 
 
+# Logged in: every state but Logged out (Paused agents are at their desk; issue 13 counts
+# their time as logged-in time).
+LOGGED_IN_STATES = frozenset(PresenceState) - {PresenceState.LOGGED_OUT}
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """One change of an agent's stored presence, set by a person or a page
+    (`set_presence`), kept in the audit table. The dispatcher's own moves (on a call,
+    wrap-up, Ready again) are not changes here: they never log anyone in or out."""
+
+    agent: str
+    at: datetime
+    state: PresenceState
+    was: PresenceState  # Logged out when the agent had no presence row yet
+
+    @property
+    def logged_in(self) -> bool:
+        return self.state in LOGGED_IN_STATES
+
+    @property
+    def was_logged_in(self) -> bool:
+        return self.was in LOGGED_IN_STATES
+
+
+def _change(at: datetime, agent: str, data: str) -> PresenceChange:
+    d = json.loads(data)
+    return PresenceChange(agent, at, PresenceState(d["state"]), PresenceState(d["was"]))
+
+
 @dataclass(frozen=True)
 class CampaignPause:
     campaign: str
@@ -137,6 +170,10 @@ class PeopleStore(Protocol):
         self, agent: str, state: PresenceState, now: datetime, *, by: str, reason: str | None = None
     ) -> None:
         """Ready, Paused (with reason) or Logged out, as the agent or a supervisor asks."""
+
+    async def presence_changes(self, since: datetime) -> list[PresenceChange]:
+        """Every presence change at or after `since`, oldest first (with the current
+        presence, enough to rebuild logged-in time from `since` on)."""
 
     async def presence(self, now: datetime, agents: Sequence[str] | None = None) -> list[Presence]:
         """Effective presence (see Presence.effective) of the agents named (all with a
@@ -334,9 +371,16 @@ class SqlitePeople:
         at = self._ts(now)
 
         def work(conn: sqlite3.Connection) -> None:
+            row = conn.execute(self._q["presence_state"], (agent,)).fetchone()
+            was = row[0] if row else PresenceState.LOGGED_OUT.value
             conn.execute(self._q["set_presence"], (agent, state.value, reason, at, by, at))
+            if was != state.value:
+                self._audit_row(conn, by, "presence", agent, {"state": state.value, "was": was}, now)
 
         await self._store._in_thread(work)
+
+    async def presence_changes(self, since: datetime) -> list[PresenceChange]:
+        return [_change(self._when(r[0]), r[1], r[2]) for r in await self._rows("presence_changes", (self._ts(since),))]
 
     async def presence(self, now: datetime, agents: Sequence[str] | None = None) -> list[Presence]:
         rows = [self._presence(r).effective(now) for r in await self._rows("presence_all")]
@@ -543,7 +587,16 @@ class PostgresPeople:
     async def set_presence(
         self, agent: str, state: PresenceState, now: datetime, *, by: str, reason: str | None = None
     ) -> None:
-        await self._store.pool.execute(self._q["set_presence"], agent, state.value, reason, now, by, now)
+        async with self._store.pool.acquire() as con, con.transaction():
+            row = await con.fetchrow(self._q["presence_state"], agent)
+            was = row[0] if row else PresenceState.LOGGED_OUT.value
+            await con.execute(self._q["set_presence"], agent, state.value, reason, now, by, now)
+            if was != state.value:
+                await self._audit_row(con, by, "presence", agent, {"state": state.value, "was": was}, now)
+
+    async def presence_changes(self, since: datetime) -> list[PresenceChange]:
+        rows = await self._store.pool.fetch(self._q["presence_changes"], since)
+        return [_change(r[0], r[1], r[2]) for r in rows]
 
     async def presence(self, now: datetime, agents: Sequence[str] | None = None) -> list[Presence]:
         rows = [self._presence(r).effective(now) for r in await self._store.pool.fetch(self._q["presence_all"])]
@@ -636,6 +689,7 @@ class PostgresPeople:
 
 
 __all__ = [
-    "Account", "AccountExists", "ApiToken", "AuditRecord", "CampaignPause", "PeopleStore", "PostgresPeople",
-    "Presence", "PresenceState", "Role", "SETTABLE_STATES", "SqlitePeople", "people_of",
+    "LOGGED_IN_STATES", "Account", "AccountExists", "ApiToken", "AuditRecord", "CampaignPause", "PeopleStore",
+    "PostgresPeople", "Presence", "PresenceChange", "PresenceState", "Role", "SETTABLE_STATES", "SqlitePeople",
+    "people_of",
 ]  # fmt: skip

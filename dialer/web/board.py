@@ -4,21 +4,24 @@
 store once per refresh: the queue's counts, presence, pauses, the providers'
 readiness, and the day's calls/events/plans, from which each campaign's plan progress
 and guideline adherence come through the day report's own code (so the board, the
-report page and `dialer report` agree).
+report page and `dialer report` agree). Issue 13: each card also shows the campaign's
+dial mode and its abandon rate over its abandon_window (the store's counts across every
+worker) against max_abandon_rate, flagged near the cap and over it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dialer.config import Campaign, DialerConfig
-from dialer.model import READINESS_STALE, CallRecord, EventRecord, PlanCounts, ProviderReadiness
+from dialer.model import READINESS_STALE, AbandonCounts, CallRecord, EventRecord, PlanCounts, ProviderReadiness
 from dialer.planning import center_today, day_bounds, lines_of
 from dialer.presence import explain_hold, uses_presence
 from dialer.reporting.data import DayReport, build_day_report
+from dialer.reporting.occupancy import abandon_level
 from dialer.store.base import Store
 from dialer.store.people import CampaignPause, Presence, PresenceState, people_of
 
@@ -64,6 +67,15 @@ class CampaignCard:
     paused: bool
     paused_by: str | None
     held: str | None  # why it places no calls now
+    # issue 13: pacing and the abandon rate over the campaign's rolling window
+    dial_mode: str = "progressive"
+    abandon_window: str = "24h"
+    max_abandon_rate: float = 0.03
+    abandon_rate: float | None = None  # None: no live answer in the window yet
+    abandoned_window: int = 0
+    live_window: int = 0
+    abandoned_today: int = 0
+    abandon_level: str = "ok"  # ok, near (amber), over (red): see dialer.reporting.occupancy
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,7 +110,10 @@ def campaign_card(
     report: DayReport,
     next_opening: datetime | None,
     readiness: Sequence[ProviderReadiness],
+    abandon: AbandonCounts | None = None,
 ) -> CampaignCard:
+    """`abandon`: the campaign's live answers and abandoned calls over its abandon_window
+    to now (None: not read, shown as no live answer yet)."""
     presence_on = uses_presence(config, campaign)
     agents = [
         AgentLine(p.agent, p.state.value, p.reason, p.since.isoformat(), max(0, int((now - p.since).total_seconds())),
@@ -109,6 +124,7 @@ def campaign_card(
     paused = bool(pause and pause.paused)
     talk = campaign.talk
     due_now = stats.get("due_now") or 0
+    rate = abandon.rate if abandon and abandon.live else None
     return CampaignCard(
         name=campaign.name,
         lines=lines_of(campaign),
@@ -127,6 +143,14 @@ def campaign_card(
         paused=paused,
         paused_by=pause.by if paused and pause else None,
         held=_held(campaign, paused, presence if presence_on else None),
+        dial_mode=campaign.dial_mode.value,
+        abandon_window=campaign.abandon_window.value,
+        max_abandon_rate=campaign.max_abandon_rate,
+        abandon_rate=rate,
+        abandoned_window=abandon.abandoned if abandon else 0,
+        live_window=abandon.live if abandon else 0,
+        abandoned_today=report.abandoned,
+        abandon_level=abandon_level(rate, campaign.max_abandon_rate),
     )
 
 
@@ -162,6 +186,8 @@ async def load_board(store: Store, config: DialerConfig, now: datetime, campaign
         plans = {campaign.name: (counts.planned, counts.rolled_over)} if counts else {}
         report = build_day_report(config, day, calls, events, plans, campaign=campaign.name, generated_at=now)
         presence = await people.presence(now, [a.name for a in campaign.agents]) if campaign.agents else []
+        window = timedelta(seconds=campaign.abandon_window.seconds)
+        abandon = await store.abandon_counts(campaign.name, now - window, now)
         cards.append(
             campaign_card(
                 campaign, config, now,
@@ -169,6 +195,7 @@ async def load_board(store: Store, config: DialerConfig, now: datetime, campaign
                 lines_in_use=await store.lines_in_use(campaign.name, now),
                 presence=presence, pause=pauses.get(campaign.name), report=report,
                 next_opening=await store.next_dial_after(now, campaign.name), readiness=readiness,
+                abandon=abandon,
             )
         )  # fmt: skip
     return cards

@@ -15,7 +15,11 @@ One call, agent-first (the default; the client never answers into silence):
      at ``hard_limit`` (or ``default_talk_limit``) both legs are hung up. Either side's BYE
      ends the call and the other leg is hung up.
 
-Client-first mode calls the client, then the agent. Message mode (``message_mode``) calls
+Client-first mode calls the client, then the agent. A power/predictive call (client
+first with ``agent_at_answer``, issue 13) has no agent yet: when the client answers (SIP
+has no answering-machine detection, so any answer is live), the engine names the agent
+to INVITE, or None: the client hears ``information_audio`` (a WAV file) and is hung up
+on, recorded ``abandoned``. The client's phone rings at least ``min_ring``. Message mode (``message_mode``) calls
 the client alone, plays a prompt, reads one RFC 2833 digit and returns the disposition the
 digit maps to.
 
@@ -65,6 +69,7 @@ from providers.sip.client import DialerSipClient
 from providers.sip.dialog import Leg
 from providers.sip.media import MediaEngine, NoPortsAvailable, RtpEndpoint, load_wav, nudge_samples
 from providers.sip.outcomes import AGENT_AWAY, AUTH_REFUSED, map_final
+from providers.sip.pacing import InformationAudio, ask_agent
 from providers.sip.phone import SipPhone
 from providers.sip.sdp import Sdp, build_sdp
 from providers.sip.settings import SipSettings, SipSettingsError, parse_settings
@@ -101,6 +106,17 @@ class _Call:
     nudged: bool = False
     ended_by: str = ""
     digit: str | None = None
+    agent: str | None = None  # paced call: the agent the engine named at the answer
+    information: list[int] | None = None  # paced call: the information message (samples)
+
+    @property
+    def paced(self) -> bool:
+        return self.request.connect_mode == "client_first" and self.request.agent_at_answer is not None
+
+
+def _ring(r: DialRequest) -> float:
+    """Seconds the client's phone rings: never below the campaign's min_ring (Ofcom: 15 s)."""
+    return max(r.ring_timeout, r.min_ring).total_seconds()
 
 
 class SipProvider(Provider):
@@ -122,6 +138,7 @@ class SipProvider(Provider):
             self.settings.nudge.gap.total_seconds(), self.settings.nudge.beeps, self.settings.nudge.level_dbfs,
         )  # fmt: skip
         self._prompt: list[int] | None = None
+        self._information = InformationAudio()
         self._auth_refused: tuple[float, str] | None = None  # (loop time until, why)
         self.counters: Counter[str] = Counter()
         self.call_log: deque[dict[str, Any]] = deque(maxlen=1000)
@@ -473,6 +490,7 @@ class SipProvider(Provider):
         answered_at: datetime | None = None, error: str | None = None, disposition: str | None = None,
         disposition_at: datetime | None = None,
     ) -> CallResult:  # fmt: skip
+        live = status in (CallStatus.ANSWERED, CallStatus.ABANDONED)
         ended = self.clock.now()
         client = call.legs.get("client")
         ring = 0.0
@@ -484,19 +502,23 @@ class SipProvider(Provider):
         return CallResult(
             status=status, dialed_at=dialed_at, ended_at=max(ended, dialed_at),
             provider_call_id=client_call_id,  # announced in the created event, even if never dialed
-            answered_at=answered_at if status is CallStatus.ANSWERED else None,
+            answered_at=answered_at if live else None,
             ring_s=round(ring, 3), talk_s=round(max(0.0, talk), 3), error=error,
-            disposition=disposition, disposition_at=disposition_at,
+            disposition=disposition, disposition_at=disposition_at, agent=call.agent if live else None,
         )  # fmt: skip
 
     async def _bridged_call(self, call: _Call, client_call_id: str, dialed_at: datetime, emit: EventSink) -> CallResult:
         r = call.request
         s = self.settings
         emit(ProviderEvent("created", r.call_id, dialed_at, client_call_id))
-        agent_uri = self._addresses.agent_uri(r.connect_to, self._require().domain)
+        # a paced call has no agent yet (connect_to is empty): the engine names one at the answer
+        agent_uri = "" if call.paced else self._addresses.agent_uri(r.connect_to, self._require().domain)
         client_uri = self._addresses.client_uri(r.number, self._require().domain)
-        ring_client = r.ring_timeout.total_seconds()
+        ring_client = _ring(r)
         ring_agent = s.agent_ring_timeout.total_seconds()
+        if call.paced:
+            # read before dialing: nothing touches the disk between the answer and the message
+            call.information = await self._information.load(r.information_audio, self._executor)
 
         def ringing() -> None:
             emit(ProviderEvent("ringing", r.call_id, self.clock.now(), client_call_id))
@@ -532,6 +554,19 @@ class SipProvider(Provider):
         first_answered = first.answered_at
         if first_role == "client":
             emit(ProviderEvent("answered", r.call_id, first_answered or self.clock.now(), client_call_id))
+        if call.paced:
+            # A live answer (SIP has no machine detection): the engine names the agent now.
+            assert r.agent_at_answer is not None
+            leg = await ask_agent(r.agent_at_answer, first_answered or self.clock.now(), r.call_id)
+            if leg is None:
+                return await self._inform(call, first, dialed_at, client_call_id, "no agent free at the answer")
+            call.agent = leg.agent
+            try:
+                second_uri = self._addresses.agent_uri(leg.target, self._require().domain)
+            except ProviderError as exc:
+                log.error("sip_agent_target_invalid", provider=self.name, call_id=r.call_id, agent=leg.agent,
+                          error=str(exc))  # fmt: skip
+                return await self._inform(call, first, dialed_at, client_call_id, f"agent {leg.agent}: {exc}")
 
         # 2. the second leg, with the codec the first chose (passthrough, no transcoding)
         second = await self._invite(call, second_role, second_uri, second_id, [codec], display[second_role])
@@ -626,7 +661,7 @@ class SipProvider(Provider):
                     CallStatus.NO_ANSWER,
                     dialed_at,
                     client_call_id,
-                    error=f"no answer within {r.ring_timeout.total_seconds():g} s",
+                    error=f"no answer within {_ring(r):g} s",
                 )
             status = map_final(code, reason, timeout=bool(info.get("timeout")))
             return self._result(call, status, dialed_at, client_call_id, error=f"{code} {reason}".strip())
@@ -675,7 +710,7 @@ class SipProvider(Provider):
                     error="agent hung up before the client answered",
                 )
             if what == "timeout":
-                status, error = CallStatus.NO_ANSWER, f"no answer within {r.ring_timeout.total_seconds():g} s"
+                status, error = CallStatus.NO_ANSWER, f"no answer within {_ring(r):g} s"
                 cause = 'SIP;cause=480;text="client did not answer"'
             else:
                 status = map_final(code, reason, timeout=bool(info.get("timeout")))
@@ -684,8 +719,18 @@ class SipProvider(Provider):
             self._hangup(first, cause)
             return self._result(call, status, dialed_at, client_call_id, error=error)
         # client-first: the client answered, no agent took the call
-        self._hangup(first, 'SIP;cause=480;text="no agent available"')
         detail = "did not answer" if what == "timeout" else ("hung up" if what == "other_gone" else f"{code} {reason}")
+        if call.paced:
+            # The engine's agent did not pick up: for the abandon rate this client answered
+            # and reached nobody; if still on the line, they hear the information message.
+            if what == "other_gone":
+                call.ended_by = "client"
+                return self._result(
+                    call, CallStatus.ABANDONED, dialed_at, client_call_id, answered_at=first.answered_at,
+                    error="abandoned: the client hung up before the agent answered",
+                )  # fmt: skip
+            return await self._inform(call, first, dialed_at, client_call_id, f"agent leg {detail}")
+        self._hangup(first, 'SIP;cause=480;text="no agent available"')
         if what == "other_gone":
             call.ended_by = "client"
         return self._result(
@@ -696,6 +741,43 @@ class SipProvider(Provider):
             answered_at=first.answered_at,
             error=f"agent leg {detail}: the client was answered but not connected",
         )
+
+    async def _inform(
+        self, call: _Call, client: _LegRun, dialed_at: datetime, client_call_id: str, why: str
+    ) -> CallResult:
+        """Abandon a live-answered paced call: play the information message to the client
+        (bounded by its length), hang up, report ABANDONED (answered, no talk time)."""
+        loop = asyncio.get_running_loop()
+        media = self._media
+        samples = call.information
+        gone = not client.live
+        if samples and media is not None and not gone:
+            sink = self._sink(call, "client")
+            media.play(client.endpoint, samples, lambda: sink("played", {}))
+            deadline = loop.time() + len(samples) / 8000 + 2.0
+            while True:
+                ev = await self._next(call, deadline)
+                if ev is None:
+                    break
+                role, kind, _info = ev
+                if role != "client":
+                    continue
+                if kind == "played":
+                    break
+                if kind in ("bye", "ended", "failed"):
+                    client.live = False
+                    gone = True
+                    break
+            media.stop_playing(client.endpoint)
+        elif not samples:
+            log.warning("sip_no_information_audio", provider=self.name, call_id=call.request.call_id,
+                        path=call.request.information_audio)  # fmt: skip
+        call.ended_by = "client" if gone else "dialer"
+        self._hangup(client, 'SIP;cause=200;text="no agent available"')
+        return self._result(
+            call, CallStatus.ABANDONED, dialed_at, client_call_id, answered_at=client.answered_at,
+            error=f"abandoned: {why}",
+        )  # fmt: skip
 
     # ------------------------------------------------------------ message mode
 
@@ -716,7 +798,7 @@ class SipProvider(Provider):
         def ringing() -> None:
             emit(ProviderEvent("ringing", r.call_id, self.clock.now(), client_call_id))
 
-        what, info = await self._await_leg(call, client, r.ring_timeout.total_seconds(), ringing)
+        what, info = await self._await_leg(call, client, _ring(r), ringing)
         if what != "answered":
             return await self._first_failed(call, client, what, info, dialed_at, client_call_id)
         if self._configure(client, info.get("sdp"), codecs) is None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -59,7 +60,7 @@ from providers.base import (
     WebhookResponse,
     create_gap,
 )
-from providers.twilio.callbacks import answer_twiml, on_dial, on_status
+from providers.twilio.callbacks import after_dial_twiml, answer_twiml, on_dial, on_status
 from providers.twilio.calls import CallBook
 from providers.twilio.errors import AUTH_REFUSED_CODES, api_code, api_status, retryable
 from providers.twilio.rest_client import HttpxTwilioClient
@@ -116,6 +117,11 @@ def _clamp(seconds: float, lo: int, hi: int) -> int:
 
 def _secs(d: timedelta) -> float:
     return d.total_seconds()
+
+
+def _ring(r: DialRequest) -> timedelta:
+    """How long the client's phone rings: never below the campaign's min_ring (Ofcom: 15 s)."""
+    return max(r.ring_timeout, r.min_ring)
 
 
 def _is_final(state: CallState) -> bool:
@@ -209,14 +215,16 @@ class TwilioProvider(Provider, WebhookProvider):
     async def dial(self, request: DialRequest, on_event: EventSink | None = None) -> CallResult:
         await self.start()
         emit = _safe_sink(on_event, request.call_id)
-        agent = parse_target(request.connect_to)
+        paced = request.connect_mode == "client_first" and request.agent_at_answer is not None
+        # A paced call has no agent yet (connect_to is empty): the target comes at the answer.
+        agent_to = "" if paced else parse_target(request.connect_to).rest_to
         if self._book.get(request.call_id) is not None:
             raise ProviderError(f"call {request.call_id} is already in progress")
         s = self.settings
         talk_cap = request.hard_limit or s.default_talk_limit
         if request.connect_mode == "client_first":
-            detect = s.machine_detection.timeout if s.machine_detection.enabled else timedelta(0)
-            cap = request.ring_timeout + detect + s.agent_ring_timeout + talk_cap + s.watchdog_slack
+            detect = s.machine_detection.timeout if self._detects_machines(request) else timedelta(0)
+            cap = _ring(request) + detect + s.agent_ring_timeout + talk_cap + s.watchdog_slack
         else:
             cap = s.agent_ring_timeout + request.ring_timeout + talk_cap + s.watchdog_slack
         state = CallState(
@@ -224,7 +232,7 @@ class TwilioProvider(Provider, WebhookProvider):
         )
         self._book.add(state)
         try:
-            created = await self._create(state, self._create_params(state, agent.rest_to))
+            created = await self._create(state, self._create_params(state, agent_to))
             if isinstance(created, CallResult):
                 return created
             self._book.adopt(state, created)
@@ -232,6 +240,13 @@ class TwilioProvider(Provider, WebhookProvider):
             emit(ProviderEvent("created", request.call_id, self.clock.now(), pcid))
             log.info("twilio_call_created", call_id=request.call_id, sid=created, mode=state.mode, cap_s=_secs(cap))
             result = await self._follow(state, emit, pcid)
+            if state.decision is not None and not state.decision.done():
+                # The client hung up while the engine looked for an agent: wait for its
+                # answer (bounded, it never raises) so an agent it reserved for this call
+                # is reported in the result rather than lost by cancelling the question.
+                leg = await asyncio.shield(state.decision)
+                if leg is not None and result.agent is None:
+                    result = replace(result, agent=leg.agent)
         except BaseException as exc:
             if state.parent.sid and not state.parent.final:
                 # The dispatcher gave up on the call (drain timeout) or we failed while
@@ -240,6 +255,8 @@ class TwilioProvider(Provider, WebhookProvider):
                 await asyncio.shield(self._end_quietly(state, why))
             raise
         finally:
+            if state.decision is not None and not state.decision.done():
+                state.decision.cancel()  # nobody will serve its answer any more
             self._book.forget(state)
         emit(ProviderEvent("ended", request.call_id, result.ended_at, result.provider_call_id))
         log.info(
@@ -273,9 +290,12 @@ class TwilioProvider(Provider, WebhookProvider):
         }
         if state.mode == "client_first":
             params["to"] = r.number
-            params["timeout"] = _clamp(_secs(r.ring_timeout), 5, 600)
+            params["timeout"] = _clamp(_secs(_ring(r)), 5, 600)
             md = s.machine_detection
-            if md.enabled:
+            if self._detects_machines(r):
+                # Synchronous AMD: Twilio asks for the TwiML only once it knows, so the
+                # TwiML request carries AnsweredBy and a machine never reaches an agent
+                # (nor, in a paced call, the engine's agent_at_answer).
                 params["machine_detection"] = md.twilio_mode
                 params["machine_detection_timeout"] = _clamp(_secs(md.timeout), 3, 59)
                 if md.speech_threshold_ms is not None:
@@ -288,6 +308,16 @@ class TwilioProvider(Provider, WebhookProvider):
             params["to"] = agent_to
             params["timeout"] = _clamp(_secs(s.agent_ring_timeout), 5, 600)
         return params
+
+    def _detects_machines(self, r: DialRequest) -> bool:
+        """Twilio AMD for a client-first call: a paced (power/predictive) call uses it when
+        the engine asks (DialRequest.detect_machine); a classic client-first call when the
+        provider's `machine_detection.enabled` says so."""
+        if r.connect_mode != "client_first":
+            return False
+        if r.agent_at_answer is not None:
+            return r.detect_machine
+        return self.settings.machine_detection.enabled
 
     # ------------------------------------------------------------ creating, with retries
 
@@ -702,6 +732,6 @@ class TwilioProvider(Provider, WebhookProvider):
             return WebhookResponse(204)
         if kind == "dial":
             on_dial(self._book, state, params, now)
-            return WebhookResponse(200, TWIML, HANGUP.encode())
-        twiml = answer_twiml(self._book, self.settings, self._urls(call_id), state, params, now)
+            return WebhookResponse(200, TWIML, after_dial_twiml(self.settings, state).encode())
+        twiml = await answer_twiml(self._book, self.settings, self._urls(call_id), state, params, now)
         return WebhookResponse(200, TWIML, twiml.encode())

@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from dialer.domain import CallStatus
-from providers.base import CallResult, DialRequest
+from providers.base import AgentLeg, CallResult, DialRequest
 
 Mode = Literal["agent_first", "client_first"]
 Leg = Literal["parent", "child"]
@@ -203,6 +203,13 @@ class CallState:
     dial_seen_at: datetime | None = None
     bridge_started: bool = False  # TwiML with <Dial> was served: a bridged leg is expected
     machine: bool = False  # client-first: TwiML saw a machine and did not bridge
+    # Client-first pacing (issue 13): the engine's answer to AgentAtAnswer, asked once per
+    # call (a repeated TwiML request awaits the same task), the agent it named, and
+    # whether the client got the information message instead of an agent.
+    decision: asyncio.Task[AgentLeg | None] | None = None
+    agent: str | None = None
+    abandoned: bool = False
+    informing: bool = False  # <Dial action> got the information message: await the call's own end
     ending: bool = False  # we asked Twilio to end the call
     last_activity: datetime | None = None
     notes: list[str] = field(default_factory=list)
@@ -236,12 +243,18 @@ class CallState:
             out.append(("ringing", ringing_at))
             self.emitted.add("ringing")
         human = self.mode == "agent_first" or (
-            not self._machine_answer() and (self.bridge_started or self.parent.answered_by in ("human", "unknown"))
+            not self._machine_answer()
+            and (self.bridge_started or self.abandoned or self.parent.answered_by in ("human", "unknown"))
         )  # client first: only once detection said it is not a machine
         if "answered" not in self.emitted and leg.answered_at is not None and human:
             out.append(("answered", leg.answered_at))
             self.emitted.add("answered")
         return out
+
+    @property
+    def paced(self) -> bool:
+        """A power/predictive call: the engine picks the agent at the answer."""
+        return self.mode == "client_first" and self.request.agent_at_answer is not None
 
     def _machine_answer(self) -> bool:
         return self.mode == "client_first" and (self.machine or (self.parent.answered_by or "") in MACHINE_ANSWERS)
@@ -315,7 +328,7 @@ class CallState:
         parent = self.parent
         parent_status = parent.status
         if not parent.final:
-            if self.dial_status is None:
+            if self.dial_status is None or self.informing:
                 return self._forced() if force else None
             # <Dial action> reported how the agent leg ended and was answered with
             # <Hangup/>: the call is over even if its own final callback is late or lost.
@@ -326,6 +339,10 @@ class CallState:
         status = self._map(parent_status or "failed", parent)
         talk = 0.0
         error = None
+        if status is CallStatus.ANSWERED and self.abandoned:
+            # No agent came free within abandon_after: the client heard the information
+            # message and was hung up on. A live answer, never a conversation.
+            return self._result(CallStatus.ABANDONED, 0.0, parent, error="abandoned: no agent free at the answer")
         if status is CallStatus.ANSWERED:
             bridged, secs = self._bridged_outcome()
             if bridged is None:
@@ -346,6 +363,12 @@ class CallState:
                 # Abandoned: the client picked up and no agent did. Not a conversation
                 # (nothing for an agent to dispose); retried by the failed-call policy.
                 why = f"agent leg {bridged}" if bridged is not None else "never connected to an agent"
+                if self.paced:
+                    # The engine's agent did not pick up: for the abandon rate this client
+                    # answered and reached nobody (they heard the information message).
+                    return self._result(
+                        CallStatus.ABANDONED, 0.0, parent, error=f"abandoned: the client answered, {why}"
+                    )
                 return self._result(CallStatus.FAILED, 0.0, parent, error=f"abandoned: the client answered, {why}")
         return self._result(status, talk, parent, error=error)
 
@@ -367,7 +390,10 @@ class CallState:
     def _result(self, status: CallStatus, talk: float | None, leg: LegState, error: str | None = None) -> CallResult:
         ended = leg.ended_at or self.parent.ended_at or self.dial_seen_at or self.parent.final_seen_at
         ended = ended or self.last_activity or self.dialed_at
-        answered = leg.answered_at if status in (CallStatus.ANSWERED, CallStatus.MACHINE) else None
+        live = (CallStatus.ANSWERED, CallStatus.MACHINE, CallStatus.ABANDONED)
+        answered = leg.answered_at if status in live else None
+        if status is CallStatus.ABANDONED and answered is None:
+            answered = self.parent.answered_at or ended
         talk_s = float(talk or 0.0) if status is CallStatus.ANSWERED else 0.0
         if status is CallStatus.ANSWERED and answered is None and talk_s:
             answered = ended - timedelta(seconds=talk_s)
@@ -387,18 +413,22 @@ class CallState:
         return CallResult(
             status=status,
             dialed_at=self.dialed_at,
-            ended_at=max(ended, self.dialed_at),
+            # Twilio timestamps have whole seconds; the answer instant is ours (finer).
+            ended_at=max(ended, self.dialed_at, answered or self.dialed_at),
             provider_call_id=provider_call_id(sid, self.mode) if sid else None,
             answered_at=answered,
             ring_s=round(ring_s, 3),
             talk_s=round(talk_s, 3),
             error=error,
+            agent=self.agent if status in (CallStatus.ANSWERED, CallStatus.ABANDONED) else None,
         )
 
     def _forced(self) -> CallResult:
         """No final status anywhere (watchdog gave up): record what is known."""
         leg = self.client_leg
         self.notes.append("watchdog: no final status from Twilio")
+        if self.abandoned:
+            return self._result(CallStatus.ABANDONED, 0.0, leg)
         if leg.answered_at is not None and not self._machine_answer():
             ended = self.last_activity or leg.answered_at
             return self._result(CallStatus.ANSWERED, (ended - leg.answered_at).total_seconds(), leg)

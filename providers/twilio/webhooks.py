@@ -199,3 +199,10 @@ def machine_twiml(message: str | None, message_url: str | None, language: str | 
         response.say(message, **kwargs)
     response.hangup()
     return str(response)
+
+
+def information_twiml(message: str, language: str | None, voice: str | None) -> str:
+    """What a client hears when no agent came free at the answer (client-first pacing): the
+    campaign's information message (who called, how to opt out) read by <Say>, then
+    <Hangup/>. Without a message (check-config refuses that) only the hang-up."""
+    return machine_twiml(message or None, None, language, voice)

@@ -3,7 +3,13 @@ Service: dispatcher, the simulated provider in real time with short calls, SQLit
 the web section on): a supervisor logs in and the board updates without a reload;
 pausing a campaign stops new calls while the calls in flight finish (checked in the
 store), resuming starts them again; a client found by phone gets its next contact
-moved; the day report draws its charts and its XLSX download reads back.
+moved; the day report draws its charts and its XLSX download reads back. Calls of the
+morning with one client abandoned (written through the store's API before the worker
+starts) show on the board as the abandon rate over the cap, and on the report page in
+its occupancy table.
+
+With DIALER_SCREENSHOTS=<folder> set, the board and the report page are saved there as
+PNG (to look at them as a person would).
 
 The worker runs in the test's event loop; the browser is driven from a thread
 (Selenium blocks), so the worker keeps ticking while the test waits on the page.
@@ -12,6 +18,7 @@ The worker runs in the test's event loop; the browser is driven from a thread
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -28,6 +35,7 @@ from dialer.domain import CallStatus, Stage
 from dialer.service import Service
 from dialer.store.people import PresenceState, people_of
 from dialer.store.sqlite import SqliteStore
+from tests.support.call_records import Done, record_calls
 from tests.support.console_web import PASSWORD, SECRET, add_people
 from tests.support.dispatch import client, load
 
@@ -103,7 +111,10 @@ async def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterat
     await load(store, config, [client(i, timezone=zone, schedule="always") for i in range(1, CLIENTS + 1)], now)
     await add_people(store)
     for agent in AGENTS:  # the agents are at their desks
-        await people_of(store).set_presence(agent, PresenceState.READY, now, by=agent)
+        await people_of(store).set_presence(agent, PresenceState.READY, now - timedelta(minutes=30), by=agent)
+    # The morning so far: two conversations and a client abandoned (answered, no agent free).
+    morning = [Done(CallStatus.ANSWERED, "ivanova", 200.0)] * 2 + [Done(CallStatus.ABANDONED)]
+    await record_calls(store, "cold", morning, now - timedelta(minutes=10), prefix="m")
     service = Service(path)
     run = asyncio.create_task(service.run())
     try:
@@ -161,6 +172,14 @@ def _wait_for(browser: Any, check: Callable[[], Any], what: str, timeout: float 
         time.sleep(0.1)
 
 
+def _screenshot(browser: Any, name: str, height: int = 900) -> None:
+    """Save the page as PNG in $DIALER_SCREENSHOTS (nothing without it)."""
+    folder = os.environ.get("DIALER_SCREENSHOTS")
+    if folder:
+        browser.set_window_size(1280, height)
+        browser.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
 def _card_text(browser: Any, selector: str) -> str:
     from selenium.webdriver.common.by import By
 
@@ -201,6 +220,21 @@ async def test_supervisor_watches_pauses_resumes_and_moves_a_client(browser: Any
         ))  # fmt: skip
 
     await in_thread(_wait_for, browser, moved_on, "the board to show new calls without a reload")
+    # The abandon rate over the campaign's 24 h window, against its 3 % cap: over it (one
+    # abandoned of a handful of live answers), flagged red, with the mode and today's count.
+    level = await in_thread(
+        lambda: browser.find_element(By.CSS_SELECTOR, 'article.card[data-campaign="cold"] [data-k="abandon"]')
+    )
+    assert await in_thread(level.get_attribute, "data-level") == "over"
+    rate = await in_thread(_card_text, browser, '[data-k="abandon-rate"]')
+    assert rate.endswith("%") and 3.0 < float(rate.rstrip("%")) <= 100 / 3
+    color = await in_thread(
+        browser.execute_script, "return getComputedStyle(arguments[0].querySelector('.value')).color", level
+    )
+    assert color == "rgb(176, 58, 46)"  # the red of .fig.abandon-over
+    assert "1 abandoned today" in await in_thread(_card_text, browser, '[data-k="abandoned-today"]')
+    assert await in_thread(_card_text, browser, '[data-k="dial-mode"]') == "progressive"
+    await in_thread(_screenshot, browser, "board")
     await until(lambda: _dialing(store), "a call in flight")
 
     # Pause: no new call starts; the calls in flight finish.
@@ -290,6 +324,16 @@ async def test_the_report_page_behind_login_draws_charts_and_the_xlsx_reads_back
         assert box[0] > 300 and box[1] > 100
     bars = await in_thread(browser.find_elements, By.CSS_SELECTOR, "#chart-hours rect.bar")
     assert bars
+    titles = [await in_thread(b.get_attribute, "textContent") for b in bars]
+    assert any("Abandoned (no agent free) 1" in t for t in titles), titles
+    occupancy = await in_thread(browser.find_element, By.CSS_SELECTOR, '#table-occupancy tr[data-campaign="cold"]')
+    cells = (await in_thread(lambda: occupancy.text)).split()
+    assert "progressive" in cells and "1" in cells  # the mode; one abandoned
+    over = await in_thread(browser.find_element, By.CSS_SELECTOR, "#table-occupancy td.abandon-over")
+    assert (await in_thread(lambda: over.text)).endswith("/ 24h")
+    kpi = await in_thread(lambda: browser.find_element(By.ID, "kpi-abandoned").text)
+    assert kpi.startswith("1")
+    await in_thread(_screenshot, browser, "report", 2600)
     bg = await in_thread(browser.execute_script, "return getComputedStyle(document.documentElement).backgroundColor")
     assert bg == "rgb(244, 246, 249)"  # the report's stylesheet, served behind the console
     await in_thread(lambda: browser.find_element(By.ID, "download-xlsx").click())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from dialer.config import DialerConfig
-from dialer.model import ProviderReadiness
+from dialer.model import AbandonCounts, ProviderReadiness
 from dialer.reporting.data import build_day_report
 from dialer.store.people import CampaignPause, Presence, PresenceState
 from dialer.web.board import CampaignCard, campaign_card, provider_line
@@ -85,3 +85,21 @@ def test_provider_readiness_across_workers() -> None:
     line = provider_line("sip", [report("w1", False, "registrar down"), report("w2", False, "no route")])
     assert line.ready is False and line.text == "no route; registrar down"
     assert provider_line("other", [report("w1", True)]).ready is None
+
+
+def test_abandon_rate_against_the_cap(config: DialerConfig) -> None:
+    # issue 13: the rolling window's rate, amber from 80 % of the cap, red above it.
+    def card(abandoned: int, live: int) -> CampaignCard:
+        return _card(config, [], abandon=AbandonCounts(live, abandoned))
+
+    assert (card(0, 0).abandon_rate, card(0, 0).abandon_level) == (None, "ok")
+    assert (card(2, 100).abandon_rate, card(2, 100).abandon_level) == (0.02, "ok")
+    assert card(5, 200).abandon_level == "near"  # 2.5 % of a 3 % cap
+    over = card(4, 100)
+    assert (over.abandon_level, over.abandoned_window, over.live_window, over.max_abandon_rate) == (
+        "over",
+        4,
+        100,
+        0.03,
+    )
+    assert (over.dial_mode, over.abandon_window) == ("progressive", "24h")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from dialer.domain import CallStatus
 from dialer.model import CallRecord
-from dialer.reporting.occupancy import LoggedIn, occupancy
+from dialer.reporting.occupancy import LoggedIn, logged_in_from_changes, occupancy
 
 T = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # since
 UNTIL = T + timedelta(hours=1)
@@ -102,3 +103,28 @@ def test_as_dict_is_json() -> None:
     assert data["abandon_rate"] == 0.5 and data["abandoned"] == 1 and data["live_answers"] == 2
     assert data["agents"][0]["talk_min_per_agent_hour"] == 1.5
     assert data["agents"][0]["wait_s"] == 3600 - 90
+
+
+@dataclass(frozen=True)
+class Change:
+    agent: str
+    at: datetime
+    was_logged_in: bool
+    logged_in: bool
+
+
+def test_logged_in_from_changes_reads_the_state_before_the_first_change() -> None:
+    changes = [
+        Change("ann", at(90), True, False),  # out after the interval: in all along
+        Change("bob", at(10), False, True),
+        Change("bob", at(20), True, True),  # Ready -> Paused: still in
+        Change("bob", at(30), True, False),
+        Change("bob", at(50), False, True),
+    ]
+    now = {"ann": False, "bob": False, "cy": True, "dee": False}
+    assert logged_in_from_changes(changes, now, T, UNTIL) == [
+        LoggedIn("ann", T, UNTIL),
+        LoggedIn("bob", at(10), at(30)),
+        LoggedIn("bob", at(50), UNTIL),
+        LoggedIn("cy", T, UNTIL),
+    ]

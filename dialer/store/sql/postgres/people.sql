@@ -108,4 +108,16 @@ DELETE FROM login_failures WHERE (account = $1 AND address = $2) OR at < $3
 INSERT INTO audit(at, actor, action, subject, data) VALUES ($1, $2, $3, $4, $5)
 
 -- name: audit_since
-SELECT id, at, actor, action, subject, data FROM audit WHERE at >= $1 ORDER BY id LIMIT $2
+-- People's actions; presence changes (action 'presence', one per change) are read
+-- with presence_changes.
+SELECT id, at, actor, action, subject, data FROM audit WHERE at >= $1 AND action <> 'presence' ORDER BY id LIMIT $2
+
+-- name: presence_state
+-- The stored state before a change (locked on PostgreSQL until the change commits, so
+-- two writers of one agent record a chain of changes, each from the state before it).
+SELECT state FROM agent_presence WHERE agent = $1 FOR UPDATE
+
+-- name: presence_changes
+-- Every presence change from an instant on (issue 13: logged-in time is rebuilt from
+-- them; the audit_at index bounds the scan), oldest first.
+SELECT at, subject, data FROM audit WHERE action = 'presence' AND at >= $1 ORDER BY at, id

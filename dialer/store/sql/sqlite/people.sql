@@ -101,4 +101,16 @@ DELETE FROM login_failures WHERE (account = ? AND address = ?) OR at < ?
 INSERT INTO audit(at, actor, action, subject, data) VALUES (?, ?, ?, ?, ?)
 
 -- name: audit_since
-SELECT id, at, actor, action, subject, data FROM audit WHERE at >= ? ORDER BY id LIMIT ?
+-- People's actions; presence changes (action 'presence', one per change) are read
+-- with presence_changes.
+SELECT id, at, actor, action, subject, data FROM audit WHERE at >= ? AND action <> 'presence' ORDER BY id LIMIT ?
+
+-- name: presence_state
+-- The stored state before a change (locked on PostgreSQL until the change commits, so
+-- two writers of one agent record a chain of changes, each from the state before it).
+SELECT state FROM agent_presence WHERE agent = ?
+
+-- name: presence_changes
+-- Every presence change from an instant on (issue 13: logged-in time is rebuilt from
+-- them; the audit_at index bounds the scan), oldest first.
+SELECT at, subject, data FROM audit WHERE action = 'presence' AND at >= ? ORDER BY at, id

@@ -26,10 +26,9 @@ from dialer.dispatcher import PROVIDER_CRASHED, Dispatcher
 from dialer.domain import Stage
 from dialer.model import CallRecord
 from dialer.planning import day_bounds
-from dialer.presence import mark_agents_ready
 from dialer.reports import ReportRow, day_report
 from dialer.scheduling import Scheduler
-from dialer.simulate_setup import PreviewReader, next_wrap_up_end, simulation_settings
+from dialer.simulate_setup import PreviewReader, SimulatedShift, next_wrap_up_end, simulation_settings
 from dialer.store.base import Store
 from dialer.store.roles import CallHistory
 from providers.base import Provider
@@ -168,7 +167,9 @@ async def run_simulation(
     providers = simulated_providers(config, clock, seed)
     dispatcher = Dispatcher(store, providers, config, clock, owner="simulation")
     previews = PreviewReader(dispatcher, clock)  # issue 13: simulated agents press Call on previews
-    await mark_agents_ready(store, config, clock.now(), by="simulation")  # issue 12: no humans in a simulation
+    shift = SimulatedShift(
+        store, config, dispatcher.presence
+    )  # issue 13: agents log in when work starts, out when it ends
     daily = DailyJobs(dispatcher.owner)
     results: list[DayResult] = []
     for offset in range(days):
@@ -185,6 +186,7 @@ async def run_simulation(
             # from ringing to talking changes nothing, and skipping those steps is
             # what makes a day take seconds.
             if wake_reason.should_step(clock.now(), dispatcher.ended):
+                await shift.begin(clock.now(), next_due)
                 step = asyncio.ensure_future(dispatcher.step())
                 await _quiesce(clock, dispatcher, [step])
                 step.result()
@@ -217,6 +219,7 @@ async def run_simulation(
                 continue
             clock.advance_to(wake)
             await _quiesce(clock, dispatcher)
+        await shift.end(*day_bounds(config, day))
         await daily.run_due(store, config, clock.now())
         rows = await day_report(store, config, day, clock.now())
         results.append(DayResult(day, rows, await audit_day(store, config, day)))

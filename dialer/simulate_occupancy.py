@@ -1,13 +1,15 @@
 """Occupancy and abandon rate of a simulated day, per campaign and agent (issue 13).
 
-The figures are dialer.reporting.occupancy's (the day report computes the same); this
-module only says what "logged in" means when nobody logs in. Simulated agents are Ready
-the whole day, but a day of Ready from midnight would drown every figure in hours no
-client could be called. So an agent's logged-in time on a simulated day runs from the
-first call of any campaign the agent works to the end of the last one: the shift a
-supervisor would staff for this list on this day. Idle stretches inside it (nothing due
-until a retry falls due, a window that opens later for some clients) count as waiting,
-as they would for a staffed shift.
+The figures are dialer.reporting.occupancy's, from the same logged-in time as the day
+report: the presence history. Nobody logs in to a simulation, so its agents (those of
+presence campaigns, all of them with ``--agents``) log in when the day's first client
+falls due and out when its last call ends (dialer.simulate_setup.SimulatedShift): the
+shift a supervisor would staff for this list on this day. Idle stretches inside it
+(nothing due until a retry falls due, a window that opens later for some clients) count
+as waiting, as they would for a staffed shift.
+
+Agents of campaigns without presence have no history; their shift is taken from the
+calls instead: from the first call of the campaigns they work to the end of the last.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from datetime import date, datetime
 from dialer.config import DialerConfig
 from dialer.model import CallRecord
 from dialer.planning import day_bounds
-from dialer.reporting.occupancy import CampaignOccupancy, LoggedIn, occupancy
-from dialer.store.roles import CallHistory
+from dialer.presence import uses_presence
+from dialer.reporting.occupancy import CampaignOccupancy, LoggedIn, logged_in_from_changes, occupancy
+from dialer.store.base import Store
+from dialer.store.people import LOGGED_IN_STATES, people_of
 
 
 def simulated_shifts(config: DialerConfig, calls: Sequence[CallRecord]) -> list[LoggedIn]:
@@ -42,22 +46,26 @@ def simulated_shifts(config: DialerConfig, calls: Sequence[CallRecord]) -> list[
     ]
 
 
-async def day_occupancy(store: CallHistory, config: DialerConfig, day: date) -> list[CampaignOccupancy]:
+async def day_occupancy(store: Store, config: DialerConfig, day: date) -> list[CampaignOccupancy]:
     """The figures of one simulated center-local day."""
     return await run_occupancy(store, config, [day])
 
 
-async def run_occupancy(store: CallHistory, config: DialerConfig, days: Sequence[date]) -> list[CampaignOccupancy]:
+async def run_occupancy(store: Store, config: DialerConfig, days: Sequence[date]) -> list[CampaignOccupancy]:
     """The figures over several simulated days: each day's shift counts (not the nights
     between them), so the run's occupancy weighs the days by their hours."""
+    since, until = day_bounds(config, min(days))[0], day_bounds(config, max(days))[1]
+    people = people_of(store)
+    with_presence = {a.name for c in config.campaigns if uses_presence(config, c) for a in c.agents}
+    logged_now = {p.agent: p.state in LOGGED_IN_STATES for p in await people.presence(until)}
+    shifts = logged_in_from_changes(await people.presence_changes(since), logged_now, since, until)
+    shifts = [s for s in shifts if s.agent in with_presence]
     calls: list[CallRecord] = []
-    shifts: list[LoggedIn] = []
     for day in days:
         start, end = day_bounds(config, day)
         todays = await store.calls_between(start, end)
         calls.extend(todays)
-        shifts.extend(simulated_shifts(config, todays))
-    since, until = day_bounds(config, min(days))[0], day_bounds(config, max(days))[1]
+        shifts.extend(s for s in simulated_shifts(config, todays) if s.agent not in with_presence)
     return occupancy(
         calls,
         shifts,

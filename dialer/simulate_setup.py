@@ -8,8 +8,9 @@ file's, so a supervisor can run the same list through each mode (issue 13).
   message. A campaign without agents (a ``connect_to`` queue) cannot pace on agents and
   keeps its mode unless ``--agents`` gives it some.
 * ``--agents N`` replaces each campaign's agents with N simulated ones, agent-01 ..
-  agent-N (targets ``sim:agent-NN``), with presence on: they are Ready all day and wrap
-  up after each answered call for the campaign's ``wrap_up``, on the virtual clock. The
+  agent-N (targets ``sim:agent-NN``), with presence on: they are Ready through the
+  day's shift (`SimulatedShift`) and wrap up after each answered call for the
+  campaign's ``wrap_up``, on the virtual clock. The
   same N people work every campaign, as one team would.
 * ``--lines N`` sets every campaign's lines (power and predictive need more lines than
   agents).
@@ -31,7 +32,7 @@ from dialer.clock import Clock
 from dialer.config import Agent, Campaign, DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.pacing.modes import DialMode
-from dialer.presence import uses_presence
+from dialer.presence import PresenceGate, campaign_hold, uses_presence
 from dialer.preview import HeldPreview, PreviewRefused
 from dialer.store.base import Store
 from dialer.store.people import PresenceState, people_of
@@ -80,7 +81,8 @@ def apply_overrides(config: DialerConfig, overrides: Overrides) -> tuple[DialerC
     if overrides.agents is not None:
         notes.append(
             f"--agents {overrides.agents}: every campaign is worked by agent-01..{overrides.agents} "
-            "(Ready all day, one team shared by the campaigns, wrap-up after each answered call)"
+            "(Ready from the day's first due client to its last call, one team shared by the campaigns, "
+            "wrap-up after each answered call)"
         )
     return config.model_copy(update={"campaigns": campaigns}), notes
 
@@ -168,6 +170,54 @@ class PreviewReader:
             log.info("simulated_preview_refused", client_id=held.client_id, reason=str(exc))
 
 
+class SimulatedShift:
+    """Nobody logs in to a simulation: its agents (those of presence campaigns) log in,
+    Ready, when the day's first client falls due and log out when the day's last call
+    has ended. So the presence history, and with it the logged-in time of the day
+    report and of `simulate --format json`, is the shift this list needed that day, not
+    24 hours of Ready."""
+
+    def __init__(self, store: Store, config: DialerConfig, gate: PresenceGate):
+        self.store, self.config, self.gate = store, config, gate
+        self.campaigns = [c for c in config.campaigns if uses_presence(config, c) and c.agents]
+        self.names = sorted({a.name for c in self.campaigns for a in c.agents})
+        self.on = False
+        self._quiet = False
+
+    async def begin(self, now: datetime, due: datetime | None) -> None:
+        """Log the agents in (Ready) once a client is due."""
+        if not self._quiet:
+            await self._off_duty_is_no_news(now)
+        if self.on or not self.names or due is None or due > now:
+            return
+        people = people_of(self.store)
+        for name in self.names:
+            await people.set_presence(name, PresenceState.READY, now, by="simulation")
+        self.on = True
+
+    async def end(self, start: datetime, end: datetime) -> None:
+        """Log the agents out at the end of the last call of the day ``[start, end)``."""
+        if not self.on:
+            return
+        calls = await self.store.calls_between(start, end)
+        last = max((c.ended_at for c in calls if c.ended_at is not None), default=start)
+        people = people_of(self.store)
+        for name in self.names:
+            await people.set_presence(name, PresenceState.LOGGED_OUT, last, by="simulation")
+        self.on = False
+        self._quiet = False
+
+    async def _off_duty_is_no_news(self, now: datetime) -> None:
+        """The dispatcher warns when a campaign is held for want of a Ready agent; the
+        simulation's own log-out between shifts is no such news: tell the gate it is
+        known, so it does not print a warning a supervisor would chase each day."""
+        for campaign in self.campaigns:
+            reason = await campaign_hold(self.store, self.config, campaign, now)
+            if reason is not None:
+                self.gate.holds[campaign.name] = reason
+        self._quiet = True
+
+
 async def next_wrap_up_end(store: Store, config: DialerConfig, now: datetime) -> datetime | None:
     """When the next agent of a presence campaign comes back from wrap-up (after `now`),
     or None: the simulation steps then, as the production tick would, so an agent does
@@ -187,6 +237,7 @@ __all__ = [
     "PREVIEW_READING_SECONDS",
     "Overrides",
     "PreviewReader",
+    "SimulatedShift",
     "SimulationSetupError",
     "apply_overrides",
     "next_wrap_up_end",

@@ -69,7 +69,7 @@ def run_cmd(ctx: click.Context, config_path: Path, db: str | None) -> None:
     "agents",
     default=None,
     metavar="N",
-    help="replace each campaign's agents with N simulated ones (agent-01..N, Ready all day)",
+    help="replace each campaign's agents with N simulated ones (agent-01..N, Ready through the shift)",
 )
 @click.option(
     "--lines", "lines", default=None, metavar="N", help="set every campaign's lines (calls in flight at most)"

@@ -185,6 +185,10 @@ def test_json_has_occupancy_per_campaign_and_agent(progressive: dict[str, Any]) 
             agent["talk_s"] / 60 / (agent["logged_in_s"] / 3600), abs=0.01
         )
     assert sales["logged_in_s"] == pytest.approx(2 * shift, abs=0.2)
+    # The day report's figures come from the same presence history: they agree.
+    [total] = [r for r in day["report"] if r["campaign"] == "sales" and r["agent"] == "*"]
+    assert total["logged_in_s"] == sales["logged_in_s"]
+    assert total["talk_min_per_agent_hour"] == sales["talk_min_per_agent_hour"]
     assert sales["talk_min_per_agent_hour"] == pytest.approx(sales["talk_s"] / 60 / (2 * shift / 3600), abs=0.01)
     assert sales["wait_s"] == pytest.approx(sum(a["wait_s"] for a in sales["agents"]), abs=0.2)
 

@@ -190,7 +190,7 @@ async def run_simulation(
                 step = asyncio.ensure_future(dispatcher.step())
                 await _quiesce(clock, dispatcher, [step])
                 step.result()
-                previews.after_step()  # issue 13: simulated agents press Call on their previews
+                await previews.after_step()  # issue 13: simulated agents press Call on their previews
                 wake_reason.stepped(clock.now(), dispatcher.ended)
             # The next client falling due changes only when a step or a call's result
             # touched the queue: ask the store then, not at every instant.

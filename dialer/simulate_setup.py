@@ -21,6 +21,7 @@ on a campaign whose min_ring is below 15 s) is a `SimulationSetupError`: one lin
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from dialer.clock import Clock
+from dialer.clock import VirtualClock
 from dialer.config import Agent, Campaign, DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.pacing.modes import DialMode
@@ -43,6 +44,7 @@ MAX_AGENTS = 999  # agent-NNN: the names stay sortable
 MAX_LINES = 10_000
 # How long a simulated agent reads a preview card before pressing Call.
 PREVIEW_READING_SECONDS = 12.0
+READER_TURNS = 20  # loop turns a new reader gets to park on the clock (one is enough)
 # Said to an abandoned call when the config has no message (the simulation plays none
 # for real; its length sets how long the simulated call lasts).
 PLACEHOLDER_MESSAGE = "This was a call from {center}. We will call you again. To stop our calls, call us back."
@@ -149,17 +151,24 @@ class PreviewReader:
     `PREVIEW_READING_SECONDS` of virtual time, then presses Call (never Skip: a skip
     depends on what a person knows, which a simulation cannot draw)."""
 
-    def __init__(self, dispatcher: Dispatcher, clock: Clock):
+    def __init__(self, dispatcher: Dispatcher, clock: VirtualClock):
         self.dispatcher, self.clock = dispatcher, clock
         self._seen: set[str] = set()
 
-    def after_step(self) -> None:
-        """Start reading the previews the step just offered."""
+    async def after_step(self) -> None:
+        """Start reading the previews the step just offered; return once every reader is
+        parked on the clock, so the driver sees when each presses Call."""
+        started = False
         for held in list(self.dispatcher.previews.values()):
             if held.call_id not in self._seen:
                 self._seen.add(held.call_id)
                 # A side task of the dispatcher: the simulation waits for it like for a call.
                 self.dispatcher._spawn(self._read(held))
+                started = True
+        for _ in range(READER_TURNS if started else 0):
+            await asyncio.sleep(0)  # a new task runs its first step (up to its clock.sleep) on the next turn
+            if all(t.done() or t in self.clock.sleeping_tasks() for t in self.dispatcher.tasks()):
+                break
 
     async def _read(self, held: HeldPreview) -> None:
         await self.clock.sleep(PREVIEW_READING_SECONDS)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from dialer.config.models import Campaign
 from dialer.domain import CallStatus
@@ -153,4 +154,55 @@ class LivePacer:
         )
 
 
-__all__ = ["LivePacer", "PacingInputs", "STATS_EVERY", "agents_now", "stats_from_calls"]
+@dataclass(frozen=True)
+class ModeSummary:
+    """A campaign's dial mode and, client first, its abandon rate over its window vs the cap."""
+
+    dial_mode: str
+    live: int | None = None
+    abandoned: int | None = None
+    window: str | None = None
+    cap: float | None = None
+
+    @property
+    def rate(self) -> float | None:
+        if self.live is None or self.abandoned is None:
+            return None
+        return self.abandoned / self.live if self.live else 0.0
+
+    def line(self) -> str:
+        """One line for `dialer status` and `dialer why`."""
+        if self.rate is None or self.cap is None:
+            return f"dial mode {self.dial_mode}"
+        over = "  OVER THE CAP" if self.rate > self.cap else ""
+        return (
+            f"dial mode {self.dial_mode}: abandon rate {self.rate:.1%} ({self.abandoned} of {self.live} live "
+            f"answers, last {self.window}), cap {self.cap:.1%}{over}"
+        )
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ModeSummary:
+        return cls(
+            data["dial_mode"], data["live_answers"], data["abandoned"], data["abandon_window"], data["max_abandon_rate"]
+        )
+
+    def as_data(self) -> dict[str, object]:
+        return {
+            "dial_mode": self.dial_mode, "abandon_rate": self.rate, "abandoned": self.abandoned,
+            "live_answers": self.live, "abandon_window": self.window, "max_abandon_rate": self.cap,
+        }  # fmt: skip
+
+
+async def mode_summary(store: Pacing, campaign: Campaign, now: datetime) -> ModeSummary:
+    """The campaign's dial mode, with the abandon rate over its window for power/predictive."""
+    mode = campaign.dial_mode
+    if not mode.client_first:
+        return ModeSummary(mode.value)
+    window = campaign.abandon_window
+    counts = await store.abandon_counts(campaign.name, now - timedelta(seconds=window.seconds), now)
+    return ModeSummary(mode.value, counts.live, counts.abandoned, window.value, campaign.max_abandon_rate)
+
+
+__all__ = [
+    "LivePacer", "ModeSummary", "PacingInputs", "STATS_EVERY", "agents_now", "mode_summary", "stats_from_calls",
+]  # fmt: skip

@@ -155,6 +155,7 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
     Lines are the effective ones: a campaign with agents makes no more calls at once
     than it has agents. The next opening is the earliest moment after now at which a
     queued client of the campaign falls due (clients due already count in "due now")."""
+    from dialer.live_pacing import ModeSummary, mode_summary
     from dialer.model import READINESS_STALE
     from dialer.planning import lines_of
     from dialer.presence import campaign_hold
@@ -187,6 +188,7 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
                     "next_opening": iso(nxt),
                     # Paused by a supervisor, or none of its agents Ready: it places no calls.
                     "held": await campaign_hold(store, config, c, now),
+                    "pacing": (await mode_summary(store, c, now)).as_data(),  # issue 13
                     "blocked": [
                         {
                             "worker": r.owner,
@@ -212,6 +214,7 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
             f"{r['campaign']:<12} lines {r['lines_in_use']}/{r['lines']}{limited}  due now {r['due_now']}  "
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
+        click.echo(f"{'':<12} {ModeSummary.from_data(r['pacing']).line()}")  # issue 13
         if r["held"]:
             click.echo(f"{'':<12} HELD: {r['held']}: places no calls")
         if r["window_passed"]:

@@ -351,8 +351,9 @@ class Pacing(Protocol):
         `since`, each with its latest such answer (the 72 h rule)."""
 
 
-class ClientHistory(Clients, CallLog, Plans, Protocol):
-    """A client's row, its calls and events, and its place in a plan (`dialer why`)."""
+class ClientHistory(Clients, CallLog, Plans, Pacing, Protocol):
+    """A client's row, its calls and events, its place in a plan and its campaign's
+    abandon rate (`dialer why`)."""
 
 
 class DayRecords(CallLog, Plans, Protocol):

@@ -9,11 +9,13 @@ from datetime import timedelta
 from dialer.config import DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.domain import CallStatus
+from dialer.live_pacing import ModeSummary, mode_summary
 from dialer.model import CallRecord, CallStart, CallUpdate, ClientUpdate, Event
 from dialer.pacing.modes import DialMode
 from dialer.store.base import Store
 from dialer.store.people import PresenceState, people_of
 from dialer.web.settings import WebSettings
+from dialer.why import explain
 from tests.support.client_first_provider import ClientFirstProvider
 from tests.support.clocks import FixedClock
 from tests.support.dispatch import MORNING, client, load
@@ -173,6 +175,16 @@ async def test_an_abandoned_client_is_dialed_only_agent_first_for_72_hours(store
     assert request.agent_at_answer is None and request.agent == "petrov" and request.connect_to == "sip:102@pbx.local"
     assert request.connect_mode == "agent_first"
     assert clock.now() - gone.answered_at < timedelta(hours=72)
+    # `dialer why` says the mode, the rate vs the cap, and the 72 h rule; `status` the same line.
+    text = await explain(store, config, gone.client_id, clock.now())
+    assert text is not None
+    assert (
+        "pacing:            cold: dial mode power: abandon rate 50.0% (1 of 2 live answers, last 24h), cap 3.0%" in text
+    )
+    assert "OVER THE CAP" in text and "dialed only with an agent reserved until 2026-12-04" in text
+    summary = await mode_summary(store, config.campaigns[0], clock.now() + timedelta(days=2))
+    assert summary.line() == "dial mode power: abandon rate 0.0% (0 of 0 live answers, last 24h), cap 3.0%"
+    assert ModeSummary.from_data(summary.as_data()) == summary
 
 
 async def test_the_call_log_says_who_was_abandoned_and_they_get_a_reserved_agent(

@@ -177,7 +177,8 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
             out.append(
                 {
                     "campaign": c.name,
-                    "lines": lines_of(c),
+                    # issue 13: client first uses every line, more calls than agents.
+                    "lines": c.lines if c.dial_mode.client_first else lines_of(c),
                     "lines_configured": c.lines,
                     "agents": len(c.agents) if c.agents else None,
                     "lines_in_use": stats["lines_in_use"],

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
+from dialer.clock import VirtualClock
 from dialer.config import DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.domain import CallStatus
@@ -256,3 +259,47 @@ async def test_two_workers_share_agents_and_count_each_others_calls_on_postgres(
     finally:
         await second.close()
         await first.close()
+
+
+@pytest.mark.parametrize("comes_after", [1.0, 3.0])
+async def test_an_answer_waits_for_an_agent_at_most_abandon_after(
+    store: Store, config: DialerConfig, comes_after: float
+) -> None:
+    """On the virtual clock: a second agent turns Ready `comes_after` seconds after the
+    answers. Within abandon_after (2 s) the waiting client gets them; later, the call is
+    abandoned exactly abandon_after after its answer, never later."""
+    config = client_first(config, power_ratio=2.0)
+    clock = VirtualClock(MORNING)
+    await load(store, config, [client(1), client(2)], MORNING)
+    await ready(store, "ivanova")
+    provider = ClientFirstProvider(clock)  # type: ignore[arg-type]  # any clock with now() and sleep()
+    provider.hold = asyncio.Event()
+    d = Dispatcher(store, {"simulated": provider}, config, clock)
+    await d.step()
+    await dialed(provider, 2)
+    answered_at = MORNING + timedelta(seconds=5)
+    clock.advance_to(answered_at)
+    provider.hold.set()  # both answer now; ivanova takes one, the other waits
+    came = False
+    for _ in range(300):  # bounded: each round lets the tasks park, then jumps to the next wake-up
+        await asyncio.sleep(0.005)
+        if not d.tasks():
+            break
+        wake = clock.next_wake()
+        if wake is None:
+            continue
+        if not came and wake >= answered_at + timedelta(seconds=comes_after):
+            clock.advance_to(answered_at + timedelta(seconds=comes_after))
+            await people_of(store).set_presence("petrov", PresenceState.READY, clock.now(), by="petrov")
+            came = True
+            continue
+        clock.advance_to(wake)
+    await d.wait_idle()
+    rows = {c.agent or "": c for c in await calls(store)}
+    assert rows["ivanova"].status is CallStatus.ANSWERED
+    if comes_after < 2.0:
+        assert rows["petrov"].status is CallStatus.ANSWERED and "" not in rows
+    else:
+        gone = rows[""]
+        assert gone.status is CallStatus.ABANDONED and gone.answered_at == answered_at
+        assert gone.ended_at == answered_at + timedelta(seconds=2)  # abandon_after, to the poll

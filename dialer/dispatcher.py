@@ -323,8 +323,7 @@ class Dispatcher:
         if provider is None:
             log.error("provider_missing", campaign=campaign.name, provider=campaign.provider)
             return 0
-        # Client first: the campaign's lines, more calls than agents (the pacer bounds them).
-        lines = campaign.lines if client_first else lines_of(campaign)
+        lines = lines_of(campaign)  # client first: every line (the pacer bounds the calls)
         # Every line taken (by any worker): look again at the next tick. A line that frees
         # goes to whichever worker asks first, so the workers share the lines evenly;
         # a worker that paused here would leave every freed line to the busiest one.

@@ -177,8 +177,7 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
             out.append(
                 {
                     "campaign": c.name,
-                    # issue 13: client first uses every line, more calls than agents.
-                    "lines": c.lines if c.dial_mode.client_first else lines_of(c),
+                    "lines": lines_of(c),
                     "lines_configured": c.lines,
                     "agents": len(c.agents) if c.agents else None,
                     "lines_in_use": stats["lines_in_use"],

@@ -13,6 +13,7 @@ from dialer.live_pacing import STATS_EVERY, LivePacer, agents_now, stats_from_ca
 from dialer.model import AbandonCounts, CallRecord
 from dialer.pacing.modes import AbandonWindow, DialMode
 from dialer.pacing.stats import CampaignStats
+from dialer.planning import lines_of
 from dialer.store.people import Presence, PresenceState
 from tests.support.paths import EXAMPLE_CONFIG
 
@@ -134,3 +135,9 @@ async def test_statistics_are_read_every_few_seconds_and_again_after_an_abandon(
     assert store.reads.count("abandon_counts") == 3
     assert await p.calls_to_place(campaign, NOW, agents, 0) == 0  # no line: nothing is read
     assert store.reads.count("ringing_unattached") == 5
+
+
+def test_a_client_first_campaign_uses_all_its_lines() -> None:
+    """Agent first, a campaign holds no more calls than agents; client first, all its lines."""
+    assert lines_of(cold(lines=40)) == 6  # the example's cold campaign has six agents
+    assert lines_of(cold(lines=40, dial_mode=DialMode.POWER)) == 40

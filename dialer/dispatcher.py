@@ -25,10 +25,11 @@ from dialer.clock import Clock
 from dialer.config.models import Agent, Campaign, DialerConfig
 from dialer.domain import CallStatus, ClientState, Disposition, Stage
 from dialer.lifecycle import Transition
+from dialer.live_pacing import LivePacer
 from dialer.metrics import DialerMetrics
 from dialer.model import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event
 from dialer.outcomes import CallFacts, apply_call, classify_talk
-from dialer.pacing.modes import DialMode
+from dialer.pacing.modes import ABANDON_REDIAL_BLOCK, DialMode
 from dialer.placement import Placement, schedule_pending
 from dialer.planning import lines_of
 from dialer.presence import PresenceGate
@@ -38,6 +39,8 @@ from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import LeaseLost, Store
 from dialer.store.people import PresenceState, people_of
 from providers.base import (
+    AgentAtAnswer,
+    AgentLeg,
     CallFinder,
     CallNotPlaced,
     CallResult,
@@ -75,6 +78,9 @@ T = TypeVar("T")
 # The error text of a call whose provider raised something other than ProviderError (a
 # bug): the simulation's audit fails on it.
 PROVIDER_CRASHED = "provider crashed"
+# issue 13: a client-first call answered live looks for a Ready agent this often (through the
+# store, so any worker's agent who turns Ready counts) until its abandon_after runs out.
+ANSWER_POLL = 0.2  # seconds
 
 
 def _paces_creates(provider: Provider) -> bool:
@@ -194,6 +200,9 @@ class Dispatcher:
         self._stopping = asyncio.Event()  # set when claiming stops: calls waiting for a CPS slot give up
         self.presence = PresenceGate(store, self.owner)  # issue 12: pauses and agents' presence (dialer/presence.py)
         self.previews: dict[str, HeldPreview] = {}  # client id -> claim shown to an agent (dialer/preview.py)
+        # issue 13: client-first pacing (power, predictive) from the store's global counts.
+        self.pacer = LivePacer(store)
+        self._pending: Counter[str] = Counter()  # client-first calls claimed, their row not written yet
         self.set_config(config)
 
     # ------------------------------------------------------------ config
@@ -280,10 +289,26 @@ class Dispatcher:
             free = min(free, len(campaign.agents) - len(self._agents_busy.get(campaign.name, set())))
         return max(0, self.presence.free(campaign, free))  # issue 12: held campaigns, Ready agents
 
+    def _free_client_first(self, campaign: Campaign) -> int:
+        """issue 13: a client-first campaign's lines free on this worker: its lines, not
+        bounded by its agents (the pacer decides how many calls per agent); none when held."""
+        if self.presence.held(campaign):
+            return 0
+        return max(0, campaign.lines - self._lines[campaign.name])
+
+    async def _client_first_want(self, campaign: Campaign, now: datetime, lines_free: int) -> int:
+        """issue 13: how many client-first calls to place now (dialer/live_pacing.py)."""
+        agents = self.presence.agents.get(campaign.name)
+        if agents is None:  # presence off: this worker's own agent rotation
+            free_agents = len(campaign.agents) - len(self._agents_busy.get(campaign.name, set()))
+            return await self.pacer.calls_to_place(campaign, now, free_agents, lines_free, self._pending[campaign.name])
+        return await self.pacer.calls_to_place(campaign, now, agents, lines_free, self._pending[campaign.name])
+
     async def _start_campaign(self, campaign: Campaign, now: datetime, result: StepResult) -> int:
         if self._blocked_by(campaign) is not None:
             return 0  # a provider that cannot dial must not use up the clients' attempts
-        free = self._free_lines(campaign)
+        client_first = campaign.dial_mode.client_first
+        free = self._free_client_first(campaign) if client_first else self._free_lines(campaign)
         if free <= 0:
             return 0
         # The queue had nothing more for this campaign a moment ago, and no call of it has
@@ -298,13 +323,17 @@ class Dispatcher:
         if provider is None:
             log.error("provider_missing", campaign=campaign.name, provider=campaign.provider)
             return 0
-        lines = lines_of(campaign)
+        lines = lines_of(campaign)  # client first: every line (the pacer bounds the calls)
         # Every line taken (by any worker): look again at the next tick. A line that frees
         # goes to whichever worker asks first, so the workers share the lines evenly;
         # a worker that paused here would leave every freed line to the busiest one.
         want = min(free, lines - await self.store.lines_in_use(campaign.name, now))
         if want <= 0:
             return 0
+        if client_first:
+            want = await self._client_first_want(campaign, now, want)
+            if want <= 0:
+                return 0
         claims = await self.store.claim(
             campaign.name, now, want, self.owner, now + lease_for(campaign), max_in_use=lines
         )
@@ -312,21 +341,35 @@ class Dispatcher:
             self._idle[campaign.name] = (now, now + CLAIM_IDLE)  # lines free, nothing more due now
         else:
             self._idle.pop(campaign.name, None)
+        # issue 13, the 72 h rule: a client abandoned that recently is never dialed client
+        # first again; it is dialed agent first, with a Ready agent reserved (or given back).
+        abandoned: dict[str, datetime] = {}
+        if client_first and claims:
+            since = now - timedelta(seconds=ABANDON_REDIAL_BLOCK)
+            abandoned = await self.store.abandoned_since([c.client.id for c in claims], since)
         started = 0
         for claim in claims:
             if not self._claiming:
                 # Stopping: give back what this step claimed but has not dialed yet.
                 await self.store.release(claim, None)
                 continue
-            if await self._start_call(campaign, provider, claim, now, result):
+            mode_first = client_first and claim.client.id not in abandoned
+            if await self._start_call(campaign, provider, claim, now, result, client_first=mode_first):
                 started += 1
         return started
 
     async def _start_call(
-        self, campaign: Campaign, provider: Provider, claim: Claim, now: datetime, result: StepResult
+        self,
+        campaign: Campaign,
+        provider: Provider,
+        claim: Claim,
+        now: datetime,
+        result: StepResult,
+        client_first: bool = False,
     ) -> bool:
         """Hand a claim to a call task of its own (pacing, the final window check, the call
-        row and the dial happen there: a step never waits for a CPS slot)."""
+        row and the dial happen there: a step never waits for a CPS slot). A client-first
+        call (issue 13) has no agent yet: it takes one when the client answers."""
         client = claim.client
         if client.state.stage is Stage.DNC or client.state.invalid_number:
             await self.store.release(claim, self.scheduler.place_client(client, now))
@@ -338,8 +381,12 @@ class Dispatcher:
         if await self._capped(campaign, claim, now):
             return False
         call_id = uuid.uuid4().hex
+        agent: Agent | None
+        if client_first:
+            agent = None
+            self._pending[campaign.name] += 1
         # issue 12: a presence campaign's agent is a Ready one from the store (any worker's view), or no call
-        if self.presence.applies(campaign):
+        elif self.presence.applies(campaign):
             agent = await self.presence.take(campaign, now, call_id)
             if agent is None:
                 await self.store.release(claim, None)
@@ -349,8 +396,13 @@ class Dispatcher:
                 return False  # shown, not dialed: the line stays taken until Call or Skip
         else:
             agent = self._take_agent(campaign)
+            if agent is None and campaign.dial_mode.client_first:
+                await self.store.release(claim, None)  # 72 h rule: no agent to reserve, later
+                return False
         self._lines[campaign.name] += 1
-        task = asyncio.create_task(self._run_call(campaign, provider, claim, call_id, agent), name=f"call-{call_id}")
+        task = asyncio.create_task(
+            self._run_call(campaign, provider, claim, call_id, agent, client_first), name=f"call-{call_id}"
+        )
         self._tasks[call_id] = task
         task.add_done_callback(functools.partial(self._forget_task, call_id))
         return True
@@ -434,7 +486,8 @@ class Dispatcher:
             call_id=call_id,
             client_id=client.id,
             campaign=campaign.name,
-            agent=agent.name if agent else campaign.connect_to,
+            # A client-first call has no agent until the answer (the pacer counts it as ringing).
+            agent=agent.name if agent else (None if campaign.dial_mode.client_first else campaign.connect_to),
             phone=client.phone,
             client_tz=client.timezone,
             attempt=0,  # assigned by the store
@@ -469,7 +522,23 @@ class Dispatcher:
         return replace(start, attempt=attempt)
 
     @staticmethod
-    def _request(campaign: Campaign, start: CallStart, agent: Agent | None, stage: str) -> DialRequest:
+    def _request(
+        campaign: Campaign, start: CallStart, agent: Agent | None, stage: str, client_first: bool = False
+    ) -> DialRequest:
+        if client_first:
+            # issue 13: no agent reserved; rings at least min_ring; the message for an abandon.
+            audio = str(campaign.information_audio) if campaign.information_audio else None
+            return DialRequest(
+                call_id=start.call_id, number=start.phone, caller_id=campaign.caller_id, connect_to="",
+                ring_timeout=max(campaign.ring_timeout, campaign.min_ring), hard_limit=campaign.talk.hard_limit,
+                nudge_at=campaign.talk.target_max, connect_mode="client_first", campaign=campaign.name, agent=None,
+                context={
+                    "client_id": start.client_id, "attempt": str(start.attempt), "stage": stage,
+                    "client_tz": start.client_tz,
+                },
+                information_message=campaign.information_message, information_audio=audio,
+                min_ring=campaign.min_ring, detect_machine=True,
+            )  # fmt: skip
         return DialRequest(
             call_id=start.call_id,
             number=start.phone,
@@ -491,14 +560,27 @@ class Dispatcher:
         )
 
     async def _run_call(
-        self, campaign: Campaign, provider: Provider, claim: Claim, call_id: str, agent: Agent | None
+        self,
+        campaign: Campaign,
+        provider: Provider,
+        claim: Claim,
+        call_id: str,
+        agent: Agent | None,
+        client_first: bool = False,
     ) -> None:
+        taken: list[Agent] = []  # client first: the agent given at the answer (issue 13)
         try:
-            start = await self._begin(campaign, provider, claim, call_id, agent)
+            try:
+                start = await self._begin(campaign, provider, claim, call_id, agent)
+            finally:
+                if client_first:
+                    self._pending[campaign.name] -= 1
             if start is not None:
                 if agent is not None:  # issue 12: the agent's page shows the client (dialer/web/stream.py)
                     await self._screen_pop(start)
-                request = self._request(campaign, start, agent, claim.client.state.stage.value)
+                request = self._request(campaign, start, agent, claim.client.state.stage.value, client_first)
+                if client_first:
+                    request = replace(request, agent_at_answer=self._agent_at_answer(campaign, start, taken))
                 if _paces_creates(provider):
                     request = replace(
                         request, pace=campaign_pacer(self.store, campaign, self.clock), may_create=self._may_create
@@ -513,9 +595,52 @@ class Dispatcher:
             self._lines[campaign.name] -= 1
             # A line is free, and this call's result may have made a client due.
             self._idle.pop(campaign.name, None)
-            self._free_agent(campaign, agent.name if agent else None)
-            if agent is not None and self.presence.applies(campaign):  # issue 12: wrap-up, then Ready
-                await self._end_presence(campaign, agent.name, call_id)
+            for used in [agent, *taken] if agent is not None else taken:
+                self._free_agent(campaign, used.name)
+                if self.presence.applies(campaign):  # issue 12: wrap-up, then Ready
+                    await self._end_presence(campaign, used.name, call_id)
+
+    # ------------------------------------------------------------ client first (issue 13)
+
+    def _agent_at_answer(self, campaign: Campaign, start: CallStart, taken: list[Agent]) -> AgentAtAnswer:
+        """The provider's callback at a live answer: a Ready agent of the campaign, taken
+        atomically through the store (no two workers give one agent two calls), polled for
+        until `abandon_after` after the answer and never longer; None: abandoned."""
+        wait_for = campaign.abandon_after
+
+        async def at_answer(answered_at: datetime) -> AgentLeg | None:
+            deadline = min(answered_at, self.clock.now()) + wait_for
+            while True:
+                try:
+                    agent = await self._take_at_answer(campaign, start.call_id)
+                except Exception as exc:  # the store is away: the client must not wait in silence
+                    log.error("agent_at_answer_failed", call_id=start.call_id, error=f"{type(exc).__name__}: {exc}")
+                    return None
+                if agent is not None:
+                    taken.append(agent)
+                    await self._attach(start, agent)
+                    return AgentLeg(agent.name, agent.target)
+                left = (deadline - self.clock.now()).total_seconds()
+                if left <= 0:
+                    log.info("no_agent_at_answer", call_id=start.call_id, campaign=campaign.name)
+                    return None
+                await self.clock.sleep(min(ANSWER_POLL, left))
+
+        return at_answer
+
+    async def _take_at_answer(self, campaign: Campaign, call_id: str) -> Agent | None:
+        if self.presence.applies(campaign):
+            return await self.presence.take(campaign, self.clock.now(), call_id)
+        return self._take_agent(campaign)
+
+    async def _attach(self, start: CallStart, agent: Agent) -> None:
+        """The agent is on this call now: the call row says so (it stops counting as
+        ringing) and the agent's page shows the client."""
+        try:
+            await self.store.set_call_agent(start.call_id, agent.name)
+        except Exception as exc:  # the call goes on; the row is settled with its outcome
+            log.warning("call_agent_not_written", call_id=start.call_id, error=f"{type(exc).__name__}: {exc}")
+        await self._screen_pop(replace(start, agent=agent.name))
 
     async def _screen_pop(self, start: CallStart) -> None:
         """Tell the agent's page, on whichever worker serves it, through the store."""
@@ -738,6 +863,8 @@ class Dispatcher:
                 next_dial_at=stored_client.next_dial_at if stored_client else None, window_closes_at=None,
                 cap_until=None, priority=0, campaign=None, reason="written by an earlier try",
             )  # fmt: skip
+        if result.status is CallStatus.ABANDONED:
+            self.pacer.forget(start.campaign)  # the abandon budget changed: measure again now
         self.metrics.call_ended(
             start.campaign, result.status.value, result.talk_s, guideline.value if guideline else None
         )
@@ -893,7 +1020,8 @@ class Dispatcher:
                 phone=call.phone, client_tz=call.client_tz, attempt=call.attempt, started_at=call.started_at,
                 local_day=call.local_day, allowed_by=call.allowed_by, provider=call.provider, lease_token="",
             )  # fmt: skip
-            request = self._request(campaign, start, agent, "")
+            client_first = campaign.dial_mode.client_first and call.agent is None
+            request = self._request(campaign, start, agent, "", client_first)
             # The worker may have lived up to one heartbeat past its last one.
             pcid = await finder.find_call(request, call.started_at, died + HEARTBEAT_EVERY)
             if pcid is None:

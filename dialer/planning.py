@@ -53,8 +53,11 @@ def center_today(config: DialerConfig, now: datetime) -> date:
 
 
 def lines_of(campaign: Campaign) -> int:
-    """Concurrent calls the campaign can hold: its lines, and no more than its agents."""
-    return min(campaign.lines, len(campaign.agents)) if campaign.agents else campaign.lines
+    """Concurrent calls the campaign can hold: its lines, and no more than its agents
+    (client first, issue 13: all its lines, the pacer keeps more calls than agents)."""
+    if campaign.agents and not campaign.dial_mode.client_first:
+        return min(campaign.lines, len(campaign.agents))
+    return campaign.lines
 
 
 @dataclass

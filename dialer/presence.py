@@ -57,18 +57,21 @@ class PresenceGate:
         self.owner = owner
         self.paused: set[str] = set()
         self.ready: dict[str, int] = {}  # presence campaign -> agents Ready now
+        self.agents: dict[str, list[Presence]] = {}  # presence campaign -> its agents' presence (issue 13)
         self.holds: dict[str, str] = {}  # campaign -> why it places no calls (logged on change)
 
     async def refresh(self, config: DialerConfig, now: datetime, prom: DialerMetrics | None = None) -> None:
         people = people_of(self.store)
         self.paused = await people.paused_campaigns()
         self.ready = {}
+        self.agents = {}
         holds: dict[str, str] = {}
         for campaign in config.campaigns:
             presence = None
             if uses_presence(config, campaign):
                 presence = await people.presence(now, [a.name for a in campaign.agents])
                 self.ready[campaign.name] = sum(1 for p in presence if p.state is PresenceState.READY)
+                self.agents[campaign.name] = presence
             reason = explain_hold(campaign, campaign.name in self.paused, presence)
             if reason is not None:
                 holds[campaign.name] = reason
@@ -88,6 +91,10 @@ class PresenceGate:
             return 0
         ready = self.ready.get(campaign.name)
         return free if ready is None else min(free, ready)
+
+    def held(self, campaign: Campaign) -> bool:
+        """Paused, or none of its agents working (all Paused or logged out): no new call."""
+        return campaign.name in self.holds
 
     def applies(self, campaign: Campaign) -> bool:
         return campaign.name in self.ready

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dialer import calendar
 from dialer.config.models import DialerConfig
 from dialer.domain import Priority, Stage
+from dialer.live_pacing import mode_summary
 from dialer.model import QueuedClient
+from dialer.pacing.modes import ABANDON_REDIAL_BLOCK
 from dialer.planning import center_today
 from dialer.presence import campaign_hold
 from dialer.scheduling import Scheduler
@@ -91,6 +93,15 @@ async def explain(store: ClientHistory, config: DialerConfig, client_id: str, at
             lines.append(f"  {'days today:' if i == 0 else '':<19}{text}")
     if campaign is not None and (held := await campaign_hold(store, config, campaign, at)):  # issue 12
         lines.append(f"  campaign held:     {campaign.name} places no calls: {held}")
+    if campaign is not None:  # issue 13
+        lines.append(f"  pacing:            {campaign.name}: {(await mode_summary(store, campaign, at)).line()}")
+        block = timedelta(seconds=ABANDON_REDIAL_BLOCK)
+        last = (await store.abandoned_since([client.id], at - block)).get(client.id)
+        if last is not None and campaign.dial_mode.client_first:
+            lines.append(
+                f"  abandoned:         {_fmt(last, zone)}: dialed only with an agent reserved until "
+                f"{_fmt(last + block, zone)}"
+            )
     day = center_today(config, at)
     if campaign is not None:
         place = await store.plan_position(campaign.name, day, client.id)

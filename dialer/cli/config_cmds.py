@@ -48,7 +48,7 @@ def _config_warnings(file: Path, config: DialerConfig) -> list[str]:
     if problem:
         out.append(f"{file}:{line_of(file, ('storage', 'reports_dir'))}: storage.reports_dir: warning: {problem}")
     for i, c in enumerate(config.campaigns):
-        if c.agents and c.lines > len(c.agents):
+        if c.agents and c.lines > len(c.agents) and not c.dial_mode.client_first:
             agents = len(c.agents)
             out.append(
                 f"{file}:{line_of(file, ('campaigns', i, 'lines'))}: campaigns.{i}.lines: warning: "

@@ -163,6 +163,7 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
     Lines are the effective ones: a campaign with agents makes no more calls at once
     than it has agents. The next opening is the earliest moment after now at which a
     queued client of the campaign falls due (clients due already count in "due now")."""
+    from dialer.live_pacing import ModeSummary
     from dialer.model import READINESS_STALE
     from dialer.planning import lines_of
     from dialer.presence import campaign_hold
@@ -232,12 +233,9 @@ def status_cmd(config_path: Path, db: str | None, fmt: str) -> None:
             f"queued {r['queued']}  done today {r['done_today']}  next opening {r['next_opening'] or '-'}"
         )
         a = r["abandon"]
-        if r["dial_mode"] in ("power", "predictive") or a["abandoned"]:
-            over = "  OVER THE CAP" if a["rate"] > a["max_rate"] else ""
-            click.echo(
-                f"{'':<12} {r['dial_mode']}: abandon rate {a['window']} {a['rate']:.1%} of {a['live_answers']} live "
-                f"answers ({a['abandoned']} abandoned), cap {a['max_rate']:.1%}{over}"
-            )
+        shown = r["dial_mode"] in ("power", "predictive") or a["abandoned"]
+        summary = ModeSummary(r["dial_mode"], a["live_answers"], a["abandoned"], a["window"], a["max_rate"])
+        click.echo(f"{'':<12} {summary.line() if shown else ModeSummary(r['dial_mode']).line()}")  # issue 13
         if r["held"]:
             click.echo(f"{'':<12} HELD: {r['held']}: places no calls")
         if r["window_passed"]:

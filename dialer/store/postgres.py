@@ -423,6 +423,22 @@ class PostgresStore(Store):
         row = await self.pool.fetchrow(_PACING["abandon_counts"], campaign, _ts(since), _ts(until))
         return AbandonCounts(live=int(row[0]), abandoned=int(row[1])) if row else AbandonCounts(0, 0)
 
+    async def ringing_unattached(self, campaign: str) -> list[datetime]:
+        return [r[0] for r in await self.pool.fetch(_PACING["ringing_unattached"], campaign)]
+
+    async def recent_calls(self, campaign: str, since: datetime, limit: int) -> list[CallRecord]:
+        rows = await self.pool.fetch(_PACING["recent_calls"], campaign, _ts(since), limit)
+        return [_ROWS.call(r) for r in rows]
+
+    async def abandoned_since(self, client_ids: Sequence[str], since: datetime) -> dict[str, datetime]:
+        if not client_ids:
+            return {}
+        rows = await self.pool.fetch(_PACING["abandoned_since"], list(client_ids), _ts(since))
+        return {str(r[0]): r[1] for r in rows}
+
+    async def set_call_agent(self, call_id: str, agent: str) -> None:
+        await self.pool.execute(_CALLS["set_call_agent"], agent, call_id)
+
     @staticmethod
     def _outcome_args(
         call_id: str, call: CallUpdate, client: ClientUpdate, event: Event, now: datetime

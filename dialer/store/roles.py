@@ -235,6 +235,11 @@ class CallLog(Protocol):
         there is no such call. Nothing is written in any of those cases."""
 
     @abc.abstractmethod
+    async def set_call_agent(self, call_id: str, agent: str) -> None:
+        """issue 13: the agent a client-first call was given at the answer (written only
+        while the call is still `dialing`: from then on it is not counted as ringing)."""
+
+    @abc.abstractmethod
     async def get_call(self, call_id: str) -> CallRecord | None: ...
 
     @abc.abstractmethod
@@ -329,9 +334,26 @@ class Pacing(Protocol):
         """issue 13: the campaign's live answers and abandoned calls answered in [since,
         until), over every worker (the abandon rate's rolling window)."""
 
+    @abc.abstractmethod
+    async def ringing_unattached(self, campaign: str) -> list[datetime]:
+        """issue 13: when each of the campaign's calls still up with no agent attached (a
+        client-first call ringing, or answered and waiting for an agent) started, oldest
+        first, over every worker: the pacer's calls in flight."""
 
-class ClientHistory(Clients, CallLog, Plans, Protocol):
-    """A client's row, its calls and events, and its place in a plan (`dialer why`)."""
+    @abc.abstractmethod
+    async def recent_calls(self, campaign: str, since: datetime, limit: int) -> list[CallRecord]:
+        """issue 13: the campaign's finished calls started at or after `since`, newest
+        first, at most `limit` (the pacing statistics every worker builds alike)."""
+
+    @abc.abstractmethod
+    async def abandoned_since(self, client_ids: Sequence[str], since: datetime) -> dict[str, datetime]:
+        """issue 13: of these clients, those with an abandoned call answered at or after
+        `since`, each with its latest such answer (the 72 h rule)."""
+
+
+class ClientHistory(Clients, CallLog, Plans, Pacing, Protocol):
+    """A client's row, its calls and events, its place in a plan and its campaign's
+    abandon rate (`dialer why`)."""
 
 
 class DayRecords(CallLog, Plans, Protocol):

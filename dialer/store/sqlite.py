@@ -10,6 +10,7 @@ import`) may write at the same time. The SQL is in ``sql/sqlite/`` (see sqlfiles
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -415,6 +416,22 @@ class SqliteStore(Store):
     async def abandon_counts(self, campaign: str, since: datetime, until: datetime) -> AbandonCounts:
         row = await self._one(_PACING["abandon_counts"], (campaign, ts(since), ts(until)))
         return AbandonCounts(live=int(row[0]), abandoned=int(row[1]))
+
+    async def ringing_unattached(self, campaign: str) -> list[datetime]:
+        rows = await self._all(_PACING["ringing_unattached"], (campaign,))
+        return [at for (text,) in rows if (at := from_ts(text)) is not None]
+
+    async def recent_calls(self, campaign: str, since: datetime, limit: int) -> list[CallRecord]:
+        return [_ROWS.call(r) for r in await self._all(_PACING["recent_calls"], (campaign, ts(since), limit))]
+
+    async def abandoned_since(self, client_ids: Sequence[str], since: datetime) -> dict[str, datetime]:
+        if not client_ids:
+            return {}
+        rows = await self._all(_PACING["abandoned_since"], (json.dumps(list(client_ids)), ts(since)))
+        return {str(r[0]): at for r in rows if (at := from_ts(r[1])) is not None}
+
+    async def set_call_agent(self, call_id: str, agent: str) -> None:
+        await self._write(_CALLS["set_call_agent"], (agent, call_id))
 
     @staticmethod
     def _write_outcome(

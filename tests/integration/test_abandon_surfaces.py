@@ -138,4 +138,4 @@ def test_the_call_log_lists_abandoned_calls(tmp_path: Path, config: DialerConfig
     cold = next(r for r in json.loads(status.output) if r["campaign"] == "cold")
     assert cold["abandon"] == {"window": "24h", "rate": 0.25, "abandoned": 1, "live_answers": 4, "max_rate": 0.03}
     table = CliRunner().invoke(main, ["status", *base]).output
-    assert "abandon rate 24h 25.0% of 4 live answers (1 abandoned), cap 3.0%  OVER THE CAP" in table
+    assert "dial mode progressive: abandon rate 25.0% (1 of 4 live answers, last 24h), cap 3.0%  OVER THE CAP" in table

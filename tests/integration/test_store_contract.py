@@ -851,3 +851,41 @@ async def test_abandon_counts_cover_every_call_answered_in_the_window(any_store:
     month = await any_store.abandon_counts("cold", NOW - timedelta(days=30), NOW + timedelta(seconds=1))
     assert (month.live, month.abandoned) == (3, 2)
     assert (await any_store.abandon_counts("care", NOW - timedelta(days=30), NOW)).live == 0
+
+
+async def test_client_first_pacing_reads_ringing_calls_recent_calls_and_abandons(any_store: Store) -> None:
+    """issue 13: calls up with no agent (every worker's), a campaign's finished calls newest
+    first, and which clients were abandoned since an instant (the 72 h rule)."""
+    await queue(any_store, 4)
+    claims = await any_store.claim("cold", NOW, 4, "w1", NOW + timedelta(minutes=5))
+    for i, claim in enumerate(claims):
+        start = replace(start_for(claim.client.id, claim.lease_token, f"call-{i}"), agent=None)
+        await any_store.start_call(replace(start, started_at=NOW + timedelta(seconds=i)))
+    ringing = await any_store.ringing_unattached("cold")
+    assert ringing == [NOW + timedelta(seconds=i) for i in range(4)]
+    assert await any_store.ringing_unattached("care") == []
+    await any_store.set_call_agent("call-0", "ivanova")  # attached at the answer: not ringing any more
+    assert len(await any_store.ringing_unattached("cold")) == 3
+    assert (await any_store.get_call("call-0")).agent == "ivanova"  # type: ignore[union-attr]
+    outcomes = [
+        (CallStatus.ANSWERED, NOW + timedelta(seconds=5)),
+        (CallStatus.ABANDONED, NOW + timedelta(seconds=9)),
+        (CallStatus.BUSY, None),
+    ]
+    for i, (status, answered) in enumerate(outcomes):
+        claim = claims[i]
+        await any_store.record_outcome(
+            f"call-{i}", claim.client.id, claim.lease_token, CallUpdate(status, answered_at=answered, ended_at=NOW),
+            update(next_dial=NOW + timedelta(hours=4)), Event(status.value, "x"), NOW,
+        )  # fmt: skip
+    await any_store.set_call_agent("call-1", "petrov")  # finished: the row keeps its agent (none)
+    assert (await any_store.get_call("call-1")).agent is None  # type: ignore[union-attr]
+    assert await any_store.ringing_unattached("cold") == [NOW + timedelta(seconds=3)]
+    recent = await any_store.recent_calls("cold", NOW, 10)
+    assert [c.call_id for c in recent] == ["call-2", "call-1", "call-0"]  # finished only, newest first
+    assert [c.call_id for c in await any_store.recent_calls("cold", NOW + timedelta(seconds=1), 1)] == ["call-2"]
+    ids = [c.client.id for c in claims]
+    abandoned = await any_store.abandoned_since(ids, NOW)
+    assert abandoned == {claims[1].client.id: NOW + timedelta(seconds=9)}
+    assert await any_store.abandoned_since(ids, NOW + timedelta(seconds=10)) == {}
+    assert await any_store.abandoned_since([], NOW) == {}

@@ -114,3 +114,7 @@ SELECT call_id, client_id, campaign, agent, phone, client_tz, attempt, started_a
        provider_call_id, answered_at, ended_at, ring_s, talk_s, guideline, disposition, disposition_at, note,
        error, allowed_by, worker, state_before
 FROM calls WHERE agent = $1 AND status = 'answered' AND disposition IS NULL ORDER BY started_at LIMIT $2
+
+-- name: set_call_agent
+-- issue 13: a client-first call got its agent at the answer (only while it is up).
+UPDATE calls SET agent = $1 WHERE call_id = $2 AND status = 'dialing'

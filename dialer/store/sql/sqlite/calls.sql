@@ -97,3 +97,7 @@ SELECT call_id, client_id, campaign, agent, phone, client_tz, attempt, started_a
        provider_call_id, answered_at, ended_at, ring_s, talk_s, guideline, disposition, disposition_at, note,
        error, allowed_by, worker, state_before
 FROM calls WHERE agent = ? AND status = 'answered' AND disposition IS NULL ORDER BY started_at LIMIT ?
+
+-- name: set_call_agent
+-- issue 13: a client-first call got its agent at the answer (only while it is up).
+UPDATE calls SET agent = ? WHERE call_id = ? AND status = 'dialing'

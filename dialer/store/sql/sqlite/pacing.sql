@@ -19,3 +19,24 @@ WHERE checked_at >= ? ORDER BY provider, owner
 -- the dialer as answered, SIP) and abandoned calls of a campaign answered in [since, until).
 SELECT COALESCE(SUM(status IN ('answered', 'abandoned')), 0), COALESCE(SUM(status = 'abandoned'), 0)
 FROM calls WHERE campaign = ? AND answered_at >= ? AND answered_at < ?
+
+-- name: ringing_unattached
+-- issue 13: start instants of the campaign's client-first calls still up with no agent
+-- attached (ringing, or answered and waiting up to abandon_after for one); every worker's.
+SELECT started_at FROM calls WHERE status = 'dialing' AND agent IS NULL AND campaign = ? ORDER BY started_at
+
+-- name: recent_calls
+-- issue 13: the campaign's finished calls started at or after the instant, newest first:
+-- what the pacing statistics are built from.
+SELECT call_id, client_id, campaign, agent, phone, client_tz, attempt, started_at, local_day, status, provider,
+       provider_call_id, answered_at, ended_at, ring_s, talk_s, guideline, disposition, disposition_at, note,
+       error, allowed_by, worker, state_before
+FROM calls WHERE campaign = ? AND started_at >= ? AND status <> 'dialing' ORDER BY started_at DESC LIMIT ?
+
+-- name: abandoned_since
+-- issue 13: of the listed clients, those abandoned at or after the instant, with their
+-- latest abandon (the 72 h rule); read from the calls by client.
+SELECT client_id, MAX(COALESCE(answered_at, started_at)) FROM calls
+WHERE client_id IN (SELECT value FROM json_each(?)) AND status = 'abandoned'
+  AND COALESCE(answered_at, started_at) >= ?
+GROUP BY client_id

@@ -139,6 +139,7 @@ providers:
     machine_rate: 0
     failed_rate: 0
     ring_seconds: [10, 10]
+    hourly: flat  # every call answered, whatever the local hour (the bound assumes it)
     talk_seconds: {{median: {pop.handle_s - 10}, sigma: 0}}
     dispositions: {{prospect: {{no_need: 1}}}}
 """

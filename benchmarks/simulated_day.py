@@ -62,7 +62,7 @@ async def one_run(
         campaigns.append(c)
     storage = config.storage.model_copy(update={"reports_dir": db.parent / "reports"})
     config = config.model_copy(update={"campaigns": campaigns, "storage": storage})
-    store = SqliteStore(db)
+    store = SqliteStore(db, inline=True, throwaway=True)
     await store.open()
     await store.migrate()
     t0 = time.perf_counter()

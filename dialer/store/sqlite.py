@@ -420,23 +420,24 @@ class SqliteStore(Store):
     async def reserve_start(self, campaign: str, cps: float, now: datetime) -> datetime:
         gap = 1.0 / cps
         t = now.timestamp()
-        async with self._tx() as db, db.execute(_PACING["reserve_start"], (campaign, t + gap, t, gap)) as cur:
-            row = await cur.fetchone()
+        row = await self._in_thread(
+            lambda conn: conn.execute(_PACING["reserve_start"], (campaign, t + gap, t, gap)).fetchone()
+        )
         slot = float(row[0]) - gap if row else t
         return datetime.fromtimestamp(max(slot, t), UTC)
 
     async def release(self, claim: Claim, schedule: Schedule | None, *, cap_until: datetime | None = None) -> None:
-        async with self._tx() as db:
-            if schedule is None:
-                await db.execute(_QUEUE["release"], (ts(cap_until), claim.client.id, claim.lease_token))
-            else:
-                await db.execute(
-                    _QUEUE["release_and_place"],
-                    (
-                        ts(schedule.next_dial_at), ts(schedule.window_closes_at), ts(slack_of(schedule)),
-                        schedule.reason, ts(cap_until), claim.client.id, claim.lease_token,
-                    ),
-                )  # fmt: skip
+        # One hand-off (see _in_thread), not one per statement.
+        args: tuple[Any, ...]
+        if schedule is None:
+            query, args = _QUEUE["release"], (ts(cap_until), claim.client.id, claim.lease_token)
+        else:
+            query = _QUEUE["release_and_place"]
+            args = (
+                ts(schedule.next_dial_at), ts(schedule.window_closes_at), ts(slack_of(schedule)),
+                schedule.reason, ts(cap_until), claim.client.id, claim.lease_token,
+            )  # fmt: skip
+        await self._in_thread(lambda conn: conn.execute(query, args))
 
     async def start_call(self, start: CallStart) -> int:
         def work(conn: sqlite3.Connection) -> int:
@@ -573,11 +574,13 @@ class SqliteStore(Store):
             return released + cur.rowcount
 
     async def heartbeat(self, owner: str, lease_until: datetime, now: datetime | None = None) -> int:
-        async with self._tx() as db:
+        def work(conn: sqlite3.Connection) -> int:
             if now is not None:
-                await db.execute(_QUEUE["worker_seen"], (owner, ts(now)))
-            cur = await db.execute(_QUEUE["extend_leases"], (ts(lease_until), owner, ts(lease_until)))
-            return cur.rowcount
+                conn.execute(_QUEUE["worker_seen"], (owner, ts(now)))
+            return int(conn.execute(_QUEUE["extend_leases"], (ts(lease_until), owner, ts(lease_until))).rowcount)
+
+        # One hand-off per beat (see _in_thread): a worker beats every few seconds.
+        return await self._in_thread(work)
 
     async def worker_seen_at(self, worker: str) -> datetime | None:
         row = await self._one(_QUEUE["worker_seen_at"], (worker,))

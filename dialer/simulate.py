@@ -240,16 +240,18 @@ async def run_simulation(
             await _quiesce(clock, dispatcher)
         await daily.run_due(store, config, clock.now())
         rows = await day_report(store, config, day, clock.now())
-        results.append(DayResult(day, rows, await audit_day(store, config, day)))
+        results.append(DayResult(day, rows, await audit_day(store, config, day, dispatcher.scheduler)))
     await dispatcher.wait_idle()
     return results
 
 
-async def audit_day(store: CallHistory, config: DialerConfig, day: date) -> Audit:
-    """Re-check every call of the day against the calendar and the do-not-call list."""
+async def audit_day(store: CallHistory, config: DialerConfig, day: date, scheduler: Scheduler | None = None) -> Audit:
+    """Re-check every call of the day against the calendar and the do-not-call list.
+    ``scheduler``: one built from the same config (the dispatcher's: its calendar rules
+    are already compiled); the rules are re-derived from the config either way."""
     start, end = day_bounds(config, day)
     calls = await store.calls_between(start, end)
-    scheduler = Scheduler(config)
+    scheduler = scheduler if scheduler is not None and scheduler.config is config else Scheduler(config)
     audit = Audit(calls=len(calls))
     # A client called several times that day is read once (its row and events cannot
     # change while the audit runs).

@@ -101,13 +101,16 @@ async def _quiesce(clock: VirtualClock, dispatcher: Dispatcher, extra: Iterable[
     extra = list(extra)
     asleep = clock.asleep
     for rounds in range(QUIESCE_LIMIT):
-        # Set difference first (in C): most tasks are asleep, the few left are checked.
-        awake = [t for t in {*dispatcher.tasks(), *extra}.difference(asleep) if not t.done()]
+        tasks = [*extra, *dispatcher.tasks()]
+        if rounds % (SPIN_ROUNDS + 1) != SPIN_ROUNDS:
+            # One task awake is enough to turn the loop again: stop looking at the first.
+            if any(t not in asleep and not t.done() for t in tasks):
+                await asyncio.sleep(0)
+                continue
+            return
+        awake = [t for t in tasks if t not in asleep and not t.done()]
         if not awake:
             return
-        if rounds % (SPIN_ROUNDS + 1) != SPIN_ROUNDS:
-            await asyncio.sleep(0)
-            continue
         parked = clock.parked()
         done, _ = await asyncio.wait({*awake, parked}, timeout=QUIESCE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         if not done:

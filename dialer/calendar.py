@@ -203,8 +203,28 @@ def callable_left(rules: DialRules, at: datetime) -> timedelta:
 
 
 def status(rules: DialRules, at: datetime, horizon: timedelta = DEFAULT_HORIZON) -> WindowStatus:
-    """May a call to this client start at ``at``? If not, why, and when next."""
+    """May a call to this client start at ``at``? If not, why, and when next.
+
+    Pure, so remembered for a while: a call is checked at its claim, again right before
+    it is dialed and once more by the simulation's audit, mostly at the same instant."""
     at = _utc(at)
+    # By identity (rules hold lists, and the scheduler keeps one object per client kind);
+    # the entry keeps its rules alive, so an id is never reused while it is remembered.
+    key = (id(rules), at, horizon)
+    found = _STATUS_MEMO.get(key)
+    if found is None or found[0] is not rules:
+        found = (rules, _status(rules, at, horizon))
+        if len(_STATUS_MEMO) >= _STATUS_MEMO_SIZE:
+            _STATUS_MEMO.clear()
+        _STATUS_MEMO[key] = found
+    return found[1]
+
+
+_STATUS_MEMO: dict[tuple[int, datetime, timedelta], tuple[DialRules, WindowStatus]] = {}
+_STATUS_MEMO_SIZE = 4096
+
+
+def _status(rules: DialRules, at: datetime, horizon: timedelta) -> WindowStatus:
     limit = at + horizon
     intervals = _scan(rules._compiled, at, limit)
     current = next((iv for iv in intervals if iv[1] > at), None)

@@ -32,7 +32,7 @@ class VirtualClock:
     """A clock that only moves when the driver advances it.
 
     `sleep` parks the caller until the driver's `advance_to` passes its wake-up
-    instant. The driver knows when every in-flight task is parked (`sleepers`) and can
+    instant. The driver knows when every in-flight task is parked (`asleep`) and can
     then jump straight to the next interesting instant instead of waiting.
     """
 
@@ -40,10 +40,13 @@ class VirtualClock:
         if start.tzinfo is None:
             raise ValueError("VirtualClock needs an aware start instant")
         self._now = start.astimezone(UTC)
-        self._heap: list[tuple[datetime, int, asyncio.Future[None]]] = []
+        self._heap: list[tuple[datetime, int, asyncio.Future[None], asyncio.Task[object] | None]] = []
         self._seq = itertools.count()
-        self._sleeping: dict[asyncio.Future[None], asyncio.Task[object] | None] = {}
-        self.parked = asyncio.Event()  # set whenever a task goes to sleep (the driver waits on it)
+        # The tasks parked in `sleep` that no `advance_to` has woken yet, kept up to date
+        # as they park and wake (the driver asks after every loop turn: a set built
+        # from scratch each time was a tenth of a simulated day).
+        self.asleep: set[asyncio.Task[object]] = set()
+        self._on_park: asyncio.Future[None] | None = None
 
     def now(self) -> datetime:
         return self._now
@@ -53,19 +56,29 @@ class VirtualClock:
             await asyncio.sleep(0)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._heap, (self._now + timedelta(seconds=seconds), next(self._seq), fut))
-        self._sleeping[fut] = asyncio.current_task()
-        self.parked.set()
+        task = asyncio.current_task()
+        heapq.heappush(self._heap, (self._now + timedelta(seconds=seconds), next(self._seq), fut, task))
+        if task is not None:
+            self.asleep.add(task)
+        if self._on_park is not None and not self._on_park.done():
+            self._on_park.set_result(None)
         try:
             await fut
         finally:
-            self._sleeping.pop(fut, None)
+            if task is not None:
+                self.asleep.discard(task)
             if not fut.done():
                 fut.cancel()
 
+    def parked(self) -> asyncio.Future[None]:
+        """A future that completes when a task next parks in `sleep`."""
+        if self._on_park is None or self._on_park.done():
+            self._on_park = asyncio.get_running_loop().create_future()
+        return self._on_park
+
     def sleeping_tasks(self) -> set[asyncio.Task[object]]:
         """Tasks parked in `sleep` that the next `advance_to` has not woken yet."""
-        return {t for f, t in self._sleeping.items() if t is not None and not f.done()}
+        return set(self.asleep)
 
     def next_wake(self) -> datetime | None:
         while self._heap and self._heap[0][2].done():
@@ -77,6 +90,8 @@ class VirtualClock:
         if instant > self._now:
             self._now = instant
         while self._heap and self._heap[0][0] <= self._now:
-            _, _, fut = heapq.heappop(self._heap)
+            _, _, fut, task = heapq.heappop(self._heap)
             if not fut.done():
                 fut.set_result(None)
+                if task is not None:
+                    self.asleep.discard(task)

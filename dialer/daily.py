@@ -23,7 +23,7 @@ from dialer.config.models import Campaign, DialerConfig
 from dialer.model import JOB_TAKEOVER
 from dialer.planning import center_today
 from dialer.plans import form_plan
-from dialer.reports import REPORT_FIELDS, build_rows, day_report, report_dicts, to_csv
+from dialer.reports import REPORT_FIELDS, ReportRow, build_rows, day_report, report_dicts, to_csv
 from dialer.store.roles import DayRecords
 
 log = structlog.get_logger("dialer.daily")
@@ -74,6 +74,9 @@ class DailyJobs:
     async def run_due(self, store: DayRecords, config: DialerConfig, now: datetime) -> list[JobRun]:
         """Run every due job not yet run (by anyone); return the ones this call ran."""
         ran: list[JobRun] = []
+        # The campaigns' report files of one pass share one day report (all campaigns,
+        # as of `now`): reading the day's calls once, not once per campaign.
+        day_rows: dict[date, list[ReportRow]] = {}
         today = center_today(config, now)
         self._settled = {r for r in self._settled if r.day >= today - timedelta(days=2)}
         self._busy_until = {r: t for r, t in self._busy_until.items() if r.day >= today - timedelta(days=2)}
@@ -93,7 +96,9 @@ class DailyJobs:
                 if run.job == PLAN:
                     await morning_plan(store, config, campaign, run.day, now)
                 else:
-                    await evening_report(store, config, campaign, run.day, now)
+                    if run.day not in day_rows:
+                        day_rows[run.day] = await day_report(store, config, run.day, now)
+                    await evening_report(store, config, campaign, run.day, now, day_rows=day_rows[run.day])
             except Exception as exc:
                 # A report folder that cannot be written (read-only, a path under a
                 # file, disk full) or a database hiccup must not stop the worker nor
@@ -163,10 +168,19 @@ def _write_whole(path: Path, text: str) -> None:
 
 
 async def evening_report(
-    store: DayRecords, config: DialerConfig, campaign: Campaign, day: date, now: datetime | None = None
+    store: DayRecords,
+    config: DialerConfig,
+    campaign: Campaign,
+    day: date,
+    now: datetime | None = None,
+    *,
+    day_rows: list[ReportRow] | None = None,
 ) -> Path | None:
-    """Write the day report files; raises OSError when the folder cannot be written."""
-    rows = [r for r in await day_report(store, config, day, now) if r.campaign == campaign.name]
+    """Write the day report files; raises OSError when the folder cannot be written.
+    ``day_rows``: the day report of every campaign, when the caller already has it."""
+    if day_rows is None:
+        day_rows = await day_report(store, config, day, now)
+    rows = [r for r in day_rows if r.campaign == campaign.name]
     if not rows:
         rows = build_rows(day, [], [], {})
     directory = config.storage.reports_dir

@@ -21,7 +21,7 @@ import structlog
 from dialer import calendar
 from dialer.clock import VirtualClock
 from dialer.config.models import DialerConfig
-from dialer.daily import DailyJobs, job_instant
+from dialer.daily import BUSY_RECHECK, DailyJobs, job_instant
 from dialer.dispatcher import PROVIDER_CRASHED, Dispatcher
 from dialer.domain import Stage
 from dialer.model import CallRecord
@@ -39,6 +39,7 @@ log = structlog.get_logger("dialer.simulate")
 MAX_JUMP = timedelta(minutes=10)
 QUIESCE_LIMIT = 100_000  # rounds per wait; bounded so a stuck task fails instead of hanging
 QUIESCE_SECONDS = 30.0  # real seconds without any progress
+SPIN_ROUNDS = 16  # loop turns yielded before waiting on events (see _quiesce)
 
 
 class SimulationStuck(RuntimeError):
@@ -91,39 +92,68 @@ def simulated_providers(config: DialerConfig, clock: VirtualClock, seed: int | N
 async def _quiesce(clock: VirtualClock, dispatcher: Dispatcher, extra: Iterable[asyncio.Task[Any]] = ()) -> None:
     """Wait until every task is done or asleep on the virtual clock.
 
-    Event-driven: it wakes when a task finishes or parks in `clock.sleep`, never
-    polls. Bounded in rounds and in real time: a stuck task fails the simulation
-    instead of hanging it."""
+    Most of the time the tasks awake only need the event loop to turn a few times (the
+    simulation's store answers in the loop's own thread), so it yields first
+    (`SPIN_ROUNDS`, no task or timer made); a task that still waits (a PostgreSQL
+    round trip, a lock) is waited for event-driven: it wakes when a task finishes or
+    parks in `clock.sleep`, never polls. Bounded in rounds and in real time: a stuck
+    task fails the simulation instead of hanging it."""
     extra = list(extra)
-    for _ in range(QUIESCE_LIMIT):
-        pending = {t for t in (*dispatcher.tasks(), *extra) if not t.done()}
-        if not pending or pending <= clock.sleeping_tasks():
+    asleep = clock.asleep
+    for rounds in range(QUIESCE_LIMIT):
+        tasks = [*extra, *dispatcher.tasks()]
+        if rounds % (SPIN_ROUNDS + 1) != SPIN_ROUNDS:
+            # One task awake is enough to turn the loop again: stop looking at the first.
+            if any(t not in asleep and not t.done() for t in tasks):
+                await asyncio.sleep(0)
+                continue
             return
-        clock.parked.clear()
-        parked = asyncio.ensure_future(clock.parked.wait())
-        try:
-            done, _ = await asyncio.wait(
-                pending - clock.sleeping_tasks() | {parked},
-                timeout=QUIESCE_SECONDS,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            parked.cancel()
+        awake = [t for t in tasks if t not in asleep and not t.done()]
+        if not awake:
+            return
+        parked = clock.parked()
+        done, _ = await asyncio.wait({*awake, parked}, timeout=QUIESCE_SECONDS, return_when=asyncio.FIRST_COMPLETED)
         if not done:
             break
     raise SimulationStuck("simulation made no progress (a task neither finished nor slept)")
 
 
-async def _next_instant(
-    store: Store,
-    config: DialerConfig,
+class _JobTimes:
+    """The daily jobs' instants of the current center-local day, computed once a day
+    (the driver asks at every instant; each asks the zone database)."""
+
+    def __init__(self, config: DialerConfig):
+        self._config = config
+        self._zone = ZoneInfo(config.center.timezone)
+        self._day: date | None = None
+        self._instants: list[datetime] = []
+
+    def after(self, now: datetime) -> datetime | None:
+        """The first job instant of today after `now`, or None."""
+        today = now.astimezone(self._zone).date()
+        if today != self._day:
+            self._day = today
+            times = {at for c in self._config.campaigns for at in (c.plan_at, c.report_at)}
+            self._instants = sorted(job_instant(self._config, today, at) for at in times)
+        return next((t for t in self._instants if t > now), None)
+
+    def next_run(self, now: datetime, day_end: datetime) -> datetime:
+        """When `DailyJobs.run_due` can next have something to do: a job's time comes,
+        the day ends, or a job another worker holds is looked at again (BUSY_RECHECK).
+        Between those it would only find every due job settled."""
+        return min(self.after(now) or day_end, day_end, now + BUSY_RECHECK)
+
+
+def _next_instant(
     clock: VirtualClock,
     end: datetime,
     due: datetime | None,
+    job: datetime | None,
     resume: datetime | None = None,
 ) -> tuple[datetime, bool]:
     """The next instant worth simulating, and whether it is only a call progressing.
-    ``resume``: a claim held back (CLAIM_IDLE) while a client is due: step then."""
+    ``job``: the next daily job's instant; ``resume``: a claim held back (CLAIM_IDLE)
+    while a client is due: step then."""
     now = clock.now()
     candidates = [end, now + MAX_JUMP]
     if resume is not None and resume > now:
@@ -133,12 +163,8 @@ async def _next_instant(
         candidates.append(wake)
     if due is not None and due > now:
         candidates.append(due)
-    today = now.astimezone(ZoneInfo(config.center.timezone)).date()
-    for campaign in config.campaigns:
-        for at in (campaign.plan_at, campaign.report_at):
-            t = job_instant(config, today, at)
-            if t > now:
-                candidates.append(t)
+    if job is not None and job > now:
+        candidates.append(job)
     target = max(min(candidates), now + timedelta(seconds=1))
     only_calls = wake is not None and target == wake and all(c > target for c in candidates if c != wake)
     return target, only_calls
@@ -171,6 +197,7 @@ async def run_simulation(
         store, config, dispatcher.presence
     )  # issue 13: agents log in when work starts, out when it ends
     daily = DailyJobs(dispatcher.owner)
+    jobs = _JobTimes(config)
     results: list[DayResult] = []
     for offset in range(days):
         day = first_day + timedelta(days=offset)
@@ -179,8 +206,11 @@ async def run_simulation(
         next_due: datetime | None = None
         due_known_at: tuple[int, int] | None = None
         held_due = False
+        daily_at = clock.now()
         while clock.now() < day_end:
-            await daily.run_due(store, config, clock.now())
+            if clock.now() >= daily_at:
+                await daily.run_due(store, config, clock.now())
+                daily_at = jobs.next_run(clock.now(), day_end)
             # Step only when something can have changed for the queue: a call ended (a
             # line is free), a client fell due, or time jumped. A call merely moving
             # from ringing to talking changes nothing, and skipping those steps is
@@ -207,7 +237,7 @@ async def run_simulation(
                 due_known_at = (wake_reason.last_ended, dispatcher.ended)
             resume = dispatcher.claims_resume_at(clock.now()) if held_due else None
             held_due = False
-            target, only_calls = await _next_instant(store, config, clock, day_end, next_due, resume)
+            target, only_calls = _next_instant(clock, day_end, next_due, jobs.after(clock.now()), resume)
             wake_reason.only_call_progress = only_calls
             clock.advance_to(target)
             await _quiesce(clock, dispatcher)
@@ -222,26 +252,34 @@ async def run_simulation(
         await shift.end(*day_bounds(config, day))
         await daily.run_due(store, config, clock.now())
         rows = await day_report(store, config, day, clock.now())
-        results.append(DayResult(day, rows, await audit_day(store, config, day)))
+        results.append(DayResult(day, rows, await audit_day(store, config, day, dispatcher.scheduler)))
     await dispatcher.wait_idle()
     return results
 
 
-async def audit_day(store: CallHistory, config: DialerConfig, day: date) -> Audit:
-    """Re-check every call of the day against the calendar and the do-not-call list."""
+async def audit_day(store: CallHistory, config: DialerConfig, day: date, scheduler: Scheduler | None = None) -> Audit:
+    """Re-check every call of the day against the calendar and the do-not-call list.
+    ``scheduler``: one built from the same config (the dispatcher's: its calendar rules
+    are already compiled); the rules are re-derived from the config either way."""
     start, end = day_bounds(config, day)
     calls = await store.calls_between(start, end)
-    scheduler = Scheduler(config)
+    scheduler = scheduler if scheduler is not None and scheduler.config is config else Scheduler(config)
     audit = Audit(calls=len(calls))
+    # A client called several times that day is read once (its row and events cannot
+    # change while the audit runs).
+    clients: dict[str, Any] = {}
+    dnc_since: dict[str, datetime | None] = {}
     for call in calls:
-        if not _inside_window(scheduler, config, call, await store.get_client(call.client_id)):
+        if call.client_id not in clients:
+            clients[call.client_id] = await store.get_client(call.client_id)
+            events = await store.events_for(call.client_id, limit=1000)
+            dnc_since[call.client_id] = min((e.at for e in events if e.to_stage == Stage.DNC.value), default=None)
+        if not _inside_window(scheduler, config, call, clients[call.client_id]):
             audit.outside_window.append(call.call_id)
-        events = await store.events_for(call.client_id, limit=1000)
         # Dialed after the do-not-call event was written?
-        for e in events:
-            if e.to_stage == Stage.DNC.value and e.at < call.started_at:
-                audit.dnc_dialed.append(call.call_id)
-                break
+        dnc_at = dnc_since[call.client_id]
+        if dnc_at is not None and dnc_at < call.started_at:
+            audit.dnc_dialed.append(call.call_id)
         if not call.status.final:
             audit.open_calls += 1
         if call.error and call.error.startswith(PROVIDER_CRASHED):

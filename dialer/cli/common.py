@@ -50,13 +50,15 @@ async def with_store(
     *,
     migrate: bool = False,
     schema_by_fn: bool = False,
+    simulation: bool = False,
+    throwaway: bool = False,
 ) -> T:
     """Open the store, run `fn`, close. With `migrate` the database may be created and
     its schema brought up to date; without, it must exist at exactly this version.
     With `schema_by_fn` it may be created and `fn` itself deals with the schema
-    (`dialer migrate`)."""
+    (`dialer migrate`). `simulation` and `throwaway`: see `store_for`."""
     try:
-        store = store_for(config, db)
+        store = store_for(config, db, simulation=simulation, throwaway=throwaway)
     except ValueError as exc:
         raise SchemaMismatch(str(exc)) from None
     try:

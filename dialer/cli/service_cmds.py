@@ -122,7 +122,9 @@ def simulate_cmd(
         return summary, results
 
     try:
-        summary, results = run_or_exit(with_store(config, db, go, migrate=True))
+        # A temp file nobody keeps is written without fsync; a --db file keeps WAL and fsync.
+        store_run = with_store(config, db, go, migrate=True, simulation=True, throwaway=tmp is not None)
+        summary, results = run_or_exit(store_run)
     except (ImportFileError, ImportAborted) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None

@@ -9,8 +9,14 @@ from dialer.config.models import DialerConfig
 from dialer.store.base import Store
 
 
-def store_for(config: DialerConfig, db: str | Path | None = None) -> Store:
-    """`--db` wins, then DIALER_DATABASE_URL, then storage.url, then storage.path."""
+def store_for(
+    config: DialerConfig, db: str | Path | None = None, *, simulation: bool = False, throwaway: bool = False
+) -> Store:
+    """`--db` wins, then DIALER_DATABASE_URL, then storage.url, then storage.path.
+
+    ``simulation``: the process serves nothing else (`dialer simulate`), so a SQLite
+    store runs its SQL in the event loop's thread; ``throwaway``: the SQLite file is a
+    temporary one deleted after the run (no fsync, no shared lock). See SqliteStore."""
     target = str(db) if db is not None else os.environ.get("DIALER_DATABASE_URL") or config.storage.url
     if target and target.startswith(("postgres://", "postgresql://")):
         from dialer.store.postgres import PostgresStore  # optional dependency (asyncpg)
@@ -29,4 +35,4 @@ def store_for(config: DialerConfig, db: str | Path | None = None) -> Store:
     path = Path(target.removeprefix("sqlite:///")) if target else config.storage.path
     if path is None:
         raise ValueError("no storage configured: set storage.path or storage.url")
-    return SqliteStore(path)
+    return SqliteStore(path, inline=simulation, throwaway=throwaway)

@@ -274,7 +274,7 @@ class SqlitePeople:
         return at
 
     async def _rows(self, name: str, args: Sequence[Any] = ()) -> list[Any]:
-        return list(await self._store.db.execute_fetchall(self._q[name], tuple(args)))
+        return await self._store._all(self._q[name], tuple(args))  # the store's own path (inline in a simulation)
 
     def _account(self, r: Sequence[Any]) -> Account:
         return Account(r[0], Role(r[1]), _campaigns(r[2]), r[3], bool(r[4]), self._when(r[5]))

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from dialer.store.base import Store
-from tests.support.stores import STORES
+from tests.support.stores import STORE_KINDS
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture(params=sorted(STORE_KINDS))
 async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await STORES[request.param](tmp_path)
+    s = await STORE_KINDS[request.param](tmp_path)
     await s.open()
     await s.migrate()
     try:

@@ -16,6 +16,12 @@ async def _sqlite(tmp_path: Path) -> Store:
     return SqliteStore(tmp_path / "contract.db")
 
 
+async def _sqlite_simulation(tmp_path: Path) -> Store:
+    """As `dialer simulate` opens its temp file: the SQL in the event loop's thread, no
+    fsync, one lock for the run. The same contract must hold."""
+    return SqliteStore(tmp_path / "simulation.db", inline=True, throwaway=True)
+
+
 # PostgreSQL: each test in a fresh schema of the server named by DIALER_TEST_PG_DSN,
 # dropped when the store closes. Skipped locally without a server, failed in CI.
 def pg_throwaway_store(**kw: object) -> Store:
@@ -38,4 +44,7 @@ async def _postgres(tmp_path: Path) -> Store:
     return pg_throwaway_store()
 
 
+# One per dialect (a key names its module, dialer.store.<key>).
 STORES: dict[str, Callable[[Path], Awaitable[Store]]] = {"sqlite": _sqlite, "postgres": _postgres}
+# What the `any_store` tests run against: the dialects, and SQLite as a simulation opens it.
+STORE_KINDS: dict[str, Callable[[Path], Awaitable[Store]]] = {**STORES, "sqlite-simulation": _sqlite_simulation}

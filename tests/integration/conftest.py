@@ -8,12 +8,25 @@ from pathlib import Path
 import pytest
 
 from dialer.store.base import Store
-from tests.support.stores import STORE_KINDS
+from tests.support.stores import STORE_KINDS, STORES
 
 
 @pytest.fixture(params=sorted(STORE_KINDS))
 async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     s = await STORE_KINDS[request.param](tmp_path)
+    await s.open()
+    await s.migrate()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture(params=sorted(STORES))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A migrated store of each kind a user runs (SQLite on disk, PostgreSQL), without the
+    simulation's in-loop SQLite mode that `any_store` adds."""
+    s = await STORES[request.param](tmp_path)
     await s.open()
     await s.migrate()
     try:

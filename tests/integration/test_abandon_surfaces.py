@@ -8,12 +8,10 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 
 from dialer.cli import main
@@ -33,7 +31,6 @@ from tests.support.call_records import Done, record_calls
 from tests.support.clocks import FixedClock
 from tests.support.console_web import SECRET, add_people, login, web_config
 from tests.support.paths import EXAMPLE_CONFIG
-from tests.support.stores import STORES
 
 # Tue 2026-12-01 11:00 at the center (Europe/Samara): mid-shift.
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
@@ -46,29 +43,18 @@ def power(config: DialerConfig) -> DialerConfig:
     return config.model_copy(update={"campaigns": [cold if c.name == "cold" else c for c in config.campaigns]})
 
 
-@pytest.fixture(params=sorted(STORES))
-async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await STORES[request.param](tmp_path)
-    await s.open()
-    await s.migrate()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
-async def test_the_day_report_has_abandon_rates_and_occupancy(any_store: Store, config: DialerConfig) -> None:
-    people = people_of(any_store)
+async def test_the_day_report_has_abandon_rates_and_occupancy(store: Store, config: DialerConfig) -> None:
+    people = people_of(store)
     # ivanova logged in at 10:00 center time, an hour before NOW; petrov never.
     await people.set_presence("ivanova", PresenceState.READY, NOW - timedelta(hours=1), by="ivanova")
     # Three 4-minute conversations ending 40, 20 and 5 minutes before NOW, each then 30 s
     # of wrap-up (the campaign's), and a client abandoned a minute before NOW.
     for minutes, talk in zip((40, 20, 5), COLD[:3], strict=True):
-        await record_calls(any_store, "cold", [talk], NOW - timedelta(minutes=minutes), prefix=f"t{minutes}-")
-    await record_calls(any_store, "cold", COLD[3:], NOW - timedelta(minutes=1), prefix="a")
+        await record_calls(store, "cold", [talk], NOW - timedelta(minutes=minutes), prefix=f"t{minutes}-")
+    await record_calls(store, "cold", COLD[3:], NOW - timedelta(minutes=1), prefix="a")
     # An abandoned call of yesterday: in the 24 h window, not in today's figures.
-    await record_calls(any_store, "cold", [Done(CallStatus.ABANDONED)], NOW - timedelta(hours=20), prefix="y")
-    report = await load_day_report(any_store, config, NOW.date(), now=NOW)
+    await record_calls(store, "cold", [Done(CallStatus.ABANDONED)], NOW - timedelta(hours=20), prefix="y")
+    report = await load_day_report(store, config, NOW.date(), now=NOW)
     cold = next(r for r in report.campaign_rows if r.campaign == "cold")
     assert (cold.reached, cold.abandoned, cold.abandon_rate) == (3, 1, 0.25)
     assert cold.abandon_rate_window == 0.4  # 2 abandoned of 5 live answers over 24 h

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from dialer.reporting.occupancy import LoggedIn, logged_in_from_changes
 from dialer.store.base import Store
 from dialer.store.people import LOGGED_IN_STATES, PresenceState, people_of
-from tests.support.stores import STORES
 
 DAY = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
 END = DAY + timedelta(days=1)
@@ -19,17 +14,6 @@ END = DAY + timedelta(days=1)
 
 def h(hours: float) -> datetime:
     return DAY + timedelta(hours=hours)
-
-
-@pytest.fixture(params=sorted(STORES))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await STORES[request.param](tmp_path)
-    await s.open()
-    await s.migrate()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_logged_in_stretches_of_a_day_from_presence_changes(store: Store) -> None:

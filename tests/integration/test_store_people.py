@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,20 +18,9 @@ from dialer.store.people import (
     people_of,
 )
 from tests.support.services import pg_available
-from tests.support.stores import STORES, pg_throwaway_store
+from tests.support.stores import pg_throwaway_store
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=sorted(STORES))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await STORES[request.param](tmp_path)
-    await s.open()
-    await s.migrate()
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 def account(name: str, role: Role = Role.AGENT, campaigns: tuple[str, ...] = ("cold",)) -> Account:

@@ -22,8 +22,7 @@ from dialer.why import explain
 from tests.support.client_first_provider import ClientFirstProvider
 from tests.support.clocks import FixedClock
 from tests.support.dispatch import MORNING, client, load
-from tests.support.services import pg_available
-from tests.support.stores import pg_throwaway_store
+from tests.support.stores import two_workers_on_postgres
 
 MESSAGE = "This was Izhevsk call center; to opt out press 9."
 
@@ -221,16 +220,7 @@ async def test_the_call_log_says_who_was_abandoned_and_they_get_a_reserved_agent
 
 
 async def test_two_workers_share_agents_and_count_each_others_calls_on_postgres(config: DialerConfig) -> None:
-    await pg_available()
-    from dialer.store.postgres import PostgresStore
-
-    first = pg_throwaway_store()
-    await first.open()
-    await first.migrate()
-    assert isinstance(first, PostgresStore)
-    second = PostgresStore(first.dsn, schema=first.schema)
-    await second.open()
-    try:
+    async with two_workers_on_postgres() as (first, second):
         config = client_first(config, power_ratio=2.0)
         clock = FixedClock(MORNING)
         await load(first, config, [client(i) for i in range(1, 11)], MORNING)
@@ -256,9 +246,6 @@ async def test_two_workers_share_agents_and_count_each_others_calls_on_postgres(
         assert answered == ["ivanova", "petrov"]  # each agent once
         assert sum(1 for c in rows if c.status is CallStatus.ABANDONED) == 2
         assert {c.worker for c in rows} == {"w1", "w2"}
-    finally:
-        await second.close()
-        await first.close()
 
 
 @pytest.mark.parametrize("comes_after", [1.0, 3.0])

@@ -13,8 +13,7 @@ from dialer.store.people import PresenceState, people_of
 from dialer.web.settings import WebSettings
 from tests.support.clocks import FixedClock
 from tests.support.dispatch import MORNING, ScriptedProvider, client, load, run_step
-from tests.support.services import pg_available
-from tests.support.stores import pg_throwaway_store
+from tests.support.stores import two_workers_on_postgres
 
 
 def cold_only(config: DialerConfig, **cold: object) -> DialerConfig:
@@ -68,16 +67,7 @@ async def test_a_paused_campaign_places_no_call_until_resumed(store: Store, conf
 
 
 async def test_pause_through_one_worker_stops_the_other_on_postgres(config: DialerConfig) -> None:
-    await pg_available()
-    from dialer.store.postgres import PostgresStore
-
-    first = pg_throwaway_store()
-    await first.open()
-    await first.migrate()
-    assert isinstance(first, PostgresStore)
-    second = PostgresStore(first.dsn, schema=first.schema)
-    await second.open()
-    try:
+    async with two_workers_on_postgres() as (first, second):
         config = cold_only(config, presence=False)
         clock = FixedClock(MORNING)
         await load(first, config, [client(i) for i in range(1, 4)], MORNING)
@@ -89,22 +79,10 @@ async def test_pause_through_one_worker_stops_the_other_on_postgres(config: Dial
         clock.set(MORNING + timedelta(seconds=1))
         await run_step(worker)
         assert len(await calls_of(first)) == 3
-    finally:
-        await second.close()
-        await first.close()
 
 
 async def test_two_workers_share_ready_agents_on_postgres(config: DialerConfig) -> None:
-    await pg_available()
-    from dialer.store.postgres import PostgresStore
-
-    first = pg_throwaway_store()
-    await first.open()
-    await first.migrate()
-    assert isinstance(first, PostgresStore)
-    second = PostgresStore(first.dsn, schema=first.schema)
-    await second.open()
-    try:
+    async with two_workers_on_postgres() as (first, second):
         config = cold_only(config)
         clock = FixedClock(MORNING)
         await load(first, config, [client(i) for i in range(1, 6)], MORNING)
@@ -118,6 +96,3 @@ async def test_two_workers_share_ready_agents_on_postgres(config: DialerConfig) 
         for w in workers:
             await w.wait_idle()
         assert await calls_of(first) == ["ivanova"]  # one Ready agent: one call, whichever worker
-    finally:
-        await second.close()
-        await first.close()

@@ -18,7 +18,7 @@ from dialer.store.people import (
     people_of,
 )
 from tests.support.services import pg_available
-from tests.support.stores import pg_throwaway_store
+from tests.support.stores import pg_throwaway_store, two_workers_on_postgres
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -144,21 +144,9 @@ async def test_login_failures_count_per_account_and_address(store: Store) -> Non
 
 async def test_pause_seen_by_a_second_worker_on_postgres() -> None:
     """Two stores on one PostgreSQL schema (two workers): a pause through one is read by the other."""
-    await pg_available()
-    first = pg_throwaway_store()
-    await first.open()
-    await first.migrate()
-    from dialer.store.postgres import PostgresStore
-
-    assert isinstance(first, PostgresStore)
-    second = PostgresStore(first.dsn, schema=first.schema)
-    await second.open()
-    try:
+    async with two_workers_on_postgres() as (first, second):
         await people_of(first).set_campaign_paused("cold", True, NOW, by="boss")
         assert await people_of(second).paused_campaigns() == {"cold"}
-    finally:
-        await second.close()
-        await first.close()
 
 
 async def test_page_events_reach_every_worker_on_postgres() -> None:

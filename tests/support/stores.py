@@ -4,12 +4,17 @@ throwaway schema (skipped locally without a server, required in CI)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dialer.store.base import Store
 from dialer.store.sqlite import SqliteStore
 from tests.support.services import PG_DSN, pg_available
+
+if TYPE_CHECKING:
+    from dialer.store.postgres import PostgresStore
 
 
 async def _sqlite(tmp_path: Path) -> Store:
@@ -37,6 +42,26 @@ def pg_throwaway_store(**kw: object) -> Store:
                 await super().close()
 
     return ThrowawayPostgresStore(PG_DSN, schema=f"dialer_test_{uuid.uuid4().hex[:12]}", **kw)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def two_workers_on_postgres() -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    """Two workers' stores on one throwaway PostgreSQL schema (migrated; dropped after).
+    Skips without a server (required in CI)."""
+    from dialer.store.postgres import PostgresStore
+
+    await pg_available()
+    first = pg_throwaway_store()
+    await first.open()
+    await first.migrate()
+    assert isinstance(first, PostgresStore)
+    second = PostgresStore(first.dsn, schema=first.schema)
+    await second.open()
+    try:
+        yield first, second
+    finally:
+        await second.close()
+        await first.close()
 
 
 async def _postgres(tmp_path: Path) -> Store:

@@ -544,7 +544,9 @@ class Dispatcher:
             number=start.phone,
             caller_id=campaign.caller_id,
             connect_to=agent.target if agent else (campaign.connect_to or ""),
-            ring_timeout=campaign.ring_timeout,
+            # Every call rings at least min_ring (Ofcom: 15 s), whoever waits for the answer.
+            ring_timeout=max(campaign.ring_timeout, campaign.min_ring),
+            min_ring=campaign.min_ring,
             hard_limit=campaign.talk.hard_limit,
             nudge_at=campaign.talk.target_max,
             connect_mode=campaign.connect_mode,

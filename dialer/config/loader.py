@@ -22,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from dialer.config.errors import ConfigError, ConfigIssue
-from dialer.config.models import DialerConfig
+from dialer.config.models import Campaign, DialerConfig
 from dialer.config.values import URL_PASSWORD, is_secret_key, path_part, secret_error, secret_keys, show, value_at
 
 # ---------------------------------------------------------------- loading with locations
@@ -77,6 +77,7 @@ def _reference_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]
             out.append(
                 (("campaigns", i, "provider"), f"unknown provider {show(prov)} (defined: {_names(provider_names)})")
             )
+        out.extend(_message_errors(c, i, providers))
         sched = c.get("schedule")
         if isinstance(sched, str) and sched not in schedules:
             defined = _names(schedules) or "none"
@@ -90,6 +91,32 @@ def _reference_errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]
                 for path in secret_keys(settings):
                     out.append((("providers", name, *path), secret_error(path, value_at(settings, path))))
     return out
+
+
+def _message_errors(campaign: dict[str, Any], i: int, providers: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """issue 13: a power/predictive campaign's information message in the form its
+    provider plays: text for Twilio's <Say>, a WAV file for SIP (no speech synthesis)."""
+    mode = campaign.get("dial_mode")
+    if mode not in ("power", "predictive") or not isinstance(providers, dict):
+        return []
+    settings = providers.get(campaign.get("provider"))
+    kind = settings.get("type") if isinstance(settings, dict) else None
+    if kind == "sip" and not campaign.get("information_audio"):
+        return [
+            (
+                ("campaigns", i, "dial_mode"),
+                f"dial_mode {mode} on a SIP provider needs information_audio (an 8 kHz mono WAV file: "
+                "SIP cannot say the information_message text)",
+            )
+        ]
+    if kind == "twilio" and not str(campaign.get("information_message") or "").strip():
+        return [
+            (
+                ("campaigns", i, "dial_mode"),
+                f"dial_mode {mode} on a Twilio provider needs information_message (the text Twilio says)",
+            )
+        ]
+    return []
 
 
 # Bounds on a config file: a supervisor's config is a few hundred lines; these stop an
@@ -317,7 +344,38 @@ def load_config(path: str | Path, *, check_providers: bool = False) -> DialerCon
         updates["reports_dir"] = (base / config.storage.reports_dir).resolve()
     if updates:
         config = config.model_copy(update={"storage": config.storage.model_copy(update=updates)})
-    return config
+    # The information audio too (issue 13); with `check_providers` it must be a playable WAV.
+    campaigns = [_audio_beside(c, base) for c in config.campaigns]
+    if check_providers:
+        issues = _audio_issues(campaigns, config, str(p), node)
+        if issues:
+            raise ConfigError(issues)
+    return config.model_copy(update={"campaigns": campaigns})
+
+
+def _audio_beside(campaign: Campaign, base: Path) -> Campaign:
+    audio = campaign.information_audio
+    if audio is None or audio.is_absolute():
+        return campaign
+    return campaign.model_copy(update={"information_audio": (base / audio).resolve()})
+
+
+def _audio_issues(
+    campaigns: list[Campaign], config: DialerConfig, filename: str, node: yaml.Node | None
+) -> list[ConfigIssue]:
+    """A SIP campaign's information_audio must be a WAV the SIP provider can play."""
+    from providers.sip.settings import check_prompt
+
+    located: list[tuple[tuple[Any, ...], str]] = []
+    for i, c in enumerate(campaigns):
+        provider = config.providers.get(c.provider)
+        if c.information_audio is None or provider is None or provider.type != "sip":
+            continue
+        try:
+            check_prompt(c.information_audio)
+        except ValueError as exc:
+            located.append((("campaigns", i, "information_audio"), str(exc).replace("prompt", "information_audio", 1)))
+    return _issues(filename, node, located)
 
 
 def provider_issues(config: DialerConfig, filename: str, node: yaml.Node | None = None) -> list[ConfigIssue]:

@@ -84,3 +84,46 @@ def test_check_config_says_it_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check-config", "--config", str(bad)])
     assert result.exit_code == 1 and "set allow_abandon: true" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_message_takes_the_form_its_provider_plays(tmp_path: Path) -> None:
+    """Twilio says text; SIP plays a WAV file (8 kHz mono), checked when the config is loaded for running."""
+    import wave
+
+    sip = GOOD.replace(
+        "providers:\n", "providers:\n  pbx:\n    type: sip\n    registrar: pbx.local\n    register: false\n", 1
+    )
+    assert "  pbx:\n    type: sip" in sip
+    head = "  - name: cold\n"
+    cold = sip.index(head)
+    at = sip.index("    provider: simulated\n", cold)
+    sip = sip[:at] + "    provider: pbx\n" + sip[at + len("    provider: simulated\n") :]
+    power = "dial_mode: power;allow_abandon: true;information_message: Acme called"
+    [message] = errors(with_mode_in(sip, "cold", power))
+    assert "dial_mode power on a SIP provider needs information_audio" in message
+    path = tmp_path / "c.yaml"
+    path.write_text(with_mode_in(sip, "cold", power + ";information_audio: sounds/info.wav"), encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, check_providers=True)
+    assert any("information_audio" in str(i) and "not found" in str(i) for i in exc.value.issues)
+    (tmp_path / "sounds").mkdir()
+    with wave.open(str(tmp_path / "sounds" / "info.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\0\0" * 8000)
+    config = load_config(path, check_providers=True)
+    assert config.campaign("cold").information_audio == (tmp_path / "sounds" / "info.wav").resolve()
+
+
+def with_mode_in(text: str, campaign: str, lines: str) -> str:
+    head = f"  - name: {campaign}\n"
+    return text.replace(head, head + "".join(f"    {line}\n" for line in lines.split(";")), 1)
+
+
+def test_a_twilio_campaign_needs_the_text_to_say() -> None:
+    tw = GOOD.replace(
+        "providers:\n", "providers:\n  tw:\n    type: twilio\n    public_base_url: https://x.example\n", 1
+    )
+    cold = tw.index("  - name: cold\n")
+    at = tw.index("    provider: simulated\n", cold)
+    tw = tw[:at] + "    provider: tw\n" + tw[at + len("    provider: simulated\n") :]
+    [message] = errors(with_mode_in(tw, "cold", "dial_mode: predictive;allow_abandon: true;information_audio: a.wav"))
+    assert "dial_mode predictive on a Twilio provider needs information_message (the text Twilio says)" in message

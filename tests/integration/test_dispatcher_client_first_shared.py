@@ -9,7 +9,6 @@ import csv
 from datetime import date, timedelta
 from pathlib import Path
 
-from dialer.clock import VirtualClock
 from dialer.config import DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.domain import CallStatus, Stage

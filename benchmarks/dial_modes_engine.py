@@ -185,6 +185,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=30_000, help="population size (enough for 50 agents all day)")
     ap.add_argument("--agents", type=int, nargs="+", default=[10, 50])
     ap.add_argument("--days", type=int, default=1)
+    ap.add_argument("--modes", nargs="+", default=["progressive", "power", "predictive"], help="a subset to run")
     ap.add_argument("--day", default="2026-12-01", help="the first simulated day (a working day)")
     ap.add_argument("--power-ratio", type=float, default=2.0)
     ap.add_argument("--predictive-ratio", type=float, default=4.0, help="predictive's ceiling, calls per agent")
@@ -198,6 +199,9 @@ def main() -> None:
         (f"power (ratio {args.power_ratio:g})", DialMode.POWER, args.power_ratio),
         (f"predictive ({CAP:.0%} cap)", DialMode.PREDICTIVE, args.predictive_ratio),
     ]
+    modes = [m for m in modes if m[1].value in args.modes]
+    if not modes:
+        ap.error("--modes: progressive, power and/or predictive")
     with tempfile.TemporaryDirectory(prefix="dialer-modes-") as tmp:
         clients = Path(tmp) / "clients.csv"
         write_clients(clients, args.clients, 1)

@@ -25,7 +25,7 @@ from dialer.clock import Clock
 from dialer.config.models import Agent, Campaign, DialerConfig
 from dialer.domain import CallStatus, ClientState, Disposition, Stage
 from dialer.lifecycle import Transition
-from dialer.live_pacing import LivePacer
+from dialer.live_pacing import LivePacer, sharing_pools
 from dialer.metrics import DialerMetrics
 from dialer.model import CallRecord, CallStart, CallUpdate, Claim, ClientUpdate, Event
 from dialer.outcomes import CallFacts, apply_call, classify_talk
@@ -38,6 +38,7 @@ from dialer.readiness import ProviderReadinessTracker
 from dialer.scheduling import Scheduler, local_midnight_after
 from dialer.store.base import LeaseLost, Store
 from dialer.store.people import PresenceState, people_of
+from dialer.store.roles import PacedCall
 from providers.base import (
     AgentAtAnswer,
     AgentLeg,
@@ -78,9 +79,12 @@ T = TypeVar("T")
 # The error text of a call whose provider raised something other than ProviderError (a
 # bug): the simulation's audit fails on it.
 PROVIDER_CRASHED = "provider crashed"
-# issue 13: a client-first call answered live looks for a Ready agent this often (through the
-# store, so any worker's agent who turns Ready counts) until its abandon_after runs out.
-ANSWER_POLL = 0.2  # seconds
+# issue 13: a client-first call answered live with no agent Ready waits for one until its
+# abandon_after runs out: it looks again when a wrap-up known to the store ends (every
+# worker's agents' wrap-up ends are in the presence read each step; this worker's own
+# are noted as it writes them), and at least this often for agents Ready by other means
+# (another worker's agent-first call ending, an agent back from a pause).
+ANSWER_POLL = 0.5  # seconds
 
 
 def _paces_creates(provider: Provider) -> bool:
@@ -203,6 +207,7 @@ class Dispatcher:
         # issue 13: client-first pacing (power, predictive) from the store's global counts.
         self.pacer = LivePacer(store)
         self._pending: Counter[str] = Counter()  # client-first calls claimed, their row not written yet
+        self._wrap_ends: dict[str, datetime] = {}  # agent -> the end of the wrap-up this worker wrote
         self.set_config(config)
 
     # ------------------------------------------------------------ config
@@ -212,6 +217,8 @@ class Dispatcher:
         self.config = config
         self.scheduler = Scheduler(config)
         self.placement = Placement(self.store, self.clock, config, self.scheduler)
+        # issue 13: client-first campaigns sharing agents pace as one pool (dialer/live_pacing.py).
+        self._pools = sharing_pools(config.campaigns)
 
     @property
     def in_flight(self) -> int:
@@ -302,7 +309,18 @@ class Dispatcher:
         if agents is None:  # presence off: this worker's own agent rotation
             free_agents = len(campaign.agents) - len(self._agents_busy.get(campaign.name, set()))
             return await self.pacer.calls_to_place(campaign, now, free_agents, lines_free, self._pending[campaign.name])
-        return await self.pacer.calls_to_place(campaign, now, agents, lines_free, self._pending[campaign.name])
+        # One pool with the client-first campaigns it shares agents with: their agents, and
+        # their calls ringing (they would take the same agents at the answer).
+        pool = {p.agent: p for p in agents}
+        shared: dict[str, tuple[Campaign, int]] = {}
+        for name in self._pools.get(campaign.name, ()):
+            other = self.config.campaign(name)
+            for p in self.presence.agents.get(name, ()):
+                pool.setdefault(p.agent, p)
+            shared[name] = (other, self._pending[name])
+        return await self.pacer.calls_to_place(
+            campaign, now, list(pool.values()), lines_free, self._pending[campaign.name], shared
+        )
 
     async def _start_campaign(self, campaign: Campaign, now: datetime, result: StepResult) -> int:
         if self._blocked_by(campaign) is not None:
@@ -622,13 +640,20 @@ class Dispatcher:
                     taken.append(agent)
                     await self._attach(start, agent)
                     return AgentLeg(agent.name, agent.target)
-                left = (deadline - self.clock.now()).total_seconds()
+                now = self.clock.now()
+                left = (deadline - now).total_seconds()
                 if left <= 0:
                     log.info("no_agent_at_answer", call_id=start.call_id, campaign=campaign.name)
                     return None
-                await self.clock.sleep(min(ANSWER_POLL, left))
+                await self.clock.sleep(min(ANSWER_POLL, left, self._next_wrap_end(campaign, now)))
 
         return at_answer
+
+    def _next_wrap_end(self, campaign: Campaign, now: datetime) -> float:
+        """Seconds until the next wrap-up end known for the campaign's agents (inf: none)."""
+        ends = [p.wrap_up_until for p in self.presence.agents.get(campaign.name, ()) if p.wrap_up_until]
+        ends += [self._wrap_ends[a.name] for a in campaign.agents if a.name in self._wrap_ends]
+        return min(((t - now).total_seconds() for t in ends if t > now), default=float("inf"))
 
     async def _take_at_answer(self, campaign: Campaign, call_id: str) -> Agent | None:
         if self.presence.applies(campaign):
@@ -745,6 +770,8 @@ class Dispatcher:
         try:
             await asyncio.shield(self.presence.end(campaign, agent, call_id, self.clock.now()))
             (state,) = await people_of(self.store).presence(self.clock.now(), [agent])  # issue 12: the page's state
+            if state.wrap_up_until is not None:  # issue 13: an answer waiting for an agent looks again then
+                self._wrap_ends[agent] = state.wrap_up_until
             until = state.wrap_up_until.isoformat() if state.wrap_up_until else None
             await self._tell_page("presence", {"agent": agent, "state": state.state.value, "until": until})
         except Exception as exc:  # the store is away: the agent stays on-call until a supervisor logs them out
@@ -865,8 +892,13 @@ class Dispatcher:
                 next_dial_at=stored_client.next_dial_at if stored_client else None, window_closes_at=None,
                 cap_until=None, priority=0, campaign=None, reason="written by an earlier try",
             )  # fmt: skip
-        if result.status is CallStatus.ABANDONED:
-            self.pacer.forget(start.campaign)  # the abandon budget changed: measure again now
+        # issue 13: this worker's call goes into the pacing statistics and abandon budget now.
+        self.pacer.observe(
+            campaign,
+            PacedCall(
+                result.status, start.started_at, result.answered_at, result.ended_at, result.ring_s, result.talk_s
+            ),
+        )
         self.metrics.call_ended(
             start.campaign, result.status.value, result.talk_s, guideline.value if guideline else None
         )

@@ -10,7 +10,12 @@ worker's view):
 - `calls_in_flight`: the ring age (seconds since the dial) of every client-first call still
   ringing with no agent attached; agent-first calls already hold their agent and are not
   counted here;
-- `lines_free`: lines (and contact caps) still available: no mode ever exceeds it.
+- `lines_free`: lines (and contact caps) still available: no mode ever exceeds it;
+- `shared_in_flight`: the calls ringing for OTHER client-first campaigns whose agents this
+  campaign shares (a center may list one agent in several campaigns), each as the
+  probability it is still answered live (from its own campaign's statistics): an answer of
+  theirs takes an agent of the same pool, so they count as in flight here too, and
+  `ready_agents` / `agents_soon_free` are then the whole pool's.
 
 The modes:
 
@@ -126,6 +131,7 @@ def calls_to_place(
     settings: PacingSettings,
     lines_free: int,
     window_counts: WindowCounts | None = None,
+    shared_in_flight: Sequence[float] = (),
 ) -> int:
     """How many new calls to place now (never negative, never above `lines_free`).
 
@@ -134,7 +140,7 @@ def calls_to_place(
     """
     lines = max(lines_free, 0)
     ready = max(ready_agents, 0)
-    in_flight = len(calls_in_flight)
+    in_flight = len(calls_in_flight) + len(shared_in_flight)
     if mode is DialMode.PREVIEW:
         # The agent starts each call from the desktop; the pacer places none.
         return 0
@@ -142,7 +148,8 @@ def calls_to_place(
         return min(_progressive(ready, in_flight), lines)
     if mode is DialMode.POWER:
         return min(_power(settings.power_ratio, ready, in_flight), lines)
-    return min(_predictive(now, ready, agents_soon_free, calls_in_flight, stats, settings, window_counts), lines)
+    n = _predictive(now, ready, agents_soon_free, calls_in_flight, shared_in_flight, stats, settings, window_counts)
+    return min(n, lines)
 
 
 def _predictive(
@@ -150,11 +157,12 @@ def _predictive(
     ready: int,
     agents_soon_free: Sequence[float],
     calls_in_flight: Sequence[float],
+    shared_in_flight: Sequence[float],
     stats: CampaignStats,
     settings: PacingSettings,
     window_counts: WindowCounts | None,
 ) -> int:
-    in_flight = len(calls_in_flight)
+    in_flight = len(calls_in_flight) + len(shared_in_flight)
     floor_n = _progressive(ready, in_flight)
     horizon = now + lookahead(stats, settings)
     agents = ready + sum(1 for t in agents_soon_free if t <= horizon)
@@ -163,7 +171,7 @@ def _predictive(
         return floor_n
 
     p = stats.answers.rate
-    mean_in_flight = stats.rings.expected_live(calls_in_flight, p)
+    mean_in_flight = stats.rings.expected_live(calls_in_flight, p) + sum(shared_in_flight)
     counts = window_counts if window_counts is not None else stats.abandons.counts(now)
     budget = counts.budget(settings.max_abandon_rate) - poisson_overflow(mean_in_flight, agents) - RESERVE_ABANDONS
     if budget <= 0.0 or p <= 0.0:

@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from dialer.domain import ClientRecord, Disposition, Priority, initial_state
+from dialer.domain import CallStatus, ClientRecord, Disposition, Priority, initial_state
 from dialer.model import (
     JOB_TAKEOVER,
     WINDOW_HORIZON,
@@ -70,6 +70,7 @@ from dialer.store.base import (
     denied_message,
     newer_schema_message,
 )
+from dialer.store.roles import PacedCall
 from dialer.store.rows import Priorities, RowMapper, call_order, encode_json, slack_of
 from dialer.store.schema import NUMBERING, NUMBERING_KEY, VERSION_KEY, has_statements, unified_version
 from dialer.store.sqlfiles import load_migrations, load_queries
@@ -429,6 +430,10 @@ class PostgresStore(Store):
     async def recent_calls(self, campaign: str, since: datetime, limit: int) -> list[CallRecord]:
         rows = await self.pool.fetch(_PACING["recent_calls"], campaign, _ts(since), limit)
         return [_ROWS.call(r) for r in rows]
+
+    async def recent_outcomes(self, campaign: str, since: datetime, limit: int) -> list[PacedCall]:
+        rows = await self.pool.fetch(_PACING["recent_outcomes"], campaign, _ts(since), limit)
+        return [PacedCall(CallStatus(r[0]), r[1], r[2], r[3], float(r[4] or 0), float(r[5] or 0)) for r in rows]
 
     async def abandoned_since(self, client_ids: Sequence[str], since: datetime) -> dict[str, datetime]:
         if not client_ids:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from dialer.domain import ClientRecord, Disposition
+from dialer.domain import CallStatus, ClientRecord, Disposition
 from dialer.model import (
     AbandonCounts,
     CallRecord,
@@ -312,6 +312,18 @@ class Plans(Protocol):
     async def finish_job(self, job: str, campaign: str, day: date, now: datetime) -> None: ...
 
 
+class PacedCall(NamedTuple):
+    """issue 13: what the pacing statistics need of a finished call (a narrow read of the
+    call log: the pacer re-reads it every minute, and full rows cost far more to map)."""
+
+    status: CallStatus
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    ring_s: float
+    talk_s: float
+
+
 class Pacing(Protocol):
     """What the workers share to pace calls: start slots (calls per second) and readiness."""
 
@@ -344,6 +356,10 @@ class Pacing(Protocol):
     async def recent_calls(self, campaign: str, since: datetime, limit: int) -> list[CallRecord]:
         """issue 13: the campaign's finished calls started at or after `since`, newest
         first, at most `limit` (the pacing statistics every worker builds alike)."""
+
+    @abc.abstractmethod
+    async def recent_outcomes(self, campaign: str, since: datetime, limit: int) -> list[PacedCall]:
+        """issue 13: `recent_calls` narrowed to what the pacing statistics read, newest first."""
 
     @abc.abstractmethod
     async def abandoned_since(self, client_ids: Sequence[str], since: datetime) -> dict[str, datetime]:

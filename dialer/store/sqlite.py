@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from dialer.domain import ClientRecord, ClientState, Disposition, initial_state
+from dialer.domain import CallStatus, ClientRecord, ClientState, Disposition, initial_state
 from dialer.model import (
     JOB_TAKEOVER,
     WINDOW_HORIZON,
@@ -49,6 +49,7 @@ from dialer.store.base import (
     StoreUnreachable,
     newer_schema_message,
 )
+from dialer.store.roles import PacedCall
 from dialer.store.rows import Priorities, RowMapper, call_order, encode_json, slack_of
 from dialer.store.schema import NUMBERING, NUMBERING_KEY, VERSION_KEY, split_statements, unified_version
 from dialer.store.sqlfiles import load_migrations, load_queries
@@ -485,6 +486,14 @@ class SqliteStore(Store):
 
     async def recent_calls(self, campaign: str, since: datetime, limit: int) -> list[CallRecord]:
         return [_ROWS.call(r) for r in await self._all(_PACING["recent_calls"], (campaign, ts(since), limit))]
+
+    async def recent_outcomes(self, campaign: str, since: datetime, limit: int) -> list[PacedCall]:
+        rows = await self._all(_PACING["recent_outcomes"], (campaign, ts(since), limit))
+        return [
+            PacedCall(CallStatus(r[0]), started, from_ts(r[2]), from_ts(r[3]), float(r[4] or 0), float(r[5] or 0))
+            for r in rows
+            if (started := from_ts(r[1])) is not None
+        ]
 
     async def abandoned_since(self, client_ids: Sequence[str], since: datetime) -> dict[str, datetime]:
         if not client_ids:

@@ -884,6 +884,11 @@ async def test_client_first_pacing_reads_ringing_calls_recent_calls_and_abandons
     recent = await any_store.recent_calls("cold", NOW, 10)
     assert [c.call_id for c in recent] == ["call-2", "call-1", "call-0"]  # finished only, newest first
     assert [c.call_id for c in await any_store.recent_calls("cold", NOW + timedelta(seconds=1), 1)] == ["call-2"]
+    narrow = await any_store.recent_outcomes("cold", NOW, 10)  # the same calls, only what pacing reads
+    assert [(o.status, o.started_at, o.answered_at, o.ended_at, o.ring_s, o.talk_s) for o in narrow] == [
+        (c.status, c.started_at, c.answered_at, c.ended_at, c.ring_s, c.talk_s) for c in recent
+    ]
+    assert len(await any_store.recent_outcomes("cold", NOW + timedelta(seconds=1), 1)) == 1
     ids = [c.client.id for c in claims]
     abandoned = await any_store.abandoned_since(ids, NOW)
     assert abandoned == {claims[1].client.id: NOW + timedelta(seconds=9)}

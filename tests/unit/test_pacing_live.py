@@ -9,12 +9,14 @@ from typing import Any
 from dialer.config.loader import load_config
 from dialer.config.models import Campaign
 from dialer.domain import CallStatus
-from dialer.live_pacing import STATS_EVERY, LivePacer, agents_now, stats_from_calls
+from dialer.live_pacing import STATS_EVERY, LivePacer, agents_now, sharing_pools, stats_from_calls
 from dialer.model import AbandonCounts, CallRecord
+from dialer.pacing.decide import calls_to_place as decide
 from dialer.pacing.modes import AbandonWindow, DialMode
-from dialer.pacing.stats import CampaignStats
+from dialer.pacing.stats import CampaignStats, WindowCounts
 from dialer.planning import lines_of
 from dialer.store.people import Presence, PresenceState
+from dialer.store.roles import PacedCall
 from tests.support.paths import EXAMPLE_CONFIG
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -37,19 +39,21 @@ class FakePacingStore:
 
     def __init__(self, calls: list[CallRecord], window: AbandonCounts, ringing: list[datetime]):
         self.calls, self.window, self.ringing = calls, window, ringing
+        self.ringing_of: dict[str, list[datetime]] = {}  # other campaigns' calls ringing
+        self.window_of: dict[str, AbandonCounts] = {}  # other campaigns' abandon windows
         self.reads: list[str] = []
 
-    async def recent_calls(self, campaign: str, since: datetime, limit: int) -> list[CallRecord]:
-        self.reads.append("recent_calls")
-        return [c for c in self.calls if c.started_at >= since][:limit]
+    async def recent_outcomes(self, campaign: str, since: datetime, limit: int) -> list[CallRecord]:
+        self.reads.append("recent_outcomes")
+        return [c for c in self.calls if c.started_at >= since and c.campaign == campaign][:limit]
 
     async def abandon_counts(self, campaign: str, since: datetime, until: datetime) -> AbandonCounts:
         self.reads.append("abandon_counts")
-        return self.window
+        return self.window_of.get(campaign, self.window)
 
     async def ringing_unattached(self, campaign: str) -> list[datetime]:
         self.reads.append("ringing_unattached")
-        return list(self.ringing)
+        return list(self.ringing_of.get(campaign, self.ringing if campaign == "cold" else []))
 
 
 def cold(**kw: Any) -> Campaign:
@@ -127,7 +131,7 @@ async def test_statistics_are_read_every_few_seconds_and_again_after_an_abandon(
     campaign = cold(dial_mode=DialMode.POWER)
     for s in (0, 1, 4):
         await p.calls_to_place(campaign, NOW + timedelta(seconds=s), agents, 10)
-    assert store.reads.count("recent_calls") == 1 and store.reads.count("ringing_unattached") == 3
+    assert store.reads.count("recent_outcomes") == 1 and store.reads.count("ringing_unattached") == 3
     await p.calls_to_place(campaign, NOW + STATS_EVERY, agents, 10)
     assert store.reads.count("abandon_counts") == 2
     p.forget("cold")
@@ -141,3 +145,74 @@ def test_a_client_first_campaign_uses_all_its_lines() -> None:
     """Agent first, a campaign holds no more calls than agents; client first, all its lines."""
     assert lines_of(cold(lines=40)) == 6  # the example's cold campaign has six agents
     assert lines_of(cold(lines=40, dial_mode=DialMode.POWER)) == 40
+
+
+# -- agents shared between client-first campaigns (one pool)
+
+
+def test_campaigns_sharing_agents_form_one_pool() -> None:
+    base = cold(dial_mode=DialMode.POWER)
+    agent = base.agents[0]
+    a = base.model_copy(update={"name": "a", "agents": base.agents[:2]})
+    b = base.model_copy(update={"name": "b", "agents": base.agents[1:3]})  # shares one agent with a
+    c = base.model_copy(update={"name": "c", "agents": base.agents[2:4]})  # with b only: still the pool
+    alone = base.model_copy(update={"name": "alone", "agents": base.agents[4:]})
+    agent_first = base.model_copy(update={"name": "af", "dial_mode": DialMode.PROGRESSIVE, "agents": [agent]})
+    pools = sharing_pools([a, b, c, alone, agent_first])
+    assert pools == {"a": ["b", "c"], "b": ["a", "c"], "c": ["a", "b"], "alone": []}
+
+
+def test_the_pools_ringing_calls_count_against_its_ready_agents() -> None:
+    stats = CampaignStats()
+    power = cold(dial_mode=DialMode.POWER, power_ratio=2.0).pacing
+    t = NOW.timestamp()
+    assert decide(DialMode.POWER, t, 3, [], [1.0], stats, power, 40) == 5
+    assert decide(DialMode.POWER, t, 3, [], [1.0], stats, power, 40, shared_in_flight=[0.3, 0.3]) == 3
+    progressive = cold().pacing
+    assert decide(DialMode.PROGRESSIVE, t, 3, [], [], stats, progressive, 40, shared_in_flight=[0.3]) == 2
+    predictive = cold(dial_mode=DialMode.PREDICTIVE, power_ratio=3.0).pacing
+    rich = WindowCounts(live=1000, abandoned=0)
+    alone = decide(DialMode.PREDICTIVE, t, 4, [], [], stats, predictive, 40, rich)
+    shared = decide(DialMode.PREDICTIVE, t, 4, [], [], stats, predictive, 40, rich, shared_in_flight=[0.9] * 4)
+    assert alone > 4 and shared < alone
+
+
+async def test_a_campaign_counts_the_calls_of_the_campaigns_sharing_its_agents() -> None:
+    store = FakePacingStore([], AbandonCounts(0, 0), [NOW - timedelta(seconds=3)])
+    store.ringing_of["care"] = [NOW - timedelta(seconds=2), NOW - timedelta(seconds=1)]
+    p = pacer(store)
+    power = cold(dial_mode=DialMode.POWER, power_ratio=2.0)
+    care = cold(name="care", dial_mode=DialMode.POWER, power_ratio=2.0)
+    agents = [presence(PresenceState.READY)] * 3
+    # 6 calls for 3 Ready agents: 1 of cold's ringing, 2 of care's, 1 care claimed and not yet written.
+    assert await p.calls_to_place(power, NOW, agents, 40, shared={"care": (care, 1)}) == 2
+    assert len(p.last["cold"].shared) == 3 and p.last["cold"].ringing == (3.0,)
+    assert await p.calls_to_place(power, NOW, agents, 40) == 5  # alone, as before
+
+
+async def test_the_tightest_budget_of_the_pool_holds_predictive_back() -> None:
+    history = [call(i, CallStatus.ANSWERED, ring=5, talk=90) for i in range(60)]
+    history += [call(100 + i, CallStatus.NO_ANSWER, ring=30) for i in range(140)]
+    store = FakePacingStore(history, AbandonCounts(live=1000, abandoned=0), [])
+    store.window_of["care"] = AbandonCounts(live=100, abandoned=3)  # care's budget is spent
+    p = pacer(store)
+    campaign = cold(dial_mode=DialMode.PREDICTIVE, power_ratio=3.0)
+    care = cold(name="care", dial_mode=DialMode.PREDICTIVE, power_ratio=3.0)
+    agents = [presence(PresenceState.READY)] * 4
+    assert await p.calls_to_place(campaign, NOW, agents, 40, shared={"care": (care, 0)}) > 4  # care: nothing ringing
+    store.ringing_of["care"] = [NOW]
+    assert await p.calls_to_place(campaign, NOW, agents, 40, shared={"care": (care, 0)}) == 3  # progressive
+
+
+async def test_this_workers_calls_are_folded_in_without_reading_the_store() -> None:
+    store = FakePacingStore([], AbandonCounts(live=10, abandoned=0), [])
+    p = pacer(store)
+    campaign = cold(dial_mode=DialMode.PREDICTIVE)
+    stats, window = await p.measured(campaign, NOW)
+    answers = stats.answers.rate
+    p.observe(campaign, PacedCall(CallStatus.ABANDONED, NOW, NOW + timedelta(seconds=5), NOW, 5.0, 0.0))
+    p.observe(campaign, PacedCall(CallStatus.ANSWERED, NOW, NOW + timedelta(seconds=5), NOW, 5.0, 60.0))
+    p.observe(campaign, PacedCall(CallStatus.CANCELED, NOW, None, NOW, 0.0, 0.0))  # no dial
+    stats, window = await p.measured(campaign, NOW + timedelta(seconds=1))
+    assert window == WindowCounts(live=12, abandoned=1) and stats.answers.rate > answers
+    assert store.reads.count("recent_outcomes") == 1 and store.reads.count("abandon_counts") == 1

@@ -33,6 +33,11 @@ SELECT call_id, client_id, campaign, agent, phone, client_tz, attempt, started_a
        error, allowed_by, worker, state_before
 FROM calls WHERE campaign = $1 AND started_at >= $2 AND status <> 'dialing' ORDER BY started_at DESC LIMIT $3
 
+-- name: recent_outcomes
+-- issue 13: recent_calls narrowed to the columns the pacing statistics read.
+SELECT status, started_at, answered_at, ended_at, ring_s, talk_s
+FROM calls WHERE campaign = $1 AND started_at >= $2 AND status <> 'dialing' ORDER BY started_at DESC LIMIT $3
+
 -- name: abandoned_since
 -- issue 13: of the listed clients, those abandoned at or after the instant, with their
 -- latest abandon (the 72 h rule); read from the calls by client.

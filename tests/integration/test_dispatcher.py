@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dialer import calendar
 from dialer.config.models import DialerConfig
 from dialer.dispatcher import Dispatcher
 from dialer.dispositions import dispose
 from dialer.domain import CallStatus, Disposition, Stage
-from dialer.scheduling import Scheduler
 from dialer.store.sqlite import SqliteStore
 from providers.base import CallResult, ProviderError
 from tests.support.clocks import FixedClock
 from tests.support.dispatch import MORNING, ScriptedProvider, client, load, run_step
+from tests.support.window_property import ZONES, dials_only_inside_windows
 
 
 async def test_complaints_and_hot_go_first(store: SqliteStore, config: DialerConfig) -> None:
@@ -163,10 +160,6 @@ async def test_orphan_from_dead_worker_is_reconciled_before_redial(store: Sqlite
     assert len(calls) == 1 and calls[0].status is CallStatus.ANSWERED
 
 
-ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Omsk", "Asia/Vladivostok", "Asia/Kamchatka",
-         "Europe/Berlin", "America/New_York"]  # fmt: skip
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     instant=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)),
@@ -186,31 +179,7 @@ def test_never_dials_outside_window_or_dnc(
     """Property: whatever the clients and the moment, every call the dispatcher starts
     is inside the client's window and never to a do-not-call client."""
 
-    async def scenario() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            store = SqliteStore(Path(tmp) / "p.db")
-            await store.open()
-            await store.migrate()
-            clock = FixedClock(instant - timedelta(days=1))
-            records = [
-                client(i, timezone=z, do_not_call=dnc[i], schedule=schedules[i], stage=stages[i])
-                for i, z in enumerate(zones)
-            ]
-            # Scheduled a day earlier, dialed now: the stored next_dial_at may be stale.
-            await load(store, config, records, clock.now())
-            clock.set(instant)
-            provider = ScriptedProvider(clock)
-            d = Dispatcher(store, {"simulated": provider}, config, clock)
-            await run_step(d)
-            scheduler = Scheduler(config)
-            for at, req in provider.requests:
-                i = int(req.context["client_id"][1:])
-                assert not dnc[i], "dialed a do-not-call client"
-                rules = scheduler.rules(config.campaign(req.campaign), zones[i], schedules[i])
-                assert calendar.status(rules, at).open, f"dialed outside the window at {at}"
-            await store.close()
-
-    asyncio.run(scenario())
+    dials_only_inside_windows(config, instant, (zones, dnc, schedules, stages), ScriptedProvider)
 
 
 async def test_reconcile_waits_out_a_provider_blip(store: SqliteStore, config: DialerConfig) -> None:

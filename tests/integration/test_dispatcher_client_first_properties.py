@@ -3,27 +3,16 @@ outside the client's window, never a do-not-call client, whatever the clients an
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dialer import calendar
 from dialer.config.models import DialerConfig
-from dialer.dispatcher import Dispatcher
 from dialer.domain import Stage
 from dialer.pacing.modes import DialMode
-from dialer.scheduling import Scheduler
-from dialer.store.sqlite import SqliteStore
 from tests.support.client_first_provider import ClientFirstProvider
-from tests.support.clocks import FixedClock
-from tests.support.dispatch import client, load, run_step
-
-ZONES = ["Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Omsk", "Asia/Vladivostok", "Asia/Kamchatka",
-         "Europe/Berlin", "America/New_York"]  # fmt: skip
+from tests.support.window_property import ZONES, dials_only_inside_windows
 
 
 def client_first_everywhere(config: DialerConfig, mode: DialMode) -> DialerConfig:
@@ -62,32 +51,8 @@ def test_client_first_never_dials_outside_window_or_dnc(
     mode: DialMode,
 ) -> None:
     config = client_first_everywhere(config, mode)
-
-    async def scenario() -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            store = SqliteStore(Path(tmp) / "p.db")
-            await store.open()
-            await store.migrate()
-            clock = FixedClock(instant - timedelta(days=1))
-            records = [
-                client(i, timezone=z, do_not_call=dnc[i], schedule=schedules[i], stage=stages[i])
-                for i, z in enumerate(zones)
-            ]
-            # Scheduled a day earlier, dialed now: the stored next_dial_at may be stale.
-            await load(store, config, records, clock.now())
-            clock.set(instant)
-            provider = ClientFirstProvider(clock)
-            d = Dispatcher(store, {"simulated": provider}, config, clock)
-            await run_step(d)
-            event("dialed" if provider.requests else "nothing open")
-            scheduler = Scheduler(config)
-            for at, req in provider.requests:
-                i = int(req.context["client_id"][1:])
-                assert not dnc[i], "dialed a do-not-call client"
-                rules = scheduler.rules(config.campaign(req.campaign), zones[i], schedules[i])
-                assert calendar.status(rules, at).open, f"dialed outside the window at {at}"
-                if config.campaign(req.campaign).agents:
-                    assert req.connect_mode == "client_first" and req.agent_at_answer is not None
-            await store.close()
-
-    asyncio.run(scenario())
+    requests = dials_only_inside_windows(config, instant, (zones, dnc, schedules, stages), ClientFirstProvider)
+    event("dialed" if requests else "nothing open")
+    for _, req in requests:
+        if config.campaign(req.campaign).agents:
+            assert req.connect_mode == "client_first" and req.agent_at_answer is not None

@@ -21,7 +21,9 @@ The modes:
 
 - progressive: one call per Ready agent not already matched to a ringing call,
   `ready_agents - len(calls_in_flight)`. Each call has its agent, so nothing is abandoned.
-- power: `floor(power_ratio x ready_agents) - len(calls_in_flight)`.
+- power: `floor(power_ratio x ready_agents) - len(calls_in_flight)`; while the window's
+  abandon rate is over `max_abandon_rate`, the progressive count instead (the regulatory cap
+  holds in every mode).
 - predictive: the largest n, between the progressive count and the power bound
   `floor(power_ratio x (ready_agents + agents counted soon free)) - len(calls_in_flight)`,
   such that the expected abandons among the next live answers stay at most `target` times
@@ -147,6 +149,12 @@ def calls_to_place(
     if mode is DialMode.PROGRESSIVE:
         return min(_progressive(ready, in_flight), lines)
     if mode is DialMode.POWER:
+        # A fixed ratio cannot aim at the cap, but it must not keep breaking it: with the
+        # window's rate over max_abandon_rate, power places progressive counts (every
+        # answer finds its agent) until live answers bring the rate back under.
+        counts = window_counts if window_counts is not None else stats.abandons.counts(now)
+        if counts.budget(settings.max_abandon_rate) < 0.0:
+            return min(_progressive(ready, in_flight), lines)
         return min(_power(settings.power_ratio, ready, in_flight), lines)
     n = _predictive(now, ready, agents_soon_free, calls_in_flight, shared_in_flight, stats, settings, window_counts)
     return min(n, lines)

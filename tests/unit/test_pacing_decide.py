@@ -81,6 +81,18 @@ def test_power_is_the_ratio_times_ready_agents_minus_calls_ringing() -> None:
     assert decide(DialMode.POWER, ready=0, soon=[0.0], pacing=two) == 0
 
 
+def test_power_falls_back_to_progressive_while_over_the_cap() -> None:
+    """The ratio cannot aim at the cap, but power stops breaking it: over max_abandon_rate
+    over the window, one call per Ready agent until live answers bring the rate back under."""
+    two = replace(PREDICTIVE, dial_mode=DialMode.POWER, power_ratio=2.0)
+    over = WindowCounts(live=100, abandoned=4)  # 4 % > 3 %
+    at_cap = WindowCounts(live=100, abandoned=3)
+    assert decide(DialMode.POWER, ready=5, counts=over, pacing=two) == 5
+    assert decide(DialMode.POWER, ready=5, ringing=[1.0] * 2, counts=over, pacing=two) == 3
+    assert decide(DialMode.POWER, ready=5, counts=at_cap, pacing=two) == 10
+    assert decide(DialMode.POWER, ready=5, counts=WindowCounts(live=0, abandoned=0), pacing=two) == 10
+
+
 def test_predictive_dials_ahead_with_budget_and_enough_agents() -> None:
     n = decide(DialMode.PREDICTIVE, ready=10)
     # More than one call per agent (a third of calls are answered), within the ratio bound.

@@ -304,13 +304,11 @@ async def audit_day(
     # Every do-not-call event before the day's end: one written later cannot precede a call of the day.
     await dnc.read_until(store, end)
     audit = Audit(calls=len(calls))
-    # A client called several times that day is read once (its row cannot change while
-    # the audit runs).
-    clients: dict[str, Any] = {}
+    # Every client called that day, read at once (their rows cannot change while the
+    # audit runs); one missing from the store fails the window check.
+    clients = await store.get_clients(list(dict.fromkeys(c.client_id for c in calls)))
     for call in calls:
-        if call.client_id not in clients:
-            clients[call.client_id] = await store.get_client(call.client_id)
-        if not _inside_window(scheduler, config, call, clients[call.client_id]):
+        if not _inside_window(scheduler, config, call, clients.get(call.client_id)):
             audit.outside_window.append(call.call_id)
         # Dialed after the do-not-call event was written?
         dnc_at = dnc.since.get(call.client_id)

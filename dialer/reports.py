@@ -220,13 +220,20 @@ async def day_occupancy(
 
 
 async def day_report(
-    store: DayRecords, config: DialerConfig, day: date, now: datetime | None = None
+    store: DayRecords,
+    config: DialerConfig,
+    day: date,
+    now: datetime | None = None,
+    *,
+    calls: list[CallRecord] | None = None,
 ) -> list[ReportRow]:
     """The report of `day` as of `now` (default: the current time): mid-day, clients
-    still waiting for today's window are not rolled over yet."""
+    still waiting for today's window are not rolled over yet. ``calls``: the day's
+    calls when the caller has just read them (the simulation's audit reads them too)."""
     now = now or datetime.now(UTC)
     start, end = day_bounds(config, day)
-    calls = await store.calls_between(start, end)
+    if calls is None:
+        calls = await store.calls_between(start, end)
     events = await store.events_between(start, end)
     plans: dict[str, tuple[int, int]] = {}
     for campaign in config.campaigns:

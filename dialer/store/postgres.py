@@ -541,6 +541,12 @@ class PostgresStore(Store):
         row = await self.pool.fetchrow(_QUEUE["get_client"], client_id)
         return _ROWS.client(row) if row else None
 
+    async def get_clients(self, client_ids: Sequence[str]) -> dict[str, QueuedClient]:
+        if not client_ids:
+            return {}
+        rows = await self.pool.fetch(_QUEUE["get_clients"], list(client_ids))
+        return {c.id: c for c in map(_ROWS.client, rows)}
+
     async def get_call(self, call_id: str) -> CallRecord | None:
         row = await self.pool.fetchrow(_CALLS["get_call"], call_id)
         return _ROWS.call(row) if row else None

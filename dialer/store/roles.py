@@ -94,6 +94,10 @@ class Clients(Protocol):
     async def get_client(self, client_id: str) -> QueuedClient | None: ...
 
     @abc.abstractmethod
+    async def get_clients(self, client_ids: Sequence[str]) -> dict[str, QueuedClient]:
+        """The listed clients that exist, by id, in one round trip."""
+
+    @abc.abstractmethod
     async def due_clients(self, campaign: str, until: datetime, limit: int | None = None) -> list[QueuedClient]:
         """Clients of a campaign whose next_dial_at is before `until`, in call order."""
 

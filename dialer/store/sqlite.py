@@ -641,6 +641,12 @@ class SqliteStore(Store):
         row = await self._one(_QUEUE["get_client"], (client_id,))
         return _ROWS.client(row) if row else None
 
+    async def get_clients(self, client_ids: Sequence[str]) -> dict[str, QueuedClient]:
+        if not client_ids:
+            return {}
+        rows = await self._all(_QUEUE["get_clients"], (json.dumps(list(client_ids)),))
+        return {c.id: c for c in map(_ROWS.client, rows)}
+
     async def get_call(self, call_id: str) -> CallRecord | None:
         row = await self._one(_CALLS["get_call"], (call_id,))
         return _ROWS.call(row) if row else None

@@ -69,6 +69,15 @@ async def test_reimport_updates_never_duplicates(any_store: Store) -> None:
     assert c is not None and c.name == "Renamed"
 
 
+async def test_get_clients_reads_the_listed_clients_at_once(any_store: Store) -> None:
+    await any_store.upsert_clients([rec(1), rec(2, name="Second"), rec(3)])
+    found = await any_store.get_clients(["2", "1", "missing", "2"])
+    assert sorted(found) == ["1", "2"]
+    assert found["2"] == await any_store.get_client("2")
+    assert found["2"].name == "Second"
+    assert await any_store.get_clients([]) == {}
+
+
 async def test_empty_cells_keep_progress_and_dnc_is_sticky(any_store: Store) -> None:
     await any_store.upsert_clients([rec(1, stage=Stage.HOT, complaint=True)])
     await any_store.upsert_clients([rec(1)])  # re-import of a list with empty cells

@@ -205,6 +205,14 @@ SELECT id, name, phone, timezone, country, schedule, campaign, campaign_pinned, 
        lease_token, lease_until, open_call_id, attributes, slack_key
 FROM clients WHERE id = $1
 
+-- name: get_clients
+-- Several clients by id in one statement (the simulation's audit reads every client called).
+SELECT id, name, phone, timezone, country, schedule, campaign, campaign_pinned, stage, complaint, hot_calls,
+       attempts_today, attempts_total, attempts_day, callback_at, awaiting_disposition, invalid_number, due_at,
+       next_dial_at, window_closes_at, cap_until, priority, schedule_reason, needs_schedule, lease_owner,
+       lease_token, lease_until, open_call_id, attributes, slack_key
+FROM clients WHERE id = ANY($1::text[])
+
 -- name: due_clients
 -- In call order; LIMIT NULL: no limit.
 SELECT id, name, phone, timezone, country, schedule, campaign, campaign_pinned, stage, complaint, hot_calls,

@@ -265,7 +265,7 @@ class Dispatcher:
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         side = asyncio.ensure_future(coro)
         self._side_tasks.add(side)
-        side.add_done_callback(self._side_tasks.discard)
+        side.add_done_callback(self._side_done)
 
     def _blocked_by(self, campaign: Campaign) -> str | None:
         """Why the campaign claims nothing now (its provider is not ready), or None; the
@@ -532,6 +532,20 @@ class Dispatcher:
                 self.record(claim, start, self._failed(start, "canceled at shutdown", CallStatus.CANCELED))
             )
             raise
+        except Exception as exc:
+            # The store went away in the middle of the write: the row may have landed
+            # (committed, reply lost). Nothing was dialed; settle it either way, so no
+            # row is left `dialing` and the claim goes back to the queue.
+            log.warning("call_row_unsure", call_id=call_id, client_id=client.id, error=f"{type(exc).__name__}: {exc}")
+            stored = await self._retry_store("get_call", lambda: self.store.get_call(call_id))
+            if stored is None:
+                await self._retry_store("release", lambda: self.store.release(claim, None))
+            else:
+                settled = replace(start, attempt=stored.attempt)
+                await self.record(
+                    claim, settled, self._failed(settled, "store unavailable at start", CallStatus.CANCELED)
+                )
+            return None
         self.metrics.call_started(campaign.name)
         log.info(
             "call_started", call_id=call_id, client_id=client.id, campaign=campaign.name, agent=start.agent,
@@ -785,7 +799,7 @@ class Dispatcher:
                 # Persist at once: after a crash, reconciliation looks the call up by it.
                 side = asyncio.ensure_future(self.store.set_provider_call_id(start.call_id, event.provider_call_id))
                 self._side_tasks.add(side)
-                side.add_done_callback(self._side_tasks.discard)
+                side.add_done_callback(self._side_done)
 
         try:
             try:
@@ -817,6 +831,14 @@ class Dispatcher:
             raise
         except Exception:
             log.exception("record_failed", call_id=start.call_id, client_id=start.client_id)
+
+    def _side_done(self, task: asyncio.Task[None]) -> None:
+        """A side task ended (e.g. storing a provider's call id at once): a failure (the
+        store away) is logged, never left unretrieved; the call's outcome row carries the
+        provider's call id again anyway."""
+        self._side_tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("side_task_failed", task=task.get_name(), error=f"{type(exc).__name__}: {exc}")
 
     def _failed(self, start: CallStart, error: str, status: CallStatus = CallStatus.FAILED) -> CallResult:
         now = self.clock.now()

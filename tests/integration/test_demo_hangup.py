@@ -53,7 +53,7 @@ async def test_a_call_stays_up_until_the_agent_hangs_up(tmp_path: Path) -> None:
         call = await store.get_call(call_id)
         assert call is not None and call.status is CallStatus.ANSWERED
         assert call.disposition is None, "the person records the disposition, not the provider"
-        assert 0.9 <= call.talk_s <= 3.0
+        assert 0.8 <= call.talk_s <= 3.0  # 1 s on the line, less the 0.1 s ring if still ringing then
         assert await hang_up(dispatcher, call_id) is HangUpResult.ENDED
         (presence,) = await people_of(store).presence(clock.now(), ["ivanova"])
         assert presence.state is PresenceState.WRAP_UP

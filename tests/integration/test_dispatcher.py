@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -210,3 +211,42 @@ async def test_reconcile_waits_out_a_provider_blip(store: SqliteStore, config: D
     assert c is not None and c.state.attempts_total == 0 and c.open_call_id is None
     dead.hold.set()
     await d1.wait_idle()
+
+
+class _CommitsThenDrops(SqliteStore):
+    """A store whose connection drops right after the call row committed (the reply is lost)."""
+
+    async def start_call(self, start):  # type: ignore[no-untyped-def]
+        await super().start_call(start)
+        raise ConnectionResetError("connection was closed in the middle of operation")
+
+
+@pytest.mark.parametrize("lands", [True, False])
+async def test_a_call_row_whose_write_was_cut_is_settled_not_left_dialing(
+    tmp_path: Path, config: DialerConfig, lands: bool
+) -> None:
+    """The database went away during start_call: whether or not the row landed, nothing
+    was dialed, no row stays `dialing`, and the client is dialed again later."""
+    store: SqliteStore = _CommitsThenDrops(tmp_path / "d.db") if lands else SqliteStore(tmp_path / "d.db")
+    if not lands:
+
+        async def refused(start):  # type: ignore[no-untyped-def]
+            raise ConnectionRefusedError("connect call failed")
+
+        store.start_call = refused  # type: ignore[method-assign]
+    await store.open()
+    await store.migrate()
+    try:
+        clock = FixedClock(MORNING)
+        provider = ScriptedProvider(clock)
+        await load(store, config, [client(1)], MORNING)
+        d = Dispatcher(store, {"simulated": provider}, config, clock)
+        await run_step(d)
+        assert provider.requests == []
+        calls = await store.client_calls("c1")
+        assert [c.status for c in calls] == ([CallStatus.CANCELED] if lands else [])
+        c = await store.get_client("c1")
+        assert c is not None and c.lease_owner is None and c.open_call_id is None and c.next_dial_at is not None
+        assert c.state.attempts_total == 0, "not an attempt"
+    finally:
+        await store.close()

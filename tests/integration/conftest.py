@@ -23,9 +23,10 @@ async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 
 
 @pytest.fixture(params=sorted(STORES))
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+async def real_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """A migrated store of each kind a user runs (SQLite on disk, PostgreSQL), without the
-    simulation's in-loop SQLite mode that `any_store` adds."""
+    simulation's in-loop SQLite mode that `any_store` adds. (Not named `store`: that is
+    the SQLite-only fixture of tests/conftest.py most integration tests use.)"""
     s = await STORES[request.param](tmp_path)
     await s.open()
     await s.migrate()

@@ -1,5 +1,5 @@
 """Where people see abandoned calls and occupancy (issue 13), from calls written through
-the store's API: the live board (JSON and cards), the day report (rows on both stores,
+the real_store's API: the live board (JSON and cards), the day report (rows on both stores,
 the page behind the login), /metrics' gauges, `dialer calls --status` and `dialer status`."""
 
 from __future__ import annotations
@@ -43,18 +43,18 @@ def power(config: DialerConfig) -> DialerConfig:
     return config.model_copy(update={"campaigns": [cold if c.name == "cold" else c for c in config.campaigns]})
 
 
-async def test_the_day_report_has_abandon_rates_and_occupancy(store: Store, config: DialerConfig) -> None:
-    people = people_of(store)
+async def test_the_day_report_has_abandon_rates_and_occupancy(real_store: Store, config: DialerConfig) -> None:
+    people = people_of(real_store)
     # ivanova logged in at 10:00 center time, an hour before NOW; petrov never.
     await people.set_presence("ivanova", PresenceState.READY, NOW - timedelta(hours=1), by="ivanova")
     # Three 4-minute conversations ending 40, 20 and 5 minutes before NOW, each then 30 s
     # of wrap-up (the campaign's), and a client abandoned a minute before NOW.
     for minutes, talk in zip((40, 20, 5), COLD[:3], strict=True):
-        await record_calls(store, "cold", [talk], NOW - timedelta(minutes=minutes), prefix=f"t{minutes}-")
-    await record_calls(store, "cold", COLD[3:], NOW - timedelta(minutes=1), prefix="a")
+        await record_calls(real_store, "cold", [talk], NOW - timedelta(minutes=minutes), prefix=f"t{minutes}-")
+    await record_calls(real_store, "cold", COLD[3:], NOW - timedelta(minutes=1), prefix="a")
     # An abandoned call of yesterday: in the 24 h window, not in today's figures.
-    await record_calls(store, "cold", [Done(CallStatus.ABANDONED)], NOW - timedelta(hours=20), prefix="y")
-    report = await load_day_report(store, config, NOW.date(), now=NOW)
+    await record_calls(real_store, "cold", [Done(CallStatus.ABANDONED)], NOW - timedelta(hours=20), prefix="y")
+    report = await load_day_report(real_store, config, NOW.date(), now=NOW)
     cold = next(r for r in report.campaign_rows if r.campaign == "cold")
     assert (cold.reached, cold.abandoned, cold.abandon_rate) == (3, 1, 0.25)
     assert cold.abandon_rate_window == 0.4  # 2 abandoned of 5 live answers over 24 h
@@ -68,11 +68,13 @@ async def test_the_day_report_has_abandon_rates_and_occupancy(store: Store, conf
     assert cold.agent == TOTAL
 
 
-async def test_board_report_page_and_metrics_show_the_rate_against_the_cap(store: Store, config: DialerConfig) -> None:
+async def test_board_report_page_and_metrics_show_the_rate_against_the_cap(
+    real_store: Store, config: DialerConfig
+) -> None:
     config = power(config)
-    await add_people(store)
-    await record_calls(store, "cold", COLD, NOW)
-    ctx = WebContext(store, lambda: web_config(config), FixedClock(NOW + timedelta(minutes=1)), SECRET)
+    await add_people(real_store)
+    await record_calls(real_store, "cold", COLD, NOW)
+    ctx = WebContext(real_store, lambda: web_config(config), FixedClock(NOW + timedelta(minutes=1)), SECRET)
     app = create_app({}, web=ctx)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
         await login(c, "boss")
@@ -88,7 +90,7 @@ async def test_board_report_page_and_metrics_show_the_rate_against_the_cap(store
         assert 'id="table-occupancy"' in page and 'class="abandon-over"' in page
 
     service = Service(EXAMPLE_CONFIG)
-    service.config, service.store, service.clock = config, store, FixedClock(NOW + timedelta(minutes=1))  # type: ignore[assignment]
+    service.config, service.store, service.clock = config, real_store, FixedClock(NOW + timedelta(minutes=1))  # type: ignore[assignment]
     await service._refresh_gauges()
     text = service.metrics.render().decode()
     assert 'dialer_abandon_rate{campaign="cold"} 0.25' in text
@@ -98,13 +100,13 @@ async def test_board_report_page_and_metrics_show_the_rate_against_the_cap(store
 
 
 async def _record(db: Path, at: datetime) -> None:
-    store = SqliteStore(db)
-    await store.open()
-    await store.migrate()
+    real_store = SqliteStore(db)
+    await real_store.open()
+    await real_store.migrate()
     try:
-        await record_calls(store, "cold", COLD, at)
+        await record_calls(real_store, "cold", COLD, at)
     finally:
-        await store.close()
+        await real_store.close()
 
 
 def test_the_call_log_lists_abandoned_calls(tmp_path: Path, config: DialerConfig) -> None:

@@ -16,8 +16,8 @@ def h(hours: float) -> datetime:
     return DAY + timedelta(hours=hours)
 
 
-async def test_logged_in_stretches_of_a_day_from_presence_changes(store: Store) -> None:
-    people = people_of(store)
+async def test_logged_in_stretches_of_a_day_from_presence_changes(real_store: Store) -> None:
+    people = people_of(real_store)
     # ann: in since the evening before, paused for lunch (still logged in), out at 17:00.
     await people.set_presence("ann", PresenceState.READY, h(-3), by="ann")
     await people.set_presence("ann", PresenceState.PAUSED, h(12), by="ann", reason="lunch")

@@ -27,8 +27,8 @@ def account(name: str, role: Role = Role.AGENT, campaigns: tuple[str, ...] = ("c
     return Account(name, role, campaigns, "$argon2id$fake", False, NOW)
 
 
-async def test_accounts_round_trip_and_names_are_unique(store: Store) -> None:
-    people = people_of(store)
+async def test_accounts_round_trip_and_names_are_unique(real_store: Store) -> None:
+    people = people_of(real_store)
     await people.add_account(account("ivanova"), actor="cli")
     await people.add_account(account("boss", Role.SUPERVISOR, ()), actor="cli")
     with pytest.raises(AccountExists):
@@ -51,8 +51,8 @@ async def test_accounts_round_trip_and_names_are_unique(store: Store) -> None:
     ]
 
 
-async def test_tokens_are_found_by_hash_and_revoked_once(store: Store) -> None:
-    people = people_of(store)
+async def test_tokens_are_found_by_hash_and_revoked_once(real_store: Store) -> None:
+    people = people_of(real_store)
     token = ApiToken("t1", Role.SUPERVISOR, ("cold", "warm"), "crm", NOW)
     await people.add_token(token, "hash-1", actor="cli")
     assert await people.token_by_hash("hash-1") == token
@@ -64,8 +64,8 @@ async def test_tokens_are_found_by_hash_and_revoked_once(store: Store) -> None:
     assert [t.id for t in await people.list_tokens()] == ["t1"]
 
 
-async def test_presence_take_end_and_wrap_up_runs_out(store: Store) -> None:
-    people = people_of(store)
+async def test_presence_take_end_and_wrap_up_runs_out(real_store: Store) -> None:
+    people = people_of(real_store)
     assert [p.state for p in await people.presence(NOW, ["a"])] == [PresenceState.LOGGED_OUT]
     assert await people.take_agent(["a"], NOW, campaign="cold", call_id="c0", by="w1") is None
     await people.set_presence("a", PresenceState.READY, NOW, by="a")
@@ -105,8 +105,8 @@ async def test_presence_take_end_and_wrap_up_runs_out(store: Store) -> None:
     assert c.state is PresenceState.PAUSED and c.reason == "lunch"
 
 
-async def test_two_workers_never_take_the_same_agent(store: Store) -> None:
-    people = people_of(store)
+async def test_two_workers_never_take_the_same_agent(real_store: Store) -> None:
+    people = people_of(real_store)
     names = [f"a{i}" for i in range(5)]
     for name in names:
         await people.set_presence(name, PresenceState.READY, NOW, by=name)
@@ -117,8 +117,8 @@ async def test_two_workers_never_take_the_same_agent(store: Store) -> None:
     assert sorted(got) == names
 
 
-async def test_campaign_pause_is_stored_and_audited(store: Store) -> None:
-    people = people_of(store)
+async def test_campaign_pause_is_stored_and_audited(real_store: Store) -> None:
+    people = people_of(real_store)
     assert await people.paused_campaigns() == set()
     await people.set_campaign_paused("cold", True, NOW, by="boss")
     await people.set_campaign_paused("warm", True, NOW, by="boss")
@@ -130,8 +130,8 @@ async def test_campaign_pause_is_stored_and_audited(store: Store) -> None:
     assert actions == ["campaign_paused", "campaign_paused", "campaign_resumed"]
 
 
-async def test_login_failures_count_per_account_and_address(store: Store) -> None:
-    people = people_of(store)
+async def test_login_failures_count_per_account_and_address(real_store: Store) -> None:
+    people = people_of(real_store)
     for i in range(3):
         await people.add_login_failure("ivanova", "10.0.0.1", NOW + timedelta(seconds=i))
     await people.add_login_failure("petrov", "10.0.0.1", NOW)
@@ -182,33 +182,33 @@ async def test_page_events_reach_every_worker_on_postgres() -> None:
 async def test_sqlite_keeps_page_events_in_process(tmp_path: Path) -> None:
     from dialer.store.sqlite import SqliteStore
 
-    store = SqliteStore(tmp_path / "one.db")
-    await store.open()
-    await store.migrate()
+    real_store = SqliteStore(tmp_path / "one.db")
+    await real_store.open()
+    await real_store.migrate()
     try:
-        people = people_of(store)
+        people = people_of(real_store)
         assert not people.shared_events
         stop = await people.listen(lambda topic, data: None)
         await people.notify("presence", {})
         await stop()
     finally:
-        await store.close()
+        await real_store.close()
 
 
-async def test_the_audit_trail_is_append_only(store: Store) -> None:
-    await people_of(store).audit("boss", "client_moved", "c1", {"to": "2026-12-02"}, NOW)
+async def test_the_audit_trail_is_append_only(real_store: Store) -> None:
+    await people_of(real_store).audit("boss", "client_moved", "c1", {"to": "2026-12-02"}, NOW)
     from dialer.store.sqlite import SqliteStore
 
-    if isinstance(store, SqliteStore):
+    if isinstance(real_store, SqliteStore):
         with pytest.raises(Exception, match="append-only"):
-            await store.db.execute("UPDATE audit SET actor = 'someone else'")
+            await real_store.db.execute("UPDATE audit SET actor = 'someone else'")
         with pytest.raises(Exception, match="append-only"):
-            await store.db.execute("DELETE FROM audit")
+            await real_store.db.execute("DELETE FROM audit")
     else:
-        pool = store.pool  # type: ignore[attr-defined]
+        pool = real_store.pool  # type: ignore[attr-defined]
         with pytest.raises(Exception, match="append-only"):
             await pool.execute("UPDATE audit SET actor = 'someone else'")
         with pytest.raises(Exception, match="append-only"):
             await pool.execute("DELETE FROM audit")
-    [record] = await people_of(store).audit_since(NOW)
+    [record] = await people_of(real_store).audit_since(NOW)
     assert (record.actor, record.action, record.data) == ("boss", "client_moved", {"to": "2026-12-02"})

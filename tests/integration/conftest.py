@@ -8,18 +8,13 @@ from pathlib import Path
 import pytest
 
 from dialer.store.base import Store
-from tests.support.stores import STORE_KINDS, STORES
+from tests.support.stores import STORE_KINDS, STORES, migrated
 
 
 @pytest.fixture(params=sorted(STORE_KINDS))
 async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = await STORE_KINDS[request.param](tmp_path)
-    await s.open()
-    await s.migrate()
-    try:
+    async with migrated(STORE_KINDS[request.param], tmp_path) as s:
         yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -27,10 +22,5 @@ async def real_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
     """A migrated store of each kind a user runs (SQLite on disk, PostgreSQL), without the
     simulation's in-loop SQLite mode that `any_store` adds. (Not named `store`: that is
     the SQLite-only fixture of tests/conftest.py most integration tests use.)"""
-    s = await STORES[request.param](tmp_path)
-    await s.open()
-    await s.migrate()
-    try:
+    async with migrated(STORES[request.param], tmp_path) as s:
         yield s
-    finally:
-        await s.close()

@@ -45,6 +45,18 @@ def pg_throwaway_store(**kw: object) -> Store:
 
 
 @asynccontextmanager
+async def migrated(make: Callable[[Path], Awaitable[Store]], tmp_path: Path) -> AsyncIterator[Store]:
+    """A store from one of the factories above, opened and migrated; closed after."""
+    store = await make(tmp_path)
+    await store.open()
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
 async def two_workers_on_postgres() -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
     """Two workers' stores on one throwaway PostgreSQL schema (migrated; dropped after).
     Skips without a server (required in CI)."""
